@@ -1,0 +1,359 @@
+/* embstore.h: the one public header of embstore, memory-mapped embedding tables with SIMD lookups.
+ *
+ * Conventions, true of every function below unless its paragraph says otherwise:
+ *  - Functions return an embstore_status; EMBSTORE_OK (0) is success. Values are stable across releases.
+ *  - Out-parameters are written only on success.
+ *  - The library never prints, aborts or exits, and never reads the environment except EMBSTORE_ISA (once,
+ *    when the kernel table is first resolved).
+ *  - An opened read-only store is immutable: any number of threads may use it and the table views taken
+ *    from it at once. A writer belongs to one thread at a time.
+ *  - *_free / *_close functions accept NULL.
+ *  - The file format is specified in docs/FORMAT.md.
+ */
+#ifndef EMBSTORE_H
+#define EMBSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define EMBSTORE_API
+#elif defined(__GNUC__)
+#define EMBSTORE_API __attribute__((visibility("default")))
+#else
+#define EMBSTORE_API
+#endif
+
+#define EMBSTORE_VERSION_MAJOR 0
+#define EMBSTORE_VERSION_MINOR 1
+#define EMBSTORE_VERSION_PATCH 0
+#define EMBSTORE_VERSION_STRING "0.1.0"
+/* The file format this library writes; it reads any 1.x. */
+#define EMBSTORE_FORMAT_MAJOR 1
+#define EMBSTORE_FORMAT_MINOR 0
+
+/* The library's version string at run time (may differ from the header a program was built with). */
+EMBSTORE_API const char *embstore_version(void);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Errors: one list, from which the enum, embstore_strerror and embstore_status_name are generated.
+ * X(NAME, value, message). Values never change meaning; new ones are appended.
+ */
+#define EMBSTORE_STATUS_LIST(X)                                                                        \
+	X(OK, 0, "success")                                                                                \
+	X(INVALID_ARGUMENT, 1, "invalid argument")                                                         \
+	X(NO_MEMORY, 2, "out of memory")                                                                   \
+	X(IO, 3, "I/O error (errno tells which)")                                                          \
+	X(NOT_FOUND, 4, "no such table")                                                                   \
+	X(BAD_MAGIC, 5, "not an embstore file (bad magic)")                                                \
+	X(UNSUPPORTED_VERSION, 6, "format version or feature flag not supported by this reader")           \
+	X(TRUNCATED, 7, "file is shorter than its header says")                                            \
+	X(HEADER_CHECKSUM, 8, "header checksum mismatch")                                                  \
+	X(CORRUPT, 9, "inconsistent header field")                                                         \
+	X(BAD_LAYOUT, 10, "sections overlap, leave a gap or do not cover the file exactly")                \
+	X(BAD_DTYPE, 11, "unknown dtype")                                                                  \
+	X(BAD_STRING, 12, "string out of bounds, not NUL-terminated or not valid UTF-8")                   \
+	X(DUPLICATE_NAME, 13, "duplicate table name or metadata key")                                      \
+	X(LIMIT, 14, "a count or size exceeds a documented cap")                                           \
+	X(DATA_CHECKSUM, 15, "table data checksum mismatch")                                               \
+	X(ID_OUT_OF_RANGE, 16, "id out of range")                                                          \
+	X(READ_ONLY, 17, "store is open read-only")                                                        \
+	X(UNSUPPORTED_ISA, 18, "instruction set not supported by this CPU or build")                       \
+	X(STATE, 19, "call not valid in the object's current state")                                       \
+	X(BAD_INPUT, 20, "input file is malformed or of an unsupported kind")                              \
+	X(NON_FINITE, 21, "value is NaN or infinite where a finite one is required")
+
+typedef enum embstore_status {
+#define EMBSTORE_X_ENUM(name, value, msg) EMBSTORE_##name = value,
+	EMBSTORE_STATUS_LIST(EMBSTORE_X_ENUM)
+#undef EMBSTORE_X_ENUM
+} embstore_status;
+
+/* A sentence for a status ("header checksum mismatch"); never NULL, also for unknown values. */
+EMBSTORE_API const char *embstore_strerror(embstore_status status);
+/* The status' name without prefix ("HEADER_CHECKSUM"); "UNKNOWN" for unknown values. */
+EMBSTORE_API const char *embstore_status_name(embstore_status status);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Element types. Values are the on-disk codes.
+ */
+typedef enum embstore_dtype {
+	EMBSTORE_F32 = 1,
+	EMBSTORE_F16 = 2,
+	EMBSTORE_BF16 = 3,
+	EMBSTORE_INT8_ROWWISE = 4, /* dim x uint8, then f32 scale, f32 bias (FBGEMM fused layout) */
+} embstore_dtype;
+
+/* "f32", "f16", "bf16", "int8"; NULL for an unknown dtype. */
+EMBSTORE_API const char *embstore_dtype_name(embstore_dtype dtype);
+/* Parses the names above; EMBSTORE_INVALID_ARGUMENT for anything else. */
+EMBSTORE_API embstore_status embstore_dtype_parse(const char *name, embstore_dtype *out);
+/* Bytes of one packed row of `dim` elements (for int8: dim + 8). 0 for an unknown dtype or on overflow. */
+EMBSTORE_API uint64_t embstore_row_bytes(embstore_dtype dtype, uint64_t dim);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * A matrix: rows of one dtype at a fixed stride. It is what the kernels read, whether it comes from a store
+ * (embstore_table.matrix, pointing into the mapping) or from the caller's own memory.
+ */
+typedef struct embstore_matrix {
+	void *data;          /* row 0; row r is at (char *)data + r * row_stride */
+	uint64_t rows;
+	uint64_t row_stride; /* bytes; at least embstore_row_bytes(dtype, dim) */
+	uint32_t dim;
+	embstore_dtype dtype;
+} embstore_matrix;
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Reading a store.
+ */
+typedef struct embstore embstore;
+
+/* Flags for embstore_open. */
+#define EMBSTORE_OPEN_VERIFY (1u << 0)         /* also check every data checksum (reads all data) */
+#define EMBSTORE_OPEN_WRITABLE (1u << 1)       /* map shared read-write for training in place (f32 tables) */
+#define EMBSTORE_ADVISE_RANDOM (1u << 8)       /* madvise hints for the table data; at most one of these */
+#define EMBSTORE_ADVISE_SEQUENTIAL (1u << 9)   /*   four access hints; they are hints: a kernel that   */
+#define EMBSTORE_ADVISE_WILLNEED (1u << 10)    /*   ignores them is not an error                        */
+#define EMBSTORE_ADVISE_HUGEPAGE (1u << 11)
+
+/* Opens the store at `path`: fstat, mmap (read-only, shared), then validates the whole header and directory
+ * (docs/FORMAT.md) before anything in it is used. Table data is not read unless EMBSTORE_OPEN_VERIFY is given,
+ * so opening costs the same for any file size.
+ * Errors: INVALID_ARGUMENT (NULL path/out, unknown flag bits), IO (open/fstat/mmap failed; errno is kept),
+ * NO_MEMORY, every format status (BAD_MAGIC .. LIMIT), DATA_CHECKSUM (with EMBSTORE_OPEN_VERIFY). */
+EMBSTORE_API embstore_status embstore_open(const char *path, unsigned flags, embstore **out);
+
+/* Like embstore_open, over `len` bytes the caller keeps alive and unchanged until embstore_close. Nothing is
+ * copied. Useful for fuzzing and for stores embedded in another file. EMBSTORE_OPEN_WRITABLE and the advise
+ * flags are refused (INVALID_ARGUMENT). */
+EMBSTORE_API embstore_status embstore_open_memory(const void *data, size_t len, unsigned flags, embstore **out);
+
+/* Unmaps and frees. Table views taken from the store become invalid. */
+EMBSTORE_API void embstore_close(embstore *store);
+
+typedef struct embstore_info {
+	uint16_t format_major, format_minor;
+	uint64_t file_size;
+	uint32_t table_count;
+	uint32_t meta_count;
+	uint32_t data_alignment;
+} embstore_info;
+
+EMBSTORE_API void embstore_get_info(const embstore *store, embstore_info *out);
+
+typedef struct embstore_table {
+	const char *name;      /* NUL-terminated, points into the mapping */
+	embstore_matrix matrix;
+	uint64_t data_offset;  /* in the file */
+	uint64_t chunk_rows;   /* rows per checksum chunk */
+	uint64_t chunk_count;
+	int has_vocab;         /* always 0 in format 1.0 */
+} embstore_table;
+
+/* The table at `index` (0 <= index < table_count). Errors: INVALID_ARGUMENT (NULL, index out of range). */
+EMBSTORE_API embstore_status embstore_table_at(const embstore *store, uint32_t index, embstore_table *out);
+/* The table named `name`. Errors: INVALID_ARGUMENT (NULL), NOT_FOUND. */
+EMBSTORE_API embstore_status embstore_table_find(const embstore *store, const char *name, embstore_table *out);
+
+/* Metadata entry `index`: key and value point into the mapping, NUL-terminated.
+ * Errors: INVALID_ARGUMENT (NULL, index out of range). */
+EMBSTORE_API embstore_status embstore_meta_at(const embstore *store, uint32_t index, const char **key,
+                                              const char **value);
+/* The value for `key`, or NULL when absent. */
+EMBSTORE_API const char *embstore_meta_get(const embstore *store, const char *key);
+
+/* One problem found by embstore_verify in the rows [first_row, first_row + row_count) of table
+ * `table_index`: status is DATA_CHECKSUM (the chunk's checksum differs), NON_FINITE (an int8 row's scale or
+ * bias is not finite) or CORRUPT (non-zero alignment padding; then row_count is 0). */
+typedef struct embstore_problem {
+	uint32_t table_index;
+	embstore_status status;
+	uint64_t first_row;
+	uint64_t row_count;
+} embstore_problem;
+
+/* Called once per problem found; return non-zero to stop verifying. */
+typedef int (*embstore_problem_fn)(void *ctx, const embstore_problem *problem);
+
+/* Reads all table data and checks every chunk checksum, every int8 row's scale and bias, and that alignment
+ * padding is zero. `report` may be NULL. Returns OK when nothing is wrong, otherwise the status of the first
+ * problem found. Safe to call from several threads on one store. */
+EMBSTORE_API embstore_status embstore_verify(const embstore *store, embstore_problem_fn report, void *ctx);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Writing a store. Data is streamed: memory use does not grow with table size (beyond 8 bytes of checksum per
+ * chunk). Nothing appears at `path` until embstore_writer_finish succeeds, and then atomically: the file is
+ * written as a temporary beside `path`, fsynced, renamed over it and the directory fsynced. A writer freed
+ * without finishing removes its temporary file and leaves any existing `path` untouched.
+ */
+typedef struct embstore_writer embstore_writer;
+
+/* Errors: INVALID_ARGUMENT, NO_MEMORY, IO (the temporary file could not be created). */
+EMBSTORE_API embstore_status embstore_writer_create(const char *path, embstore_writer **out);
+
+/* Data alignment (power of two, 4096 to 2 MiB; 2 MiB lets the kernel back tables with huge pages).
+ * Only before the first table. Errors: INVALID_ARGUMENT, STATE. */
+EMBSTORE_API embstore_status embstore_writer_set_alignment(embstore_writer *w, uint32_t alignment);
+/* Target bytes per checksum chunk (default 65536; rounded to whole rows, at least one). Applies to tables
+ * begun afterwards. Errors: INVALID_ARGUMENT. */
+EMBSTORE_API embstore_status embstore_writer_set_chunk_bytes(embstore_writer *w, uint64_t bytes);
+
+/* Adds a metadata key/value (UTF-8, key unique, caps as in docs/FORMAT.md).
+ * Errors: INVALID_ARGUMENT, BAD_STRING, DUPLICATE_NAME, LIMIT, NO_MEMORY, STATE (after finish or failure). */
+EMBSTORE_API embstore_status embstore_writer_add_meta(embstore_writer *w, const char *key, const char *value);
+
+/* Starts a table; the previous one must have received all its rows. `rows` is the number of rows that will be
+ * appended, or 0 when not known in advance (the table then has as many rows as are appended before the next
+ * table or finish; at least one).
+ * Errors: INVALID_ARGUMENT, BAD_DTYPE, BAD_STRING, DUPLICATE_NAME, LIMIT, NO_MEMORY, STATE. */
+EMBSTORE_API embstore_status embstore_writer_begin_table(embstore_writer *w, const char *name,
+                                                         embstore_dtype dtype, uint64_t rows, uint32_t dim);
+
+/* Appends `n` rows of the current table's dim, read from `src` as `src_dtype` with `src_stride` bytes between
+ * rows (0 means packed). Rows are converted to the table's dtype: f32 -> f16 / bf16 round to nearest even,
+ * f32 -> int8 quantises each row (FBGEMM row-wise); f16 / bf16 sources are widened exactly first. An int8 source
+ * is accepted only for an int8 table (copied after checking scale and bias are finite).
+ * Errors: INVALID_ARGUMENT, STATE (no table, or more rows than declared), NON_FINITE (a value that int8 cannot
+ * quantise, or an int8 row with non-finite scale or bias), IO, NO_MEMORY. Any error fails the writer: later
+ * calls return STATE and finish does nothing. */
+EMBSTORE_API embstore_status embstore_writer_append(embstore_writer *w, const void *src, embstore_dtype src_dtype,
+                                                    uint64_t n, uint64_t src_stride);
+
+/* Imports a table from a .npy file (2-D, C order, little-endian f32 or f16) named `name`, stored as `dtype`,
+ * or in the file's own dtype when `dtype` is 0. Streams the file in bounded batches.
+ * Errors: those of begin_table and append, IO, BAD_INPUT (not a .npy this can read; see embstore_npy_parse). */
+EMBSTORE_API embstore_status embstore_writer_import_npy(embstore_writer *w, const char *name, const char *path,
+                                                        embstore_dtype dtype);
+/* Imports `rows` x `dim` little-endian f32 values from a raw file that must be exactly that long.
+ * Errors: those of import_npy. */
+EMBSTORE_API embstore_status embstore_writer_import_raw(embstore_writer *w, const char *name, const char *path,
+                                                        uint64_t rows, uint32_t dim, embstore_dtype dtype);
+
+/* Writes the directory and commits the file at `path` atomically. After it, only free is valid.
+ * Errors: STATE (a table short of its declared rows, or the writer failed earlier), IO, NO_MEMORY. */
+EMBSTORE_API embstore_status embstore_writer_finish(embstore_writer *w);
+
+/* Frees the writer; if it was not finished, removes its temporary file. */
+EMBSTORE_API void embstore_writer_free(embstore_writer *w);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Parsers, exposed so that importers, the CLI and Python share them (and so they can be fuzzed directly).
+ */
+typedef struct embstore_npy_info {
+	embstore_dtype dtype;  /* F32 or F16 */
+	uint64_t rows;
+	uint64_t cols;
+	uint64_t data_offset;  /* bytes from the file start to the first element */
+} embstore_npy_info;
+
+/* Parses the .npy header held in the first `len` bytes of a file (at least the whole header). Accepts format
+ * versions 1.0, 2.0 and 3.0, descr '<f4' or '<f2', fortran_order False, 2-D shape.
+ * Errors: INVALID_ARGUMENT (NULL), BAD_INPUT (anything else, including a header longer than `len`), LIMIT. */
+EMBSTORE_API embstore_status embstore_npy_parse(const void *buf, size_t len, embstore_npy_info *out);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Element conversion (the writer's; exposed for tests and bindings). Round to nearest, ties to even.
+ */
+EMBSTORE_API uint16_t embstore_f32_to_f16(float x);
+EMBSTORE_API float embstore_f16_to_f32(uint16_t h);
+EMBSTORE_API uint16_t embstore_f32_to_bf16(float x);
+EMBSTORE_API float embstore_bf16_to_f32(uint16_t h);
+/* Quantises `dim` floats into one int8 row-wise row of dim + 8 bytes. Errors: NON_FINITE. */
+EMBSTORE_API embstore_status embstore_quantize_row_int8(const float *src, uint32_t dim, uint8_t *dst);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Kernels. Every id is bounds-checked inside the kernel: an id < 0 or >= rows stops the kernel with
+ * EMBSTORE_ID_OUT_OF_RANGE and, when `bad_index` is not NULL, stores the position of that id there. Nothing is
+ * ever written outside `out` or outside the table. Output buffers need no alignment.
+ */
+typedef enum embstore_id_type {
+	EMBSTORE_ID32 = 4, /* int32_t ids */
+	EMBSTORE_ID64 = 8, /* int64_t ids */
+} embstore_id_type;
+
+/* out[i * dim + j] = table[ids[i]][j] as f32, for i < n. Output rows written before a bad id stay written.
+ * Errors: INVALID_ARGUMENT (NULL with n > 0, bad matrix), BAD_DTYPE, ID_OUT_OF_RANGE. */
+EMBSTORE_API embstore_status embstore_gather(const embstore_matrix *table, const void *ids,
+                                             embstore_id_type id_type, size_t n, float *out, size_t *bad_index);
+
+
+typedef enum embstore_bag_mode {
+	EMBSTORE_BAG_SUM = 0,
+	EMBSTORE_BAG_MEAN = 1, /* (weighted) sum divided by the bag's length */
+	EMBSTORE_BAG_MAX = 2,  /* element-wise max of the (weighted) rows */
+} embstore_bag_mode;
+
+/* Embedding bag: bag b covers ids[offsets[b] .. offsets[b+1]) (CSR; `offsets` has n_bags + 1 entries,
+ * offsets[0] == 0, non-decreasing, offsets[n_bags] == n_ids). out[b * dim + j] reduces row j-elements of the bag's
+ * rows, each first multiplied by weights[i] when `weights` is not NULL (in every mode). An empty bag gives zeros.
+ * Sums accumulate in f32 in id order per bag; SIMD kernels match the scalar reference within 1e-5 relative.
+ * Errors: INVALID_ARGUMENT (NULL, bad matrix, bad offsets, unknown mode), BAD_DTYPE, ID_OUT_OF_RANGE. */
+EMBSTORE_API embstore_status embstore_gather_bag(const embstore_matrix *table, const void *ids,
+                                                 embstore_id_type id_type, size_t n_ids, const int64_t *offsets,
+                                                 size_t n_bags, const float *weights, embstore_bag_mode mode,
+                                                 float *out, size_t *bad_index);
+
+/* Scatter-add (the backward pass of an embedding, or an SGD step with alpha = -learning_rate):
+ * table[ids[i]][j] += alpha * grads[i * dim + j], for i in order, so repeated ids accumulate exactly as this
+ * sequential loop would. The table must be f32. Rows updated before a bad id stay updated; no row is written
+ * for the bad id or after it. Not safe against concurrent writers of the same table.
+ * Errors: INVALID_ARGUMENT, BAD_DTYPE (not f32), ID_OUT_OF_RANGE. */
+EMBSTORE_API embstore_status embstore_scatter_add(const embstore_matrix *table, const void *ids,
+                                                  embstore_id_type id_type, size_t n, const float *grads,
+                                                  float alpha, size_t *bad_index);
+
+/* Parallel variants: the same contract and the same results (bitwise, for gather and scatter-add; scatter-add
+ * partitions by destination row so duplicates still accumulate in id order), split over `threads` POSIX
+ * threads (0 or 1: the calling thread only). With a bad id, which other rows were written is unspecified;
+ * *bad_index is the smallest bad position. */
+EMBSTORE_API embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids,
+                                                embstore_id_type id_type, size_t n, float *out, size_t *bad_index,
+                                                unsigned threads);
+EMBSTORE_API embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void *ids,
+                                                    embstore_id_type id_type, size_t n_ids, const int64_t *offsets,
+                                                    size_t n_bags, const float *weights, embstore_bag_mode mode,
+                                                    float *out, size_t *bad_index, unsigned threads);
+EMBSTORE_API embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void *ids,
+                                                     embstore_id_type id_type, size_t n, const float *grads,
+                                                     float alpha, size_t *bad_index, unsigned threads);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Kernel sets and CPU features. The kernel table is resolved once (thread-safely) on first use: the best set
+ * this CPU and OS support, or the one named by the environment variable EMBSTORE_ISA (scalar, avx2, avx512,
+ * neon). If EMBSTORE_ISA names a set that is unknown or unsupported here, every kernel returns
+ * UNSUPPORTED_ISA until embstore_isa_set picks a valid one: a misconfigured run fails loudly rather than
+ * silently taking another path.
+ */
+typedef enum embstore_isa {
+	EMBSTORE_ISA_SCALAR = 0,
+	EMBSTORE_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
+	EMBSTORE_ISA_AVX512 = 2, /* AVX-512 F, BW, VL (+ AVX2 set) */
+	EMBSTORE_ISA_NEON = 3,   /* AArch64 Advanced SIMD */
+	EMBSTORE_ISA_COUNT = 4,
+} embstore_isa;
+
+/* "scalar", "avx2", "avx512", "neon"; NULL for an unknown value. */
+EMBSTORE_API const char *embstore_isa_name(embstore_isa isa);
+/* Errors: INVALID_ARGUMENT (unknown name). */
+EMBSTORE_API embstore_status embstore_isa_parse(const char *name, embstore_isa *out);
+/* Non-zero when this build has kernels for `isa` and this CPU and OS can run them. */
+EMBSTORE_API int embstore_isa_supported(embstore_isa isa);
+/* The active set. Errors: UNSUPPORTED_ISA (EMBSTORE_ISA named something unusable; *out is untouched). */
+EMBSTORE_API embstore_status embstore_isa_active(embstore_isa *out);
+/* Switches every later kernel call to `isa`. Safe to call while other threads run kernels (they finish on the
+ * set they started with). Errors: UNSUPPORTED_ISA. */
+EMBSTORE_API embstore_status embstore_isa_set(embstore_isa isa);
+
+/* CPU features as detected (a bit per feature, see embstore_cpu_feature_name); independent of the active set. */
+EMBSTORE_API uint64_t embstore_cpu_features(void);
+/* Name of feature bit `bit` (0..63), e.g. "avx2", "avx512bw", "os_zmm", "neon"; NULL if the bit has none. */
+EMBSTORE_API const char *embstore_cpu_feature_name(unsigned bit);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EMBSTORE_H */

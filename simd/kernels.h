@@ -1,0 +1,173 @@
+/* kernels.h: the internal kernel table (one per instruction set), its lookup, and helpers the kernel files share.
+ *
+ * src/kernels.c validates every argument of the public calls, then calls one table's kernels. A kernel may
+ * therefore assume:
+ *  - the matrix is valid: data != NULL, rows >= 1, dim >= 1, a known dtype, row_stride >= embstore_row_bytes()
+ *    and a multiple of the element size for f32/f16/bf16, rows * row_stride fits in a size_t;
+ *  - id_type is EMBSTORE_ID32 or EMBSTORE_ID64; every pointer that is read is non-NULL; bad_index is non-NULL;
+ *    the output (n x dim floats) fits in a size_t;
+ *  - gather_bag: offsets[0..n_bags] is non-decreasing and every offset is a valid position in ids (offsets[0]
+ *    need not be 0: the parallel variant hands a thread offsets + first_bag); mode is a known one;
+ *  - scatter_add: the table is f32 and row_lo <= row_hi <= rows.
+ * Nothing needs alignment: rows, ids, weights, grads and outputs are read and written unaligned.
+ * Every id is checked against rows as it is reached; the first bad one stops the kernel with
+ * EMBSTORE_ID_OUT_OF_RANGE and its position (an index into ids) in *bad_index. Rows done before stay done.
+ *
+ * Numerics. Gather and scatter-add results of every kernel set are bitwise equal to scalar.c, and bags follow the
+ * same operations in the same order, so that the header's tolerance holds with room to spare:
+ *  - f16 -> f32 is exact; a signalling NaN comes out quiet (bit 22 set), payload kept, as F16C VCVTPH2PS and
+ *    AArch64 FCVTL do (with FPCR.DN clear, the Linux default);
+ *  - bf16 -> f32 is the 16 bits shifted left by 16, NaNs included, as integer SIMD does it;
+ *  - int8 row-wise value = fmaf((float)q, scale, bias): fused, one rounding. Every SIMD set here has FMA (AVX2 is
+ *    only used with FMA; NEON's vfmaq_f32 is fused), and an explicit fmaf cannot be split or fused differently by
+ *    the compiler, unlike q * scale + bias under -ffp-contract;
+ *  - scatter-add: t = fmaf(alpha, g, t), per element, ids in order;
+ *  - bags: sum and mean start from +0 and add v (no weights) or fmaf(w, v, acc), in id order; mean then divides
+ *    by (float)length; max takes x = v (or w * v), acc = the first x, then acc = acc > x ? acc : x (the operand
+ *    order of x86 MAXPS, which NEON reproduces with a compare and select). An empty bag is zeros.
+ */
+#ifndef EMBSTORE_SIMD_KERNELS_H
+#define EMBSTORE_SIMD_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "embstore.h"
+
+/* Table data is little-endian (docs/FORMAT.md) and the kernels read it in place. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "embstore kernels read little-endian table data in place; big-endian hosts are not supported"
+#endif
+
+typedef embstore_status (*embstore_gather_fn)(const embstore_matrix *table, const void *ids,
+                                              embstore_id_type id_type, size_t n, float *out, size_t *bad_index);
+/* Bag b (b < n_bags) covers ids[offsets[b] .. offsets[b + 1]) and writes out[b * dim ...]. */
+typedef embstore_status (*embstore_gather_bag_fn)(const embstore_matrix *table, const void *ids,
+                                                  embstore_id_type id_type, const int64_t *offsets, size_t n_bags,
+                                                  const float *weights, embstore_bag_mode mode, float *out,
+                                                  size_t *bad_index);
+/* Checks every id against the whole table but updates only rows in [row_lo, row_hi): the parallel variant gives
+ * each thread its own range of rows, so that each row still sees its updates in id order. */
+typedef embstore_status (*embstore_scatter_add_fn)(const embstore_matrix *table, const void *ids,
+                                                   embstore_id_type id_type, size_t n, const float *grads,
+                                                   float alpha, uint64_t row_lo, uint64_t row_hi,
+                                                   size_t *bad_index);
+
+typedef struct embstore_kernel_table {
+	embstore_isa isa; /* EMBSTORE_ISA_COUNT only for dispatch.c's table that refuses every call */
+	embstore_gather_fn gather;
+	embstore_gather_bag_fn gather_bag;
+	embstore_scatter_add_fn scatter_add;
+} embstore_kernel_table;
+
+/* Defined only when built: scalar always, avx2 / avx512 on x86-64, neon on AArch64 (EMBSTORE_HAVE_*). */
+extern const embstore_kernel_table embstore_kernels_scalar;
+extern const embstore_kernel_table embstore_kernels_avx2;
+extern const embstore_kernel_table embstore_kernels_avx512;
+extern const embstore_kernel_table embstore_kernels_neon;
+
+/* The table for `isa` when this build has it and this CPU and OS can run it; NULL otherwise (also for an unknown
+ * value). Tests use it to call every set directly. */
+const embstore_kernel_table *embstore_kernels_for(embstore_isa isa);
+/* The active table, resolved on first use (dispatch.c). Never NULL: when EMBSTORE_ISA named an unusable set it
+ * is a table whose kernels all return EMBSTORE_UNSUPPORTED_ISA. */
+const embstore_kernel_table *embstore_kernels_active(void);
+
+/* ---- helpers for the kernel files ---- */
+
+#if defined(__GNUC__)
+#define ES_INLINE static inline __attribute__((always_inline))
+#else
+#define ES_INLINE static inline
+#endif
+
+/* Id i of an ID32 (wide == 0) or ID64 (wide == 1) array. Kernels are written once with `wide` as a parameter
+ * of an ES_INLINE body and instantiated with a constant 0 and 1, so the test costs nothing in the loops. */
+ES_INLINE int64_t es_id_at(const void *ids, int wide, size_t i)
+{
+	if (wide) {
+		int64_t v;
+		memcpy(&v, (const char *)ids + i * 8, 8);
+		return v;
+	}
+	int32_t v;
+	memcpy(&v, (const char *)ids + i * 4, 4);
+	return v;
+}
+
+/* Start of row `id` (already checked against rows, so the product fits: rows * row_stride fits in a size_t). */
+ES_INLINE const unsigned char *es_row(const embstore_matrix *t, int64_t id)
+{
+	return (const unsigned char *)t->data + (size_t)id * (size_t)t->row_stride;
+}
+
+/* An int8 row-wise row's scale and bias, stored unaligned after its dim bytes. */
+ES_INLINE void es_int8_scale_bias(const unsigned char *row, uint32_t dim, float *scale, float *bias)
+{
+	memcpy(scale, row + dim, 4);
+	memcpy(bias, row + (size_t)dim + 4, 4);
+}
+
+/* Returns IMPL(dtype, wide) with dtype and wide as constants (wide: 1 for ID64 ids), so that each combination of
+ * element type and id width gets a loop of its own with no per-element tests. Use in a function's body. */
+#define ES_SPECIALIZE(dtype, id_type, IMPL)                                                                    \
+	do {                                                                                                       \
+		int wide_ = (id_type) == EMBSTORE_ID64;                                                                \
+		switch (dtype) {                                                                                       \
+		case EMBSTORE_F32:                                                                                     \
+			return wide_ ? IMPL(EMBSTORE_F32, 1) : IMPL(EMBSTORE_F32, 0);                                      \
+		case EMBSTORE_F16:                                                                                     \
+			return wide_ ? IMPL(EMBSTORE_F16, 1) : IMPL(EMBSTORE_F16, 0);                                      \
+		case EMBSTORE_BF16:                                                                                    \
+			return wide_ ? IMPL(EMBSTORE_BF16, 1) : IMPL(EMBSTORE_BF16, 0);                                    \
+		case EMBSTORE_INT8_ROWWISE:                                                                            \
+		default:                                                                                               \
+			return wide_ ? IMPL(EMBSTORE_INT8_ROWWISE, 1) : IMPL(EMBSTORE_INT8_ROWWISE, 0);                    \
+		}                                                                                                      \
+	} while (0)
+
+/* Bytes of one packed row (the part of the row_stride that holds data). */
+ES_INLINE size_t es_row_bytes(embstore_dtype dtype, uint32_t dim)
+{
+	switch (dtype) {
+	case EMBSTORE_F32:
+		return (size_t)dim * 4;
+	case EMBSTORE_F16:
+	case EMBSTORE_BF16:
+		return (size_t)dim * 2;
+	case EMBSTORE_INT8_ROWWISE:
+	default:
+		return (size_t)dim + 8;
+	}
+}
+
+/* Software prefetch for the gather-like loops. Ids come in random order, so the hardware prefetchers cannot
+ * guess the next row, and each row costs a full memory latency (about 80-100 ns) once the table is larger than
+ * the caches. Converting one row of a typical dim (64-256) takes some 10-20 ns, so asking for the row
+ * ES_PREFETCH_AHEAD ids ahead covers the latency with a few misses in flight (a core tracks 10-16 L1 misses, and
+ * each prefetched row takes up to ES_PREFETCH_BYTES / 64 of them). Only the first ES_PREFETCH_BYTES of a row are
+ * requested: on longer rows the L2 streamer follows the sequential reads within the row by itself. The id is
+ * checked first: a bad id must not even form a pointer. */
+#define ES_PREFETCH_AHEAD 8
+#define ES_PREFETCH_BYTES 256
+
+ES_INLINE void es_prefetch_row(const embstore_matrix *t, const void *ids, int wide, size_t i, size_t n,
+                               size_t bytes)
+{
+#if defined(__GNUC__)
+	if (i + ES_PREFETCH_AHEAD < n) {
+		int64_t id = es_id_at(ids, wide, i + ES_PREFETCH_AHEAD);
+		if ((uint64_t)id < t->rows) {
+			const char *p = (const char *)es_row(t, id);
+			for (size_t b = 0; b < bytes; b += 64)
+				__builtin_prefetch(p + b, 0, 3);
+			__builtin_prefetch(p + bytes - 1, 0, 3);
+		}
+	}
+#else
+	(void)t, (void)ids, (void)wide, (void)i, (void)n, (void)bytes;
+#endif
+}
+
+#endif /* EMBSTORE_SIMD_KERNELS_H */

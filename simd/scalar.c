@@ -1,0 +1,150 @@
+/* scalar.c: the portable reference kernels, always built. Every other kernel set is tested against these, so
+ * they stay plain loops; the numerics they define are listed in kernels.h. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels.h"
+
+/* Exact f16 -> f32. Inf and NaN keep sign and payload, and a signalling NaN is quieted (bit 22), which is what
+ * F16C and NEON conversions do; subnormals are m * 2^-24, which f32 holds exactly. */
+static float f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+	uint32_t exp = (h >> 10) & 0x1fu;
+	uint32_t man = h & 0x3ffu;
+	uint32_t bits;
+	if (exp == 0x1f) {
+		bits = sign | 0x7f800000u | (man << 13) | (man != 0 ? 0x00400000u : 0);
+	} else if (exp != 0) {
+		bits = sign | ((exp + 112) << 23) | (man << 13); /* rebias 15 -> 127 */
+	} else {
+		float f = (float)man * 0x1p-24f; /* zero or subnormal, exact */
+		memcpy(&bits, &f, 4);
+		bits |= sign;
+	}
+	float f;
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+static float bf16_to_f32(uint16_t h)
+{
+	uint32_t bits = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+/* Element j of a row, as f32. */
+static float value_at(const unsigned char *row, embstore_dtype dtype, uint32_t dim, uint32_t j)
+{
+	uint16_t h;
+	float f;
+	switch (dtype) {
+	case EMBSTORE_F32:
+		memcpy(&f, row + (size_t)j * 4, 4);
+		return f;
+	case EMBSTORE_F16:
+		memcpy(&h, row + (size_t)j * 2, 2);
+		return f16_to_f32(h);
+	case EMBSTORE_BF16:
+		memcpy(&h, row + (size_t)j * 2, 2);
+		return bf16_to_f32(h);
+	case EMBSTORE_INT8_ROWWISE:
+	default: {
+		float scale, bias;
+		es_int8_scale_bias(row, dim, &scale, &bias);
+		return fmaf((float)row[j], scale, bias);
+	}
+	}
+}
+
+static embstore_status scalar_gather(const embstore_matrix *t, const void *ids, embstore_id_type id_type, size_t n,
+                                     float *out, size_t *bad_index)
+{
+	int wide = id_type == EMBSTORE_ID64;
+	uint32_t dim = t->dim;
+	for (size_t i = 0; i < n; i++) {
+		int64_t id = es_id_at(ids, wide, i);
+		if ((uint64_t)id >= t->rows) {
+			*bad_index = i;
+			return EMBSTORE_ID_OUT_OF_RANGE;
+		}
+		const unsigned char *row = es_row(t, id);
+		float *o = out + i * dim;
+		for (uint32_t j = 0; j < dim; j++)
+			o[j] = value_at(row, t->dtype, dim, j);
+	}
+	return EMBSTORE_OK;
+}
+
+static embstore_status scalar_gather_bag(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
+                                         const int64_t *offsets, size_t n_bags, const float *weights,
+                                         embstore_bag_mode mode, float *out, size_t *bad_index)
+{
+	int wide = id_type == EMBSTORE_ID64;
+	uint32_t dim = t->dim;
+	for (size_t b = 0; b < n_bags; b++) {
+		size_t lo = (size_t)offsets[b], hi = (size_t)offsets[b + 1];
+		float *o = out + b * dim;
+		for (uint32_t j = 0; j < dim; j++)
+			o[j] = 0.0f;
+		for (size_t k = lo; k < hi; k++) {
+			int64_t id = es_id_at(ids, wide, k);
+			if ((uint64_t)id >= t->rows) {
+				*bad_index = k;
+				return EMBSTORE_ID_OUT_OF_RANGE;
+			}
+			const unsigned char *row = es_row(t, id);
+			for (uint32_t j = 0; j < dim; j++) {
+				float v = value_at(row, t->dtype, dim, j);
+				if (mode == EMBSTORE_BAG_MAX) {
+					float x = weights ? weights[k] * v : v;
+					o[j] = (k != lo && o[j] > x) ? o[j] : x;
+				} else {
+					o[j] = weights ? fmaf(weights[k], v, o[j]) : o[j] + v;
+				}
+			}
+		}
+		if (mode == EMBSTORE_BAG_MEAN && hi > lo) {
+			float len = (float)(hi - lo);
+			for (uint32_t j = 0; j < dim; j++)
+				o[j] = o[j] / len;
+		}
+	}
+	return EMBSTORE_OK;
+}
+
+static embstore_status scalar_scatter_add(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
+                                          size_t n, const float *grads, float alpha, uint64_t row_lo,
+                                          uint64_t row_hi, size_t *bad_index)
+{
+	int wide = id_type == EMBSTORE_ID64;
+	uint32_t dim = t->dim;
+	for (size_t i = 0; i < n; i++) {
+		int64_t id = es_id_at(ids, wide, i);
+		if ((uint64_t)id >= t->rows) {
+			*bad_index = i;
+			return EMBSTORE_ID_OUT_OF_RANGE;
+		}
+		if ((uint64_t)id < row_lo || (uint64_t)id >= row_hi)
+			continue;
+		unsigned char *row = (unsigned char *)t->data + (size_t)id * (size_t)t->row_stride;
+		const float *g = grads + i * dim;
+		for (uint32_t j = 0; j < dim; j++) {
+			float v;
+			memcpy(&v, row + (size_t)j * 4, 4);
+			v = fmaf(alpha, g[j], v);
+			memcpy(row + (size_t)j * 4, &v, 4);
+		}
+	}
+	return EMBSTORE_OK;
+}
+
+const embstore_kernel_table embstore_kernels_scalar = {
+	EMBSTORE_ISA_SCALAR,
+	scalar_gather,
+	scalar_gather_bag,
+	scalar_scatter_add,
+};

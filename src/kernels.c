@@ -1,0 +1,327 @@
+/* kernels.c: the public gather / bag / scatter-add calls: argument checks, then the active kernel set, on the
+ * calling thread or split over POSIX threads (_mt). */
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "embstore.h"
+#include "kernels.h"
+
+/* ---- argument checks ---- */
+
+static embstore_status check_matrix(const embstore_matrix *m)
+{
+	if (!m || !m->data || m->rows == 0 || m->dim == 0)
+		return EMBSTORE_INVALID_ARGUMENT;
+	uint64_t elem;
+	switch (m->dtype) {
+	case EMBSTORE_F32:
+		elem = 4;
+		break;
+	case EMBSTORE_F16:
+	case EMBSTORE_BF16:
+		elem = 2;
+		break;
+	case EMBSTORE_INT8_ROWWISE:
+		elem = 1;
+		break;
+	default:
+		return EMBSTORE_BAD_DTYPE;
+	}
+	uint64_t row_bytes = embstore_row_bytes(m->dtype, m->dim);
+	if (row_bytes == 0 || m->row_stride < row_bytes || m->row_stride % elem != 0)
+		return EMBSTORE_INVALID_ARGUMENT;
+	/* Kernels address row r as data + r * row_stride in size_t: the whole table must fit. */
+	if (m->row_stride > SIZE_MAX || m->rows > SIZE_MAX / m->row_stride)
+		return EMBSTORE_INVALID_ARGUMENT;
+	return EMBSTORE_OK;
+}
+
+static int id_type_ok(embstore_id_type id_type)
+{
+	return id_type == EMBSTORE_ID32 || id_type == EMBSTORE_ID64;
+}
+
+/* An output (or gradient) array of n rows of dim floats must be addressable. */
+static int rows_fit(size_t n, uint32_t dim)
+{
+	return n <= SIZE_MAX / sizeof(float) / dim;
+}
+
+static embstore_status check_gather(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                    size_t n, const float *out)
+{
+	embstore_status s = check_matrix(table);
+	if (s != EMBSTORE_OK)
+		return s;
+	if (!id_type_ok(id_type) || (n > 0 && (!ids || !out)) || !rows_fit(n, table->dim))
+		return EMBSTORE_INVALID_ARGUMENT;
+	return EMBSTORE_OK;
+}
+
+static embstore_status check_bag(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                 size_t n_ids, const int64_t *offsets, size_t n_bags, embstore_bag_mode mode,
+                                 const float *out)
+{
+	embstore_status s = check_matrix(table);
+	if (s != EMBSTORE_OK)
+		return s;
+	if (!id_type_ok(id_type) || !offsets || (n_ids > 0 && !ids) || (n_bags > 0 && !out) ||
+	    !rows_fit(n_bags, table->dim) || (uint64_t)n_ids > INT64_MAX)
+		return EMBSTORE_INVALID_ARGUMENT;
+	if (mode != EMBSTORE_BAG_SUM && mode != EMBSTORE_BAG_MEAN && mode != EMBSTORE_BAG_MAX)
+		return EMBSTORE_INVALID_ARGUMENT;
+	/* CSR: starts at 0, never decreases, ends at n_ids; so every offset is a position in ids. */
+	if (offsets[0] != 0 || offsets[n_bags] != (int64_t)n_ids)
+		return EMBSTORE_INVALID_ARGUMENT;
+	for (size_t b = 0; b < n_bags; b++)
+		if (offsets[b + 1] < offsets[b])
+			return EMBSTORE_INVALID_ARGUMENT;
+	return EMBSTORE_OK;
+}
+
+static embstore_status check_scatter(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                     size_t n, const float *grads)
+{
+	embstore_status s = check_matrix(table);
+	if (s != EMBSTORE_OK)
+		return s;
+	if (table->dtype != EMBSTORE_F32)
+		return EMBSTORE_BAD_DTYPE;
+	if (!id_type_ok(id_type) || (n > 0 && (!ids || !grads)) || !rows_fit(n, table->dim))
+		return EMBSTORE_INVALID_ARGUMENT;
+	return EMBSTORE_OK;
+}
+
+static embstore_status finish(embstore_status s, size_t bad, size_t *bad_index)
+{
+	if (s == EMBSTORE_ID_OUT_OF_RANGE && bad_index)
+		*bad_index = bad;
+	return s;
+}
+
+/* ---- single thread ---- */
+
+embstore_status embstore_gather(const embstore_matrix *table, const void *ids, embstore_id_type id_type, size_t n,
+                                float *out, size_t *bad_index)
+{
+	embstore_status s = check_gather(table, ids, id_type, n, out);
+	if (s != EMBSTORE_OK)
+		return s;
+	size_t bad = 0;
+	s = embstore_kernels_active()->gather(table, ids, id_type, n, out, &bad);
+	return finish(s, bad, bad_index);
+}
+
+embstore_status embstore_gather_bag(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                    size_t n_ids, const int64_t *offsets, size_t n_bags, const float *weights,
+                                    embstore_bag_mode mode, float *out, size_t *bad_index)
+{
+	embstore_status s = check_bag(table, ids, id_type, n_ids, offsets, n_bags, mode, out);
+	if (s != EMBSTORE_OK)
+		return s;
+	size_t bad = 0;
+	s = embstore_kernels_active()->gather_bag(table, ids, id_type, offsets, n_bags, weights, mode, out, &bad);
+	return finish(s, bad, bad_index);
+}
+
+embstore_status embstore_scatter_add(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                     size_t n, const float *grads, float alpha, size_t *bad_index)
+{
+	embstore_status s = check_scatter(table, ids, id_type, n, grads);
+	if (s != EMBSTORE_OK)
+		return s;
+	size_t bad = 0;
+	s = embstore_kernels_active()->scatter_add(table, ids, id_type, n, grads, alpha, 0, table->rows, &bad);
+	return finish(s, bad, bad_index);
+}
+
+/* ---- threads ---- */
+
+/* Creating and joining a thread costs some tens of microseconds, about what an in-cache kernel needs for 64 Ki
+ * floats of output (256 KiB); below that per thread, more threads make a call slower, so smaller batches get
+ * fewer threads, down to none. */
+#define MIN_FLOATS_PER_THREAD ((size_t)65536)
+/* More threads than this gain nothing on a memory-bound kernel and only cost stack space. */
+#define MAX_THREADS 64u
+
+/* One thread's share of a call: [begin, end) of ids (gather), of bags (bag) or of table rows (scatter-add). */
+typedef struct job {
+	const embstore_kernel_table *k;
+	const embstore_matrix *table;
+	const void *ids;
+	embstore_id_type id_type;
+	size_t n;              /* gather / scatter-add: ids in the call */
+	const int64_t *offsets;
+	const float *weights;
+	embstore_bag_mode mode;
+	float *out;
+	const float *grads;
+	float alpha;
+	uint64_t begin, end;
+	embstore_status status;
+	size_t bad;            /* position in the whole ids array */
+} job;
+
+static unsigned thread_count(unsigned threads, size_t units, size_t floats)
+{
+	size_t t = threads == 0 ? 1 : threads;
+	if (t > MAX_THREADS)
+		t = MAX_THREADS;
+	size_t by_work = floats / MIN_FLOATS_PER_THREAD;
+	if (t > by_work)
+		t = by_work;
+	if (t > units)
+		t = units;
+	return t < 1 ? 1 : (unsigned)t;
+}
+
+/* [begin, end) of part `t` of `count` equal parts of `total` (sizes differ by at most one). */
+static uint64_t part_start(uint64_t total, unsigned count, unsigned t)
+{
+	uint64_t q = total / count, r = total % count;
+	return q * t + (t < r ? t : r);
+}
+
+/* Runs jobs[1..count) on new threads and jobs[0] here. A thread that cannot be created has its job run here
+ * instead: same result, only slower. */
+static void run_jobs(job *jobs, unsigned count, void *(*fn)(void *))
+{
+	pthread_t tid[MAX_THREADS];
+	int started[MAX_THREADS] = {0};
+	for (unsigned t = 1; t < count; t++)
+		started[t] = pthread_create(&tid[t], NULL, fn, &jobs[t]) == 0;
+	fn(&jobs[0]);
+	for (unsigned t = 1; t < count; t++) {
+		if (started[t])
+			pthread_join(tid[t], NULL);
+		else
+			fn(&jobs[t]);
+	}
+}
+
+/* The call's status: OK if every job succeeded; with bad ids, the smallest bad position. */
+static embstore_status combine(const job *jobs, unsigned count, size_t *bad_index)
+{
+	embstore_status s = EMBSTORE_OK;
+	size_t bad = SIZE_MAX;
+	for (unsigned t = 0; t < count; t++) {
+		if (jobs[t].status == EMBSTORE_ID_OUT_OF_RANGE) {
+			s = EMBSTORE_ID_OUT_OF_RANGE;
+			if (jobs[t].bad < bad)
+				bad = jobs[t].bad;
+		} else if (jobs[t].status != EMBSTORE_OK && s == EMBSTORE_OK) {
+			s = jobs[t].status;
+		}
+	}
+	return finish(s, bad, bad_index);
+}
+
+static void *gather_job(void *arg)
+{
+	job *j = arg;
+	size_t begin = (size_t)j->begin, dim = j->table->dim;
+	j->status = j->k->gather(j->table, (const char *)j->ids + begin * (size_t)j->id_type, j->id_type,
+	                         (size_t)(j->end - j->begin), j->out + begin * dim, &j->bad);
+	j->bad += begin;
+	return NULL;
+}
+
+static void *bag_job(void *arg)
+{
+	job *j = arg;
+	size_t begin = (size_t)j->begin, dim = j->table->dim;
+	j->status = j->k->gather_bag(j->table, j->ids, j->id_type, j->offsets + begin, (size_t)(j->end - j->begin),
+	                             j->weights, j->mode, j->out + begin * dim, &j->bad);
+	return NULL;
+}
+
+static void *scatter_job(void *arg)
+{
+	job *j = arg;
+	j->status = j->k->scatter_add(j->table, j->ids, j->id_type, j->n, j->grads, j->alpha, j->begin, j->end,
+	                              &j->bad);
+	return NULL;
+}
+
+embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                   size_t n, float *out, size_t *bad_index, unsigned threads)
+{
+	embstore_status s = check_gather(table, ids, id_type, n, out);
+	if (s != EMBSTORE_OK)
+		return s;
+	unsigned count = thread_count(threads, n, n * table->dim);
+	job jobs[MAX_THREADS];
+	/* One table for the whole call, even if embstore_isa_set runs meanwhile. */
+	const embstore_kernel_table *k = embstore_kernels_active();
+	for (unsigned t = 0; t < count; t++) {
+		jobs[t] = (job){.k = k, .table = table, .ids = ids, .id_type = id_type, .out = out,
+		                .begin = part_start(n, count, t), .end = part_start(n, count, t + 1)};
+	}
+	run_jobs(jobs, count, gather_job);
+	return combine(jobs, count, bad_index);
+}
+
+/* First bag of part t: bags are split so that each part has about the same ids plus bags (an empty bag still
+ * costs a row of zeros); cost(b) = offsets[b] + b never decreases, so a binary search finds the split. */
+static size_t bag_split(const int64_t *offsets, size_t n_bags, uint64_t target)
+{
+	size_t lo = 0, hi = n_bags;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((uint64_t)offsets[mid] + mid < target)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                       size_t n_ids, const int64_t *offsets, size_t n_bags, const float *weights,
+                                       embstore_bag_mode mode, float *out, size_t *bad_index, unsigned threads)
+{
+	embstore_status s = check_bag(table, ids, id_type, n_ids, offsets, n_bags, mode, out);
+	if (s != EMBSTORE_OK)
+		return s;
+	/* n_ids + n_bags cannot overflow: both arrays are in memory. */
+	uint64_t cost = (uint64_t)n_ids + n_bags;
+	size_t floats = cost > SIZE_MAX / table->dim ? SIZE_MAX : (size_t)cost * table->dim;
+	unsigned count = thread_count(threads, n_bags, floats);
+	job jobs[MAX_THREADS];
+	const embstore_kernel_table *k = embstore_kernels_active();
+	size_t begin = 0;
+	for (unsigned t = 0; t < count; t++) {
+		size_t end = t + 1 == count ? n_bags : bag_split(offsets, n_bags, part_start(cost, count, t + 1));
+		if (end < begin)
+			end = begin;
+		jobs[t] = (job){.k = k, .table = table, .ids = ids, .id_type = id_type, .offsets = offsets,
+		                .weights = weights, .mode = mode, .out = out, .begin = begin, .end = end};
+		begin = end;
+	}
+	run_jobs(jobs, count, bag_job);
+	return combine(jobs, count, bad_index);
+}
+
+embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                        size_t n, const float *grads, float alpha, size_t *bad_index,
+                                        unsigned threads)
+{
+	embstore_status s = check_scatter(table, ids, id_type, n, grads);
+	if (s != EMBSTORE_OK)
+		return s;
+	/* Each thread reads every id but updates only the rows of its own range, so every row receives its updates
+	 * in id order, as in the sequential loop, and no two threads write the same row. Every thread checks every
+	 * id and stops at the first bad one, so all report the smallest bad position and none writes past it. */
+	unsigned count = thread_count(threads, table->rows > SIZE_MAX ? SIZE_MAX : (size_t)table->rows,
+	                              n * table->dim);
+	job jobs[MAX_THREADS];
+	const embstore_kernel_table *k = embstore_kernels_active();
+	for (unsigned t = 0; t < count; t++) {
+		jobs[t] = (job){.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .grads = grads,
+		                .alpha = alpha, .begin = part_start(table->rows, count, t),
+		                .end = part_start(table->rows, count, t + 1)};
+	}
+	run_jobs(jobs, count, scatter_job);
+	return combine(jobs, count, bad_index);
+}

@@ -1,0 +1,17 @@
+/* store_impl.h: the opened store, shared by store.c (open, accessors), verify.c and sync.c. */
+#ifndef EMBSTORE_STORE_IMPL_H
+#define EMBSTORE_STORE_IMPL_H
+
+#include "format.h"
+
+struct embstore {
+	uint8_t *base;      /* the mapping (or the caller's buffer); written only when writable */
+	uint64_t len;
+	int fd;             /* -1 unless writable (sync needs it) */
+	bool mapped;        /* base came from mmap and must be unmapped */
+	bool writable;
+	es_layout layout;
+	uint8_t *dirty;     /* writable: one byte per checksum chunk, set by scatter-add, cleared by sync */
+};
+
+#endif

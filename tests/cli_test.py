@@ -1,0 +1,805 @@
+#!/usr/bin/python3
+"""cli_test.py: drives the embstore command-line tool end to end.
+
+Usage: /usr/bin/python3 tests/cli_test.py PATH/TO/embstore [unittest options]
+
+Builds stores from numpy-written files, reads them back with `get` and compares bit for bit, checks inspect's
+text and JSON, corrupts files for verify, feeds garbage and mutated files to every reader (which must answer
+with an exit status, never die by a signal), and checks every documented exit status. Runs under whatever
+EMBSTORE_ISA the environment sets, and compares `get` across every kernel set this CPU supports.
+"""
+import ctypes
+import ctypes.util
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+BIN = None
+TMP = None  # a tempfile.TemporaryDirectory for the whole module
+ISAS = ("scalar", "avx2", "avx512", "neon")
+
+
+def run(*args, stdin=None, env=None, timeout=60):
+    """Runs the tool; returns (returncode, stdout bytes, stderr text)."""
+    full_env = dict(os.environ)
+    if env is not None:
+        full_env.update(env)
+    p = subprocess.run([BIN] + [str(a) for a in args], input=stdin, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=full_env, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def tmp(name):
+    return os.path.join(TMP.name, name)
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_bytes(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def parse_rows(out):
+    """`get` output -> float32 matrix (one line per row, values separated by one space)."""
+    text = out.decode("ascii")
+    lines = text.split("\n")
+    assert lines[-1] == "", "output does not end with a newline"
+    rows = [line.split(" ") for line in lines[:-1]]
+    for r in rows:
+        assert all(v != "" for v in r), "values must be separated by exactly one space"
+    return np.array(rows, dtype=np.float64).astype(np.float32)
+
+
+def to_bf16(a):
+    """float32 -> bf16 (as float32) rounding to nearest, ties to even; no NaN in the inputs used here."""
+    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF
+    return (r.astype(np.uint32) << 16).view(np.float32)
+
+
+_XXH3 = None
+
+
+def xxh3(data):
+    """XXH3-64 (seed 0) through the system libxxhash the library itself links; None when it is not found."""
+    global _XXH3
+    if _XXH3 is None:
+        name = ctypes.util.find_library("xxhash") or "libxxhash.so.0"
+        try:
+            fn = ctypes.CDLL(name).XXH3_64bits
+        except (OSError, AttributeError):
+            _XXH3 = False
+            return None
+        fn.restype = ctypes.c_uint64
+        fn.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        _XXH3 = fn
+    if _XXH3 is False:
+        return None
+    return _XXH3(bytes(data), len(data))
+
+
+def u64(data, at):
+    return int.from_bytes(data[at:at + 8], "little")
+
+
+def u32(data, at):
+    return int.from_bytes(data[at:at + 4], "little")
+
+
+def reseal(data):
+    """Recomputes the header checksum (docs/FORMAT.md) of a store image in place, so that a mutated directory
+    reaches the field checks instead of stopping at the checksum. Returns False when the directory bounds
+    do not lie inside the data (nothing to seal)."""
+    if len(data) < 128:
+        return False
+    off, size = u64(data, 24), u64(data, 32)
+    if off > len(data) or size > len(data) - off:
+        return False
+    h = xxh3(bytes(data[:120]) + bytes(data[off:off + size]))
+    if h is None:
+        return False
+    data[120:128] = h.to_bytes(8, "little")
+    return True
+
+
+def reseal_chunk(data, table_index, chunk):
+    """Recomputes one chunk checksum (then the header checksum) after table data was changed on purpose."""
+    dir_off = u64(data, 24)
+    table_count, meta_count = u32(data, 40), u32(data, 44)
+    e = dir_off + 128 * table_index
+    rows, chunk_rows, stride = u64(data, e + 16), u32(data, e + 28), u64(data, e + 32)
+    data_offset, chunk_first = u64(data, e + 40), u64(data, e + 56)
+    first = chunk * chunk_rows
+    n = min(chunk_rows, rows - first)
+    start = data_offset + first * stride
+    sums = dir_off + 128 * table_count + 16 * meta_count
+    at = sums + 8 * (chunk_first + chunk)
+    data[at:at + 8] = xxh3(bytes(data[start:start + n * stride])).to_bytes(8, "little")
+    reseal(data)
+
+
+def bits(a):
+    return np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+
+
+def supported_isas():
+    return [isa for isa in ISAS if run("cpu", "--check", isa)[0] == 0]
+
+
+def make_f32(rng, rows, dim):
+    a = (rng.standard_normal((rows, dim)) * rng.choice([1e-3, 1.0, 30.0], size=(rows, 1))).astype(np.float32)
+    # Values that exercise conversions: signed zero, subnormals (f32 and f16), f16 overflow and its edge,
+    # bf16 ties, infinities (f32, f16 and bf16 tables; never int8).
+    specials = np.array([0.0, -0.0, 1e-40, -3e-39, 6e-8, 1e-5, 65504.0, 65519.0, 65520.0, 1e30,
+                         np.float32(1.0 + 2.0 ** -8), np.float32(1.0 + 3 * 2.0 ** -8), np.inf, -np.inf],
+                        dtype=np.float32)
+    a[0, :min(dim, len(specials))] = specials[:dim]
+    a[1, :] = 2.5  # a constant row: int8 stores it exactly
+    return a
+
+
+def setUpModule():
+    global TMP
+    TMP = tempfile.TemporaryDirectory(prefix="embstore_cli_test_")
+    rng = np.random.default_rng(20240611)
+    a = make_f32(rng, 300, 37)
+    np.save(tmp("words.npy"), a)
+    b = (rng.standard_normal((1000, 8)) * 4).astype(np.float16)
+    b[0, :4] = np.array([np.inf, -np.inf, 6e-8, -0.0], dtype=np.float16)
+    np.save(tmp("half.npy"), b)
+    c = rng.standard_normal((5, 1)).astype(np.float32)
+    np.save(tmp("one.col.npy"), c)
+    Data.words, Data.half, Data.onecol = a, b, c
+    # Finite values only, for int8.
+    q = (rng.standard_normal((200, 19)) * rng.choice([0.01, 1.0, 100.0], size=(200, 1))).astype(np.float32)
+    q[3, :] = -7.25
+    np.save(tmp("quant.npy"), q)
+    Data.quant = q
+
+
+def tearDownModule():
+    TMP.cleanup()
+
+
+class Data:
+    words = half = onecol = quant = None
+
+
+class Base(unittest.TestCase):
+    maxDiff = None
+
+    def ok(self, *args, **kw):
+        rc, out, err = run(*args, **kw)
+        self.assertEqual(rc, 0, "embstore %s failed (%d): %s" % (" ".join(map(str, args)), rc, err))
+        return out, err
+
+    def fails(self, code, *args, **kw):
+        rc, out, err = run(*args, **kw)
+        self.assertEqual(rc, code, "embstore %s: expected exit %d, got %d; stderr: %s"
+                         % (" ".join(map(str, args)), code, rc, err))
+        self.assertTrue(err.startswith("embstore: "), "no 'embstore: ' message on stderr: %r" % err)
+        return out, err
+
+    def build(self, out, *args):
+        self.ok("build", "-o", out, *args)
+        return out
+
+    def inspect(self, path):
+        out, _ = self.ok("inspect", "--json", path)
+        return json.loads(out.decode("utf-8"))
+
+    def get(self, path, ids, table=None, env=None):
+        args = ["get", path, "--ids", ",".join(str(i) for i in ids)]
+        if table is not None:
+            args += ["--table", table]
+        out, _ = self.ok(*args, env=env)
+        return out
+
+
+class TestGeneral(Base):
+    def test_help(self):
+        out, _ = self.ok("--help")
+        text = out.decode()
+        for word in ("build", "inspect", "verify", "get", "cpu", "Exit status", "EMBSTORE_ISA"):
+            self.assertIn(word, text)
+        self.ok("-h")
+        self.ok("help")
+        for cmd in ("build", "inspect", "verify", "get", "cpu"):
+            for flag in ("--help", "-h"):
+                out, _ = self.ok(cmd, flag)
+                self.assertIn("Usage: embstore " + cmd, out.decode())
+                self.assertIn("Exit status", out.decode())
+            out2, _ = self.ok("help", cmd)
+            self.assertEqual(out, out2)
+
+    def test_version(self):
+        out, _ = self.ok("--version")
+        self.assertRegex(out.decode(), r"^embstore \d+\.\d+\.\d+\S* \(file format 1\.0\)\n$")
+        self.assertEqual(out, self.ok("-V")[0])
+
+    def test_usage_errors(self):
+        self.fails(2)
+        self.fails(2, "frobnicate")
+        self.fails(2, "--frobnicate")
+        self.fails(2, "help", "frobnicate")
+        for cmd in ("build", "inspect", "verify", "get", "cpu"):
+            _, err = self.fails(2, cmd, "--no-such-option")
+            self.assertIn("--no-such-option", err)
+            self.assertIn("Try 'embstore %s --help'" % cmd, err)
+            self.fails(2, cmd, "-Z")
+        self.fails(2, "inspect")                       # missing FILE
+        self.fails(2, "verify")
+        self.fails(2, "inspect", "--json=yes", tmp("x"))  # flag with a value
+        self.fails(2, "get", tmp("x"))                 # missing --ids
+        self.fails(2, "get", "--ids")                  # option without its value
+        self.fails(2, "inspect", tmp("a"), tmp("b"))   # two files
+        self.fails(2, "cpu", "extra")
+
+    def test_missing_file_is_io_error(self):
+        for cmd in (["inspect"], ["verify"], ["get", "--ids", "0"]):
+            _, err = self.fails(2, *cmd, tmp("does-not-exist.emb"))
+            self.assertIn("does-not-exist.emb", err)
+            self.assertIn("No such file or directory", err)
+
+
+class TestCpu(Base):
+    def test_cpu(self):
+        out, _ = self.ok("cpu")
+        text = out.decode()
+        self.assertIn("cpu features:", text)
+        for isa in ISAS:
+            self.assertRegex(text, r"\n  %s +(supported|not supported)\n" % isa)
+        m = re.search(r"\nactive: +(\w+)", text)
+        self.assertIsNotNone(m, text)
+        self.assertIn(m.group(1), supported_isas())
+        forced = os.environ.get("EMBSTORE_ISA")
+        if forced:
+            self.assertEqual(m.group(1), forced)
+
+    def test_check(self):
+        self.assertEqual(run("cpu", "--check", "scalar")[0], 0)
+        for isa in ISAS:
+            rc, out, _ = run("cpu", "--check", isa)
+            self.assertIn(rc, (0, 1))
+            self.assertEqual(out.decode(), "%s: %s\n" % (isa, "supported" if rc == 0 else "not supported"))
+            self.assertRegex(self.ok("cpu")[0].decode(),
+                             r"\n  %s +%s\n" % (isa, "supported" if rc == 0 else "not supported"))
+        _, err = self.fails(2, "cpu", "--check", "bogus")
+        self.assertIn("bogus", err)
+        self.fails(2, "cpu", "--check", "")
+
+    def test_unusable_isa_env(self):
+        _, err = self.fails(2, "cpu", env={"EMBSTORE_ISA": "bogus"})
+        self.assertIn("EMBSTORE_ISA", err)
+        path = self.build(tmp("isa_env.emb"), tmp("words.npy"))
+        out, err = self.fails(2, "get", path, "--ids", "0", env={"EMBSTORE_ISA": "bogus"})
+        self.assertEqual(out, b"")
+        self.assertIn("EMBSTORE_ISA", err)
+        unsupported = [isa for isa in ISAS if isa not in supported_isas()]
+        for isa in unsupported:
+            self.fails(2, "cpu", env={"EMBSTORE_ISA": isa})
+            self.fails(2, "get", path, "--ids", "0", env={"EMBSTORE_ISA": isa})
+
+
+class TestBuildAndGet(Base):
+    def test_f32_roundtrip_exact(self):
+        path = self.build(tmp("f32.emb"), tmp("words.npy"))
+        a = Data.words
+        ids = list(range(len(a))) + [0, 299, 5, 5]
+        got = parse_rows(self.get(path, ids))
+        self.assertEqual(got.shape, (len(ids), a.shape[1]))
+        np.testing.assert_array_equal(bits(got), bits(a[ids]))
+        info = self.inspect(path)
+        self.assertEqual([(t["name"], t["dtype"], t["rows"], t["dim"]) for t in info["tables"]],
+                         [("words", "f32", 300, 37)])
+
+    def test_f16_input_keeps_dtype(self):
+        path = self.build(tmp("f16.emb"), tmp("half.npy"))
+        b = Data.half
+        self.assertEqual(self.inspect(path)["tables"][0]["dtype"], "f16")
+        ids = [999, 0, 1, 500, 0]
+        got = parse_rows(self.get(path, ids))
+        np.testing.assert_array_equal(bits(got), bits(b[ids].astype(np.float32)))
+
+    def test_dtype_conversions(self):
+        a = Data.words
+        ids = list(range(0, 300, 7)) + [0, 1]
+        # f32 -> f16 and bf16: round to nearest even, exactly as numpy does.
+        with np.errstate(over="ignore"):  # 65520 and 1e30 overflow f16 to inf, as they must
+            as_f16 = a.astype(np.float16).astype(np.float32)
+        for dtype, expect in (("f16", as_f16), ("bf16", to_bf16(a)),
+                              ("f32", a)):
+            path = self.build(tmp("conv_%s.emb" % dtype), "--dtype", dtype, tmp("words.npy"))
+            t = self.inspect(path)["tables"][0]
+            self.assertEqual(t["dtype"], dtype)
+            self.assertGreaterEqual(t["row_stride"], {"f32": 4, "f16": 2, "bf16": 2}[dtype] * 37)
+            got = parse_rows(self.get(path, ids))
+            np.testing.assert_array_equal(bits(got), bits(expect[ids]), "dtype " + dtype)
+        # f16 input -> f32 widens exactly; -> bf16 from the widened values.
+        b = Data.half
+        path = self.build(tmp("conv_h32.emb"), "-d", "f32", tmp("half.npy"))
+        np.testing.assert_array_equal(bits(parse_rows(self.get(path, [0, 7]))), bits(b[[0, 7]].astype(np.float32)))
+        path = self.build(tmp("conv_hbf.emb"), "--dtype=bf16", tmp("half.npy"))
+        np.testing.assert_array_equal(bits(parse_rows(self.get(path, [0, 7]))),
+                                      bits(to_bf16(b[[0, 7]].astype(np.float32))))
+
+    def test_int8_within_half_a_step(self):
+        q = Data.quant
+        path = self.build(tmp("int8.emb"), "--dtype", "int8", tmp("quant.npy"))
+        t = self.inspect(path)["tables"][0]
+        self.assertEqual((t["dtype"], t["rows"], t["dim"]), ("int8", 200, 19))
+        self.assertGreaterEqual(t["row_stride"], 19 + 8)
+        ids = list(range(200))
+        got = parse_rows(self.get(path, ids)).astype(np.float64)
+        x = q.astype(np.float64)
+        lo, hi = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
+        scale = (hi - lo) / 255
+        tol = scale / 2 * (1 + 1e-4) + 1e-6 * np.maximum(abs(lo), abs(hi))
+        err = np.abs(got - x)
+        self.assertTrue((err <= tol).all(), "worst row %d: error %g > %g" % (
+            int(np.argmax((err - tol).max(axis=1))), float(err.max()), float(tol.max())))
+        np.testing.assert_array_equal(got[3], x[3])  # constant row: exact
+
+    def test_int8_refuses_non_finite(self):
+        out = tmp("int8_inf.emb")
+        _, err = self.fails(1, "build", "-o", out, "--dtype", "int8", tmp("words.npy"))  # row 0 holds inf
+        self.assertIn("words.npy", err)
+        self.assertFalse(os.path.exists(out))
+
+    def test_several_inputs_names_and_stems(self):
+        sub = tmp("sub")
+        os.makedirs(sub, exist_ok=True)
+        np.save(os.path.join(sub, "archive.tar.npy"), Data.onecol)
+        path = self.build(tmp("multi.emb"), tmp("words.npy"), "vecs=" + tmp("half.npy"),
+                          os.path.join(sub, "archive.tar.npy"), "--meta", "licence=CC0", "-m", "empty=")
+        info = self.inspect(path)
+        self.assertEqual([t["name"] for t in info["tables"]], ["words", "vecs", "archive.tar"])
+        self.assertEqual([t["dtype"] for t in info["tables"]], ["f32", "f16", "f32"])
+        version = self.ok("--version")[0].decode().split()[1]
+        self.assertEqual(info["metadata"], {
+            "creator": "embstore " + version,
+            "source.words": tmp("words.npy"),
+            "source.vecs": tmp("half.npy"),
+            "source.archive.tar": os.path.join(sub, "archive.tar.npy"),
+            "licence": "CC0",
+            "empty": "",
+        })
+        np.testing.assert_array_equal(bits(parse_rows(self.get(path, [4, 2], table="archive.tar"))),
+                                      bits(Data.onecol[[4, 2]]))
+        np.testing.assert_array_equal(bits(parse_rows(self.get(path, [9], table="vecs"))),
+                                      bits(Data.half[[9]].astype(np.float32)))
+        # A user-given creator replaces the automatic one; a repeated key is refused.
+        path2 = self.build(tmp("multi2.emb"), "--meta", "creator=me", tmp("words.npy"))
+        self.assertEqual(self.inspect(path2)["metadata"]["creator"], "me")
+        self.fails(2, "build", "-o", tmp("dupmeta.emb"), "-m", "k=1", "-m", "k=2", tmp("words.npy"))
+        self.fails(2, "build", "-o", tmp("badmeta.emb"), "-m", "novalue", tmp("words.npy"))
+        self.fails(2, "build", "-o", tmp("badmeta.emb"), "-m", "=v", tmp("words.npy"))
+        self.assertFalse(os.path.exists(tmp("dupmeta.emb")))
+
+    def test_build_usage_errors(self):
+        out = tmp("usage.emb")
+        w = tmp("words.npy")
+        cases = [
+            [w],                                              # no -o
+            ["-o", out],                                      # no input
+            ["-o", out, "--dtype", "f64", w],
+            ["-o", out, "--from", "csv", w],
+            ["-o", out, w, w],                                # two tables named words
+            ["-o", out, "=" + w],                             # empty name
+            ["-o", out, "--rows", "3", w],                    # --rows without raw
+            ["-o", out, "--align", "1000", w],
+            ["-o", out, "--align", "x", w],
+            ["-o", out, "--chunk-bytes", "0", w],
+            ["-o", out, "--chunk-bytes", "-5", w],
+            ["-o", out, tmp("no_suffix")],                    # format unknown
+        ]
+        for args in cases:
+            self.fails(2, "build", *args)
+            self.assertFalse(os.path.exists(out), args)
+        _, err = self.fails(2, "build", "-o", out, tmp("missing.npy"))
+        self.assertIn("missing.npy", err)
+        self.assertIn("No such file or directory", err)
+        self.fails(2, "build", "-o", tmp("no/such/dir/x.emb"), w)
+
+    def test_alignment_and_chunks(self):
+        path = self.build(tmp("aligned.emb"), "--align", "8K", "--chunk-bytes", "1000", tmp("words.npy"),
+                          tmp("half.npy"))
+        info = self.inspect(path)
+        self.assertEqual(info["data_alignment"], 8192)
+        for t in info["tables"]:
+            self.assertEqual(t["data_offset"] % 8192, 0)
+            self.assertGreaterEqual(t["chunk_rows"], 1)
+            self.assertLessEqual(t["chunk_rows"] * t["row_stride"], max(1000, t["row_stride"]))
+            self.assertEqual(t["chunk_count"], -(-t["rows"] // t["chunk_rows"]))
+        self.assertEqual(self.ok("verify", path)[0].decode().split()[0], "ok:")
+
+    def test_raw(self):
+        a = Data.words[2:]  # finite rows
+        raw = tmp("vectors.f32")
+        a.astype("<f4").tofile(raw)
+        path = self.build(tmp("raw.emb"), "--from", "raw", "--rows", 298, "--dim", 37, raw)
+        t = self.inspect(path)["tables"][0]
+        self.assertEqual((t["name"], t["dtype"], t["rows"], t["dim"]), ("vectors", "f32", 298, 37))
+        np.testing.assert_array_equal(bits(parse_rows(self.get(path, [0, 297, 100]))), bits(a[[0, 297, 100]]))
+        path = self.build(tmp("raw16.emb"), "--from=raw", "--rows=298", "--dim=37", "--dtype=f16", "v=" + raw)
+        self.assertEqual(self.inspect(path)["tables"][0]["dtype"], "f16")
+        # Wrong sizes are the input's fault (exit 1); missing sizes are a usage error.
+        out = tmp("raw_bad.emb")
+        for rows, dim in ((299, 37), (298, 36), (1, 37)):
+            _, err = self.fails(1, "build", "-o", out, "--from", "raw", "--rows", rows, "--dim", dim, raw)
+            self.assertIn("vectors.f32", err)
+        self.fails(2, "build", "-o", out, "--from", "raw", "--rows", 298, raw)
+        self.fails(2, "build", "-o", out, "--from", "raw", "--dim", 37, raw)
+        self.fails(2, "build", "-o", out, "--from", "raw", "--rows", 0, "--dim", 37, raw)
+        self.fails(2, "build", "-o", out, "--from", "raw", "--rows", 298, "--dim", "3x", raw)
+        self.fails(2, "build", "-o", out, raw)  # no --from raw, no .npy suffix
+        self.assertFalse(os.path.exists(out))
+
+    def test_bad_npy_inputs(self):
+        good = read_bytes(tmp("words.npy"))
+        bad = {}
+        np.save(tmp("bad_fortran.npy"), np.asfortranarray(np.ones((6, 5), dtype=np.float32)))
+        np.save(tmp("bad_int32.npy"), np.ones((6, 5), dtype=np.int32))
+        np.save(tmp("bad_f64.npy"), np.ones((6, 5), dtype=np.float64))
+        np.save(tmp("bad_3d.npy"), np.ones((2, 3, 4), dtype=np.float32))
+        np.save(tmp("bad_1d.npy"), np.ones(7, dtype=np.float32))
+        np.save(tmp("bad_bigendian.npy"), np.ones((6, 5), dtype=">f4"))
+        bad["truncated"] = good[:-10]
+        bad["header_only"] = good[:128]
+        bad["garbage_header"] = b"\x93NUMPY\x01\x00\x76\x00" + b"{'descr': what is this" + b" " * 90 + b"\n"
+        bad["junk"] = bytes(random.Random(5).getrandbits(8) for _ in range(500))
+        bad["empty"] = b""
+        for name, data in bad.items():
+            write_bytes(tmp("bad_%s.npy" % name), data)
+        names = sorted(bad) + ["fortran", "int32", "f64", "3d", "1d", "bigendian"]
+
+        out = tmp("precious.emb")
+        self.build(out, tmp("half.npy"))
+        before = read_bytes(out)
+        listing = sorted(os.listdir(TMP.name))
+        for name in names:
+            src = tmp("bad_%s.npy" % name)
+            # Also as the second input, after a good table was already streamed into the temporary file.
+            for args in ([src], [tmp("words.npy"), src]):
+                _, err = self.fails(1, "build", "-o", out, *args)
+                self.assertIn("bad_%s.npy" % name, err)
+                self.assertEqual(read_bytes(out), before, "OUT changed after a failed build (%s)" % name)
+                self.assertEqual(sorted(os.listdir(TMP.name)), listing, "a temporary file was left behind")
+                new = tmp("new_%s.emb" % name)
+                self.fails(1, "build", "-o", new, *args)
+                self.assertFalse(os.path.exists(new))
+        # A successful build replaces OUT.
+        self.build(out, tmp("words.npy"))
+        self.assertNotEqual(read_bytes(out), before)
+
+
+class TestGetErrors(Base):
+    @classmethod
+    def setUpClass(cls):
+        cls.multi = tmp("get_multi.emb")
+        cls.single = tmp("get_single.emb")
+        run("build", "-o", cls.multi, tmp("words.npy"), tmp("half.npy"))
+        run("build", "-o", cls.single, tmp("words.npy"))
+
+    def test_table_selection(self):
+        out, err = self.fails(2, "get", self.multi, "--ids", "0")
+        self.assertEqual(out, b"")
+        self.assertIn('"words"', err)
+        self.assertIn('"half"', err)
+        self.assertIn("--table", err)
+        out, err = self.fails(2, "get", self.multi, "--table", "nope", "--ids", "0")
+        self.assertIn('no table "nope"', err)
+        self.assertIn('"half"', err)
+        self.fails(2, "get", self.single, "-t", "half", "--ids", "0")
+        self.ok("get", self.single, "-t", "words", "--ids", "0")
+        self.ok("get", self.multi, "-t", "half", "-i", "0")
+
+    def test_bad_ids(self):
+        for ids in ("300", "0,1,300", "-1", "5,-3", "-9223372036854775808", "9223372036854775807"):
+            out, err = self.fails(2, "get", self.single, "--ids", ids)
+            self.assertEqual(out, b"", "nothing may be printed when an id is bad")
+            self.assertIn("out of range", err)
+        _, err = self.fails(2, "get", self.single, "--ids", "1,2,300")
+        self.assertIn("#3", err)
+        self.assertIn("300", err)
+        for ids in ("", "1,,2", "1,", ",1", "x", "1,2x", "0x10", "+1", " 1", "1 ", "1.0", "--",
+                    "99999999999999999999", "18446744073709551615", "-9223372036854775809"):
+            out, err = self.fails(2, "get", self.single, "--ids", ids)
+            self.assertEqual(out, b"")
+            self.assertNotIn("out of range", err)
+        _, err = self.fails(2, "get", self.single, "--ids", "4,5,abc")
+        self.assertIn("#3", err)
+        self.assertIn("abc", err)
+
+    def test_ids_from_stdin(self):
+        rng = np.random.default_rng(7)
+        ids = rng.integers(0, 300, size=5000)
+        text = ""
+        seps = [" ", "\n", ",", "\t", " ,\n", "\r\n"]
+        for i, v in enumerate(ids):
+            text += str(int(v)) + seps[i % len(seps)]
+        out, _ = self.ok("get", self.single, "--ids", "-", stdin=text.encode())
+        np.testing.assert_array_equal(bits(parse_rows(out)), bits(Data.words[ids]))
+        # Ids from the command line come first, then standard input's.
+        out, _ = self.ok("get", self.single, "--ids", "-", "--ids", "7,8", stdin=b"3\n")
+        np.testing.assert_array_equal(bits(parse_rows(out)), bits(Data.words[[7, 8, 3]]))
+        self.assertEqual(self.ok("get", self.single, "--ids", "-", stdin=b"")[0], b"")
+        for bad in (b"1 2 x", b"1\x00", b"5 -1", b"300", b"1" * 40, b"12345678901234567890123"):
+            out, _ = self.fails(2, "get", self.single, "--ids", "-", stdin=bad)
+            self.assertEqual(out, b"")
+
+    def test_big_rows_in_batches(self):
+        # dim 262145: the CLI gathers 3 rows per batch; 7 ids take 3 batches.
+        rng = np.random.default_rng(11)
+        a = rng.standard_normal((7, 262145)).astype(np.float32)
+        np.save(tmp("wide.npy"), a)
+        path = self.build(tmp("wide.emb"), tmp("wide.npy"))
+        ids = [6, 0, 3, 3, 1, 5, 2]
+        np.testing.assert_array_equal(bits(parse_rows(self.get(path, ids))), bits(a[ids]))
+
+    def test_closed_pipe(self):
+        full_env = dict(os.environ)
+        ids = (",".join(["0"] * 20000)).encode()
+        p = subprocess.Popen([BIN, "get", self.single, "--ids", "-"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=full_env)
+        p.stdin.write(ids)
+        p.stdin.close()
+        p.stdout.read(100)
+        p.stdout.close()
+        self.assertGreaterEqual(p.wait(timeout=60), 0, "killed by a signal")
+
+
+class TestInspect(Base):
+    def test_json_and_text(self):
+        np.save(tmp("plain.npy"), Data.onecol)
+        odd_name = 'we"ird\\näme 漢🙂'
+        meta = {"q": 'quote " backslash \\ tab \t newline \n bell \x07 del \x7f', "unicode": "é漢🙂",
+                "k=with=equals": "v=1"}
+        args = []
+        for k, v in meta.items():
+            args += ["--meta", "%s=%s" % (k, v)]
+        path = self.build(tmp("inspect.emb"), "--chunk-bytes", "64K", tmp("words.npy"),
+                          odd_name + "=" + tmp("half.npy"), tmp("quant.npy"), "-d", "f16", *args)
+        # k=with=equals: the key ends at the first '='.
+        meta = {"q": meta["q"], "unicode": meta["unicode"], "k": "with=equals=v=1"}
+        info = self.inspect(path)
+        self.assertEqual(set(info), {"format_version", "file_size", "data_alignment", "metadata", "tables"})
+        self.assertEqual(info["format_version"], "1.0")
+        self.assertEqual(info["file_size"], os.path.getsize(path))
+        self.assertEqual(info["data_alignment"], 4096)
+        for k, v in meta.items():
+            self.assertEqual(info["metadata"][k], v)
+        self.assertEqual(info["metadata"]["source." + odd_name], tmp("half.npy"))
+        expect = [("words", 300, 37), (odd_name, 1000, 8), ("quant", 200, 19)]
+        self.assertEqual(len(info["tables"]), 3)
+        end = 128
+        for t, (name, rows, dim) in zip(info["tables"], expect):
+            self.assertEqual(set(t), {"name", "dtype", "rows", "dim", "row_stride", "data_offset", "chunk_rows",
+                                      "chunk_count", "has_vocab"})
+            self.assertEqual((t["name"], t["dtype"], t["rows"], t["dim"]), (name, "f16", rows, dim))
+            self.assertIs(t["has_vocab"], False)
+            self.assertGreaterEqual(t["row_stride"], 2 * dim)
+            self.assertEqual(t["row_stride"] % 2, 0)
+            self.assertEqual(t["data_offset"] % 4096, 0)
+            self.assertGreaterEqual(t["data_offset"], end)
+            end = t["data_offset"] + t["rows"] * t["row_stride"]
+            # 64 KiB per chunk by default, in whole rows.
+            self.assertLessEqual(abs(t["chunk_rows"] * t["row_stride"] - 65536), t["row_stride"])
+            self.assertEqual(t["chunk_count"], -(-rows // t["chunk_rows"]))
+        self.assertLessEqual(end, info["file_size"])
+
+        out, _ = self.ok("inspect", path)
+        text = out.decode("utf-8")
+        self.assertIn("format version:  1.0\n", text)
+        self.assertIn("file size:       %d bytes\n" % info["file_size"], text)
+        # Control characters and backslashes are escaped (one entry per line); quotes need not be.
+        self.assertIn('quote " backslash \\\\ tab \\t newline \\n bell \\x07 del \\x7f\n', text)
+        self.assertNotIn("\x07", text)
+        self.assertIn("é漢🙂", text)    # UTF-8 passes through
+        lines = text.split("\n")
+        head = [i for i, l in enumerate(lines) if l.lstrip().startswith("table ")]
+        self.assertEqual(len(head), 1, text)
+        rows = lines[head[0] + 1:head[0] + 4]
+        for col in ("dtype", "rows", "dim", "row stride", "data offset", "chunk rows", "vocab"):
+            self.assertIn(col, lines[head[0]])
+        for line, t in zip(rows, info["tables"]):
+            self.assertEqual(line.split()[-6:], [str(t[k]) for k in ("rows", "dim", "row_stride", "data_offset",
+                                                                     "chunk_rows")] + ["no"])
+        # Columns line up: "f16" starts at the same column on every table line (ASCII names here differ in
+        # length, the odd one is escaped and wider; columns are counted in code points).
+        starts = [len(l[:l.index(" f16 ") + 1]) for l in rows]
+        self.assertEqual(len(set(starts)), 1, "\n".join(rows))
+        self.assertEqual(lines[head[0]].index("dtype"), starts[0])
+
+
+class TestVerify(Base):
+    def test_intact(self):
+        path = self.build(tmp("verify_ok.emb"), tmp("words.npy"), tmp("half.npy"))
+        out, _ = self.ok("verify", path)
+        self.assertEqual(out.decode(), "ok: %s (2 tables, %d bytes checked)\n" % (path, os.path.getsize(path)))
+        out, _ = self.ok("verify", "-q", path, path)
+        self.assertEqual(len(out.decode().splitlines()), 2)
+
+    def flip(self, src, dst, offset, xor=0x40):
+        data = bytearray(read_bytes(src))
+        data[offset] ^= xor
+        write_bytes(dst, bytes(data))
+
+    def test_flipped_data_byte(self):
+        src = self.build(tmp("verify_src.emb"), "--chunk-bytes", "4096", tmp("words.npy"), tmp("half.npy"))
+        info = self.inspect(src)
+        for ti, row, col in ((0, 0, 0), (0, 150, 3), (0, 299, 36), (1, 777, 5), (1, 999, 0)):
+            t = info["tables"][ti]
+            offset = t["data_offset"] + row * t["row_stride"] + col * (4 if t["dtype"] == "f32" else 2)
+            bad = tmp("verify_bad.emb")
+            self.flip(src, bad, offset)
+            rc, out, err = run("verify", bad)
+            self.assertEqual(rc, 1, err)
+            text = out.decode()
+            m = re.search(r'^corrupt: table "%s" rows? (\d+)(?:-(\d+))? \(checksum mismatch\)$' % t["name"],
+                          text, re.M)
+            self.assertIsNotNone(m, text)
+            first = int(m.group(1))
+            last = int(m.group(2) or first)
+            self.assertTrue(first <= row <= last, "row %d not in %d-%d" % (row, first, last))
+            self.assertLessEqual(last - first + 1, t["chunk_rows"])
+            self.assertTrue(text.endswith("%s: 1 problem\n" % bad), text)
+            # The header is intact: inspect still works.
+            self.ok("inspect", bad)
+        # Two corrupt chunks in two tables.
+        t0, t1 = info["tables"]
+        data = bytearray(read_bytes(src))
+        data[t0["data_offset"]] ^= 1
+        data[t1["data_offset"] + 900 * t1["row_stride"]] ^= 1
+        write_bytes(tmp("verify_bad2.emb"), bytes(data))
+        rc, out, _ = run("verify", tmp("verify_bad2.emb"))
+        self.assertEqual(rc, 1)
+        self.assertEqual(len(re.findall("^corrupt: ", out.decode(), re.M)), 2)
+        self.assertIn("2 problems", out.decode())
+        # -q: the summary only.
+        rc, out, _ = run("verify", "-q", tmp("verify_bad2.emb"))
+        self.assertEqual((rc, out.decode().count("\n")), (1, 1))
+
+    def test_padding_and_int8_scale(self):
+        src = self.build(tmp("verify_i8.emb"), "--dtype", "int8", tmp("quant.npy"))
+        t = self.inspect(src)["tables"][0]
+        # Padding between the superblock and the first table.
+        if t["data_offset"] > 200:
+            bad = tmp("verify_pad.emb")
+            self.flip(src, bad, 200)
+            rc, out, _ = run("verify", bad)
+            self.assertEqual(rc, 1)
+            self.assertIn("padding", out.decode())
+        # A non-finite scale in row 17: a checksum mismatch for its chunk...
+        data = bytearray(read_bytes(src))
+        at = t["data_offset"] + 17 * t["row_stride"] + t["dim"]
+        data[at:at + 4] = np.array([np.inf], dtype="<f4").tobytes()
+        write_bytes(tmp("verify_scale.emb"), bytes(data))
+        rc, out, _ = run("verify", tmp("verify_scale.emb"))
+        self.assertEqual(rc, 1)
+        self.assertRegex(out.decode(), r'corrupt: table "quant" rows 0-\d+ \(checksum mismatch\)')
+        # ... and with the checksums made to match (as a buggy writer would), the row itself is named.
+        if xxh3(b"") is None:
+            self.skipTest("libxxhash not found: cannot rewrite checksums")
+        reseal_chunk(data, 0, 17 // t["chunk_rows"])
+        write_bytes(tmp("verify_scale.emb"), bytes(data))
+        self.ok("inspect", tmp("verify_scale.emb"))
+        rc, out, _ = run("verify", tmp("verify_scale.emb"))
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(out.decode(), 'corrupt: table "quant" row 17 (int8 scale or bias is not finite)\n'
+                         '%s: 1 problem\n' % tmp("verify_scale.emb"))
+
+
+class TestHostileFiles(Base):
+    def readers(self, path):
+        return (["inspect", path], ["inspect", "--json", path], ["verify", path], ["get", path, "--ids", "0"])
+
+    def test_garbage_empty_truncated(self):
+        good = read_bytes(self.build(tmp("hostile_src.emb"), tmp("words.npy"), tmp("half.npy")))
+        cases = {
+            "empty": b"",
+            "short": b"\x89EMB",
+            "magic_only": b"\x89EMB\r\n\x1a\n",
+            "garbage": bytes(random.Random(1).getrandbits(8) for _ in range(10000)),
+            "zeros": bytes(8192),
+            "truncated_header": good[:100],
+            "truncated_half": good[:len(good) // 2],
+            "truncated_one": good[:-1],
+            "appended": good + b"\0",
+            "npy": read_bytes(tmp("words.npy")),
+        }
+        for name, data in cases.items():
+            path = tmp("hostile_%s.emb" % name)
+            write_bytes(path, data)
+            for args in self.readers(path):
+                out, err = self.fails(1, *args)
+                self.assertIn(path, err)
+                if args[0] != "verify":
+                    self.assertEqual(out, b"")
+        # A directory is not a store either, but that is an I/O error.
+        for args in self.readers(TMP.name):
+            rc, _, _ = run(*args)
+            self.assertIn(rc, (1, 2))
+
+    def test_mutations_never_kill(self):
+        src = self.build(tmp("mut_src.emb"), "--meta", "note=hello", tmp("words.npy"), tmp("half.npy"),
+                         tmp("one.col.npy"))
+        good = read_bytes(src)
+        info = self.inspect(src)
+        dir_start = max(t["data_offset"] + t["rows"] * t["row_stride"] for t in info["tables"])
+        rng = random.Random(12345)
+        path = tmp("mut.emb")
+        codes = {}
+        for i in range(240):
+            data = bytearray(good)
+            kind = i % 6
+            if kind == 5:
+                data = data[:rng.randrange(len(data))]
+            else:
+                for _ in range(rng.choice((1, 1, 2, 8))):
+                    r = rng.random()
+                    if r < 0.4:
+                        pos = rng.randrange(128)                       # superblock
+                    elif r < 0.8:
+                        pos = rng.randrange(dir_start, len(data))      # directory
+                    else:
+                        pos = rng.randrange(len(data))                 # anywhere
+                    data[pos] ^= 1 << rng.randrange(8) if rng.random() < 0.7 else rng.randrange(1, 256)
+            # Every other mutant gets a valid header checksum, so that the reader's field checks see it.
+            if i % 2 == 0:
+                reseal(data)
+            write_bytes(path, bytes(data))
+            commands = [["inspect", "--json", path], ["verify", path]]
+            if i % 3 == 0:
+                commands.append(["get", path, "--table", "words", "--ids", "0,299"])
+            for args in commands:
+                rc, out, err = run(*args)
+                self.assertGreaterEqual(rc, 0, "mutation %d: embstore %s killed by signal %d"
+                                        % (i, " ".join(args), -rc))
+                self.assertIn(rc, (0, 1, 2), "mutation %d: %s: exit %d" % (i, args, rc))
+                codes[rc] = codes.get(rc, 0) + 1
+                if rc == 0 and args[1] == "--json":
+                    json.loads(out.decode("utf-8"))
+                if rc == 2 and args[0] != "get":  # get: a mangled table name is "no such table"
+                    self.fail("mutation %d: embstore %s: exit 2 on a corrupt file: %s" % (i, " ".join(args), err))
+        self.assertIn(1, codes)
+
+
+class TestAcrossIsas(Base):
+    def test_same_output_on_every_isa(self):
+        isas = supported_isas()
+        self.assertIn("scalar", isas)
+        stores = {}
+        for dtype in ("f32", "f16", "bf16", "int8"):
+            src = "quant.npy" if dtype == "int8" else "words.npy"
+            stores[dtype] = self.build(tmp("isa_%s.emb" % dtype), "--dtype", dtype, tmp(src))
+        stores["f16-native"] = self.build(tmp("isa_h.emb"), tmp("half.npy"))
+        rng = np.random.default_rng(3)
+        for name, path in stores.items():
+            rows = self.inspect(path)["tables"][0]["rows"]
+            stdin = " ".join(str(int(i)) for i in rng.integers(0, rows, size=700)).encode()
+            outputs = {}
+            for isa in isas:
+                out, _ = self.ok("get", path, "--ids", "-", stdin=stdin, env={"EMBSTORE_ISA": isa})
+                outputs[isa] = out
+            for isa in isas:
+                self.assertEqual(outputs[isa], outputs["scalar"], "%s table: %s differs from scalar" % (name, isa))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.stderr.write("usage: cli_test.py PATH/TO/embstore [unittest options]\n")
+        sys.exit(2)
+    BIN = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=1)

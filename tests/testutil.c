@@ -1,0 +1,151 @@
+/* testutil.c: see testutil.h. */
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "format.h"
+
+static char tmpdir[256];
+
+static void remove_tmpdir(void)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+const char *tu_tmpdir(void)
+{
+	if (!tmpdir[0]) {
+		const char *base = getenv("TMPDIR");
+		snprintf(tmpdir, sizeof tmpdir, "%s/embstore-test-XXXXXX", base ? base : "/tmp");
+		cr_assert_not_null(mkdtemp(tmpdir));
+		atexit(remove_tmpdir);
+	}
+	return tmpdir;
+}
+
+char *tu_path(const char *name)
+{
+	char *p = malloc(strlen(tu_tmpdir()) + strlen(name) + 2);
+	cr_assert_not_null(p);
+	sprintf(p, "%s/%s", tu_tmpdir(), name);
+	return p;
+}
+
+uint8_t *tu_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *b = malloc((size_t)n + 1);
+	cr_assert_not_null(b);
+	cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+void tu_write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(data, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+uint64_t tu_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+float tu_randf(uint64_t *s)
+{
+	return (float)(tu_rand(s) >> 40) / (float)(1u << 23) - 1.0f;
+}
+
+float tu_sample_value(uint64_t r, uint32_t c)
+{
+	return (float)r * 0.5f - (float)c * 0.25f + 0.125f;
+}
+
+uint8_t *tu_sample_store(size_t *len)
+{
+	static int n;
+	char name[64];
+	snprintf(name, sizeof name, "sample-%d-%d.emb", (int)getpid(), n++);
+	char *path = tu_path(name);
+	embstore_writer *w;
+	cr_assert_eq(embstore_writer_create(path, &w), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_set_chunk_bytes(w, 24), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_add_meta(w, "k1", "v1"), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_add_meta(w, "k2", "v2"), EMBSTORE_OK);
+	float rows[10 * 3];
+	for (uint64_t r = 0; r < 10; r++)
+		for (uint32_t c = 0; c < 3; c++)
+			rows[r * 3 + c] = tu_sample_value(r, c);
+	cr_assert_eq(embstore_writer_begin_table(w, "aa", EMBSTORE_F32, 10, 3), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_append(w, rows, EMBSTORE_F32, 10, 0), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_begin_table(w, "ab", EMBSTORE_INT8_ROWWISE, 5, 4), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_append(w, rows, EMBSTORE_F32, 5, 0), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
+	embstore_writer_free(w);
+	uint8_t *b = tu_read_file(path, len);
+	unlink(path);
+	free(path);
+	return b;
+}
+
+void tu_reseal(uint8_t *buf, size_t len)
+{
+	if (len < ES_SUPERBLOCK_SIZE)
+		return;
+	uint64_t off = es_le64(buf + ES_SB_DIR_OFFSET), size = es_le64(buf + ES_SB_DIR_SIZE), end;
+	if (__builtin_add_overflow(off, size, &end) || end > len)
+		return;
+	es_put64(buf + ES_SB_CHECKSUM, es_header_checksum(buf, buf + off, size));
+}
+
+embstore_status tu_open_status(const uint8_t *buf, size_t len, int verify)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	cr_assert_not_null(copy);
+	memcpy(copy, buf, len);
+	embstore *s = NULL;
+	embstore_status st = embstore_open_memory(copy, len, 0, &s);
+	if (st == EMBSTORE_OK && verify)
+		st = embstore_verify(s, NULL, NULL);
+	embstore_close(s);
+	free(copy);
+	return st;
+}
+
+uint64_t tu_dir_offset(const uint8_t *buf)
+{
+	return es_le64(buf + ES_SB_DIR_OFFSET);
+}
+
+uint8_t *tu_table_entry(uint8_t *buf, uint32_t i)
+{
+	return buf + tu_dir_offset(buf) + (uint64_t)i * ES_TABLE_ENTRY_SIZE;
+}
+
+uint8_t *tu_meta_entry(uint8_t *buf, uint32_t i)
+{
+	return tu_table_entry(buf, es_le32(buf + ES_SB_TABLE_COUNT)) + (uint64_t)i * ES_META_ENTRY_SIZE;
+}
+
+uint8_t *tu_pool(uint8_t *buf)
+{
+	return tu_meta_entry(buf, es_le32(buf + ES_SB_META_COUNT)) + 8 * es_le64(buf + ES_SB_CHECKSUM_COUNT);
+}

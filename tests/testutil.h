@@ -1,0 +1,42 @@
+/* testutil.h: helpers shared by the Criterion tests: temporary files, sample stores, byte surgery. */
+#ifndef EMBSTORE_TESTUTIL_H
+#define EMBSTORE_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "embstore.h"
+
+/* A fresh directory under $TMPDIR (removed at exit) and a path inside it. */
+const char *tu_tmpdir(void);
+char *tu_path(const char *name); /* malloc'd */
+
+/* Whole-file I/O; abort the test on failure. */
+uint8_t *tu_read_file(const char *path, size_t *len);
+void tu_write_file(const char *path, const void *data, size_t len);
+
+/* Deterministic pseudo-random numbers (splitmix64). */
+uint64_t tu_rand(uint64_t *state);
+float tu_randf(uint64_t *state); /* uniform in [-1, 1) */
+
+/* The sample store used by the format tests: tables "aa" (f32, 10 x 3) and "ab" (int8, 5 x 4), metadata
+ * k1=v1, k2=v2, two rows per checksum chunk. Returns the file's bytes. */
+uint8_t *tu_sample_store(size_t *len);
+/* The value the sample writes for table "aa" row r, column c. */
+float tu_sample_value(uint64_t r, uint32_t c);
+
+/* Recomputes the header checksum of a (possibly mutated) file so that later rules are reached. No-op when the
+ * superblock's directory fields point outside the buffer. */
+void tu_reseal(uint8_t *buf, size_t len);
+
+/* Opens the bytes (copied into an exactly sized buffer, so overreads are caught by sanitizers) and returns the
+ * status; verifies too when the open succeeds and `verify` is set. */
+embstore_status tu_open_status(const uint8_t *buf, size_t len, int verify);
+
+/* Offsets inside the sample store. */
+uint64_t tu_dir_offset(const uint8_t *buf);
+uint8_t *tu_table_entry(uint8_t *buf, uint32_t i);
+uint8_t *tu_meta_entry(uint8_t *buf, uint32_t i);
+uint8_t *tu_pool(uint8_t *buf);
+
+#endif

@@ -1,0 +1,355 @@
+/* cli.c: the helpers every command of the embstore tool uses: option and number parsing, messages, escaping. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+const char cli_exit_help[] =
+	"Exit status:\n"
+	"  0  success (verify: the file is intact)\n"
+	"  1  a file is invalid or corrupt: the store being read, or an input of build\n"
+	"  2  usage error (bad option, unknown table, id out of range, ...), I/O error, or out of memory\n";
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Options
+ */
+
+void cli_parser_init(cli_parser *p, const char *command, const cli_option *options, int argc, char **argv)
+{
+	p->command = command;
+	p->options = options;
+	p->argc = argc;
+	p->argv = argv;
+	p->next = 1;
+	p->pending = NULL;
+	p->operands_only = 0;
+	p->value = NULL;
+}
+
+static const cli_option *find_long(const cli_option *options, const char *name, size_t len)
+{
+	for (const cli_option *o = options; o->name != NULL; o++) {
+		if (strlen(o->name) == len && memcmp(o->name, name, len) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+static const cli_option *find_short(const cli_option *options, char c)
+{
+	for (const cli_option *o = options; o->name != NULL; o++) {
+		if (o->short_name != 0 && o->short_name == c)
+			return o;
+	}
+	return NULL;
+}
+
+/* The value of option `o` (spelt `spelling` in messages): `attached` if not NULL, else the next argument. */
+static int take_value(cli_parser *p, const cli_option *o, const char *attached, const char *spelling)
+{
+	if (attached != NULL) {
+		p->value = attached;
+		return o->id;
+	}
+	if (p->next >= p->argc) {
+		cli_usage_error(p->command, "option '%s' needs a value", spelling);
+		return CLI_ERROR;
+	}
+	p->value = p->argv[p->next++];
+	return o->id;
+}
+
+static int next_short(cli_parser *p)
+{
+	char c = *p->pending++;
+	char spelling[3] = {'-', c, 0};
+	const cli_option *o = find_short(p->options, c);
+	if (o == NULL) {
+		p->pending = NULL;
+		if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
+			cli_usage_error(p->command, "unknown option character 0x%02x", (unsigned)(unsigned char)c);
+		else
+			cli_usage_error(p->command, "unknown option '%s'", spelling);
+		return CLI_ERROR;
+	}
+	if (o->has_value) {
+		const char *attached = *p->pending != 0 ? p->pending : NULL;
+		p->pending = NULL;
+		return take_value(p, o, attached, spelling);
+	}
+	if (*p->pending == 0)
+		p->pending = NULL;
+	p->value = NULL;
+	return o->id;
+}
+
+int cli_next(cli_parser *p)
+{
+	if (p->pending != NULL)
+		return next_short(p);
+	if (p->next >= p->argc)
+		return CLI_END;
+	const char *arg = p->argv[p->next++];
+	if (p->operands_only || arg[0] != '-' || arg[1] == 0) {
+		p->value = arg;
+		return CLI_OPERAND;
+	}
+	if (arg[1] != '-') {
+		p->pending = arg + 1;
+		return next_short(p);
+	}
+	if (arg[2] == 0) {
+		p->operands_only = 1;
+		return cli_next(p);
+	}
+	const char *name = arg + 2;
+	const char *eq = strchr(name, '=');
+	size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+	const cli_option *o = find_long(p->options, name, len);
+	if (o == NULL) {
+		cli_usage_error(p->command, "unknown option '--%.*s'", (int)(len > 200 ? 200 : len), name);
+		return CLI_ERROR;
+	}
+	if (!o->has_value) {
+		if (eq != NULL) {
+			cli_usage_error(p->command, "option '--%s' takes no value", o->name);
+			return CLI_ERROR;
+		}
+		p->value = NULL;
+		return o->id;
+	}
+	char spelling[64];
+	snprintf(spelling, sizeof spelling, "--%s", o->name);
+	return take_value(p, o, eq != NULL ? eq + 1 : NULL, spelling);
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Numbers
+ */
+
+int cli_parse_u64(const char *s, uint64_t *out)
+{
+	if (s == NULL || *s == 0)
+		return 0;
+	uint64_t v = 0;
+	for (; *s != 0; s++) {
+		if (*s < '0' || *s > '9')
+			return 0;
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return 0;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 1;
+}
+
+int cli_parse_i64(const char *s, int64_t *out)
+{
+	if (s == NULL)
+		return 0;
+	int negative = s[0] == '-';
+	uint64_t magnitude;
+	if (!cli_parse_u64(s + negative, &magnitude))
+		return 0;
+	if (negative) {
+		if (magnitude > (uint64_t)INT64_MAX + 1)
+			return 0;
+		/* -(2^63) has no positive counterpart: go through the unsigned negation. */
+		*out = magnitude == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)magnitude;
+	} else {
+		if (magnitude > (uint64_t)INT64_MAX)
+			return 0;
+		*out = (int64_t)magnitude;
+	}
+	return 1;
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	if (s == NULL)
+		return 0;
+	size_t len = strlen(s);
+	unsigned shift = 0;
+	if (len > 1) {
+		switch (s[len - 1]) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		default: break;
+		}
+	}
+	if (shift == 0)
+		return cli_parse_u64(s, out);
+	char digits[32];
+	if (len - 1 >= sizeof digits)
+		return 0;
+	memcpy(digits, s, len - 1);
+	digits[len - 1] = 0;
+	uint64_t v;
+	if (!cli_parse_u64(digits, &v) || v > (UINT64_MAX >> shift))
+		return 0;
+	*out = v << shift;
+	return 1;
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Messages
+ */
+
+static void vmessage(const char *command, const char *subject, const char *fmt, va_list ap)
+{
+	fputs("embstore: ", stderr);
+	if (command != NULL)
+		fprintf(stderr, "%s: ", command);
+	if (subject != NULL) {
+		cli_put_escaped(stderr, subject, CLI_ESCAPE_PLAIN);
+		fputs(": ", stderr);
+	}
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_error(const char *command, const char *subject, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(command, subject, fmt, ap);
+	va_end(ap);
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(command, NULL, fmt, ap);
+	va_end(ap);
+	if (command != NULL)
+		fprintf(stderr, "Try 'embstore %s --help'.\n", command);
+	else
+		fputs("Try 'embstore --help'.\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+
+void cli_status_error(const char *command, const char *subject, embstore_status status, int saved_errno)
+{
+	if (status == EMBSTORE_IO && saved_errno != 0)
+		cli_error(command, subject, "%s: %s", embstore_strerror(status), strerror(saved_errno));
+	else
+		cli_error(command, subject, "%s", embstore_strerror(status));
+}
+
+int cli_exit_for(embstore_status status)
+{
+	switch (status) {
+	case EMBSTORE_OK:
+		return CLI_EXIT_OK;
+	case EMBSTORE_BAD_MAGIC:
+	case EMBSTORE_UNSUPPORTED_VERSION:
+	case EMBSTORE_TRUNCATED:
+	case EMBSTORE_HEADER_CHECKSUM:
+	case EMBSTORE_CORRUPT:
+	case EMBSTORE_BAD_LAYOUT:
+	case EMBSTORE_BAD_DTYPE:
+	case EMBSTORE_BAD_STRING:
+	case EMBSTORE_DUPLICATE_NAME:
+	case EMBSTORE_LIMIT:
+	case EMBSTORE_DATA_CHECKSUM:
+	case EMBSTORE_NON_FINITE:
+	case EMBSTORE_BAD_INPUT:
+		return CLI_EXIT_INVALID;
+	default:
+		return CLI_EXIT_USAGE;
+	}
+}
+
+int cli_open_store(const char *command, const char *path, unsigned flags, embstore **out)
+{
+	errno = 0;
+	embstore_status st = embstore_open(path, flags, out);
+	int saved_errno = errno;
+	if (st == EMBSTORE_OK)
+		return CLI_EXIT_OK;
+	cli_status_error(command, path, st, saved_errno);
+	return cli_exit_for(st);
+}
+
+int cli_finish_output(const char *command)
+{
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return CLI_EXIT_OK;
+	/* A reader that went away (`embstore get ... | head`) is not worth a message; SIGPIPE is ignored so that
+	 * the tool always ends with an exit status rather than a signal. */
+	if (errno != EPIPE)
+		cli_error(command, "standard output", "%s", errno != 0 ? strerror(errno) : "write error");
+	return CLI_EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Escaping
+ */
+
+void cli_put_escaped(FILE *f, const char *s, cli_escape mode)
+{
+	if (s == NULL)
+		s = "";
+	for (const unsigned char *p = (const unsigned char *)s; *p != 0; p++) {
+		unsigned c = *p;
+		if (c == '\\' || (c == '"' && mode != CLI_ESCAPE_PLAIN)) {
+			fputc('\\', f);
+			fputc((int)c, f);
+		} else if (c < 0x20 || c == 0x7f) {
+			if (mode == CLI_ESCAPE_JSON)
+				fprintf(f, "\\u%04x", c);
+			else if (c == '\n')
+				fputs("\\n", f);
+			else if (c == '\t')
+				fputs("\\t", f);
+			else if (c == '\r')
+				fputs("\\r", f);
+			else
+				fprintf(f, "\\x%02x", c);
+		} else {
+			fputc((int)c, f);
+		}
+	}
+}
+
+size_t cli_display_width(const char *s)
+{
+	size_t width = 0;
+	if (s == NULL)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p != 0; p++) {
+		if (*p == '\\' || *p == '\n' || *p == '\t' || *p == '\r')
+			width += 2;
+		else if (*p < 0x20 || *p == 0x7f)
+			width += 4;
+		else if ((*p & 0xc0) != 0x80) /* not a UTF-8 continuation byte: a new code point */
+			width += 1;
+	}
+	return width;
+}
+
+void cli_put_padded(FILE *f, const char *s, size_t width)
+{
+	cli_put_escaped(f, s, CLI_ESCAPE_PLAIN);
+	for (size_t w = cli_display_width(s); w < width; w++)
+		fputc(' ', f);
+}
+
+void cli_list_tables(const embstore *store)
+{
+	embstore_info info;
+	embstore_get_info(store, &info);
+	for (uint32_t i = 0; i < info.table_count; i++) {
+		embstore_table t;
+		if (embstore_table_at(store, i, &t) != EMBSTORE_OK || t.name == NULL)
+			continue;
+		fputs(i == 0 ? "\"" : ", \"", stderr);
+		cli_put_escaped(stderr, t.name, CLI_ESCAPE_QUOTED);
+		fputc('"', stderr);
+	}
+}

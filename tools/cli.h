@@ -1,0 +1,117 @@
+/* cli.h: what the files of the embstore command share: exit statuses, option and number parsing, messages. */
+#ifndef EMBSTORE_CLI_H
+#define EMBSTORE_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "embstore.h"
+
+/* Exit statuses, the same for every command (and listed in `embstore --help`). */
+enum {
+	CLI_EXIT_OK = 0,      /* success; for verify: the file is intact */
+	CLI_EXIT_INVALID = 1, /* a file is invalid or corrupt (the store read, or an input of build) */
+	CLI_EXIT_USAGE = 2,   /* usage error, I/O error, or anything else that is not the file's fault */
+};
+
+/* The commands. argv[0] is the command's name; each returns an exit status. */
+int cli_cmd_build(int argc, char **argv);
+int cli_cmd_inspect(int argc, char **argv);
+int cli_cmd_verify(int argc, char **argv);
+int cli_cmd_get(int argc, char **argv);
+int cli_cmd_cpu(int argc, char **argv);
+
+/* Text appended to each command's --help. */
+extern const char cli_exit_help[];
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Option parsing. Accepts `--name`, `--name VALUE`, `--name=VALUE`, `-x`, `-x VALUE`, `-xVALUE`, clustered flags
+ * (`-qh`), and `--` to end options; a lone `-` is an operand. Options and operands may be mixed. An option that
+ * takes a value takes the next argument whatever it looks like, so `--ids -5` gives "-5" to --ids.
+ */
+typedef struct cli_option {
+	const char *name; /* long name without the dashes */
+	char short_name;  /* 0 when there is none */
+	int has_value;
+	int id;           /* returned by cli_next; must be >= 0 */
+} cli_option;
+
+enum {
+	CLI_END = -1,     /* no arguments left */
+	CLI_ERROR = -2,   /* a usage error, already reported */
+	CLI_OPERAND = -3, /* an operand, in parser.value */
+};
+
+typedef struct cli_parser {
+	const char *command;
+	const cli_option *options; /* terminated by an entry whose name is NULL */
+	int argc;
+	char **argv;
+	int next;           /* index of the next argument to look at */
+	const char *pending; /* rest of a cluster of short flags, or NULL */
+	int operands_only;  /* after "--" */
+	const char *value;  /* the value of the option (or the operand) just returned */
+} cli_parser;
+
+/* argv[0] (the command's name) is skipped. */
+void cli_parser_init(cli_parser *p, const char *command, const cli_option *options, int argc, char **argv);
+/* The id of the next option, CLI_OPERAND, CLI_END or CLI_ERROR. */
+int cli_next(cli_parser *p);
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Numbers. Strict: decimal digits only (ids: an optional leading '-'), no spaces, no empty string, no overflow.
+ */
+int cli_parse_u64(const char *s, uint64_t *out);
+int cli_parse_i64(const char *s, int64_t *out);
+/* Like cli_parse_u64, with an optional binary suffix K, M or G (x 1024, 1024^2, 1024^3; case-insensitive). */
+int cli_parse_size(const char *s, uint64_t *out);
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Messages, all to stderr as "embstore: COMMAND: SUBJECT: message".
+ */
+void cli_error(const char *command, const char *subject, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
+/* A usage error: the message, then "Try 'embstore COMMAND --help'.". Returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+/* Reports a library status about `subject`, with strerror(saved_errno) appended for EMBSTORE_IO. */
+void cli_status_error(const char *command, const char *subject, embstore_status status, int saved_errno);
+/* The exit status for a status returned while reading a store: the format statuses -> CLI_EXIT_INVALID,
+ * everything else (IO, INVALID_ARGUMENT, NO_MEMORY, ...) -> CLI_EXIT_USAGE. */
+int cli_exit_for(embstore_status status);
+
+/* Opens `path` read-only (header and directory only), reporting any failure. Returns CLI_EXIT_OK or the exit
+ * status to return. */
+int cli_open_store(const char *command, const char *path, unsigned flags, embstore **out);
+
+/* Flushes stdout and reports a write error (quietly for a closed pipe). Returns CLI_EXIT_OK or
+ * CLI_EXIT_USAGE. */
+int cli_finish_output(const char *command);
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Strings from a store are valid UTF-8 (the library checks) but may hold anything else: quotes, newlines, terminal
+ * escapes. They are printed through one of these.
+ */
+typedef enum cli_escape {
+	CLI_ESCAPE_JSON,   /* for inside a JSON string: \" \\ and control characters as \u00XX */
+	CLI_ESCAPE_QUOTED, /* for inside "...": \" \\ and control characters as \n, \t, \r or \xNN */
+	CLI_ESCAPE_PLAIN,  /* unquoted text: as QUOTED but quotes are left alone */
+} cli_escape;
+
+void cli_put_escaped(FILE *f, const char *s, cli_escape mode);
+/* Columns cli_put_escaped(..., CLI_ESCAPE_PLAIN) takes on a terminal (code points; escapes count in full). */
+size_t cli_display_width(const char *s);
+/* Writes `s` escaped as CLI_ESCAPE_PLAIN, padded with spaces to `width` columns (left-aligned). */
+void cli_put_padded(FILE *f, const char *s, size_t width);
+
+/* The store's table names, as `"a", "b", "c"`, on stderr (for messages that list them). */
+void cli_list_tables(const embstore *store);
+
+#endif /* EMBSTORE_CLI_H */

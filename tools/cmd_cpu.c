@@ -1,0 +1,112 @@
+/* cmd_cpu.c: `embstore cpu`: the CPU features the library detected and the kernel sets it can run. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"Usage: embstore cpu [--check ISA]\n"
+	"\n"
+	"Prints the CPU features embstore detected, which kernel sets (ISAs) this build and CPU can run, and the\n"
+	"one in use (the best, or the one the environment variable EMBSTORE_ISA names).\n"
+	"\n"
+	"Options:\n"
+	"  --check ISA  print only whether ISA (scalar, avx2, avx512, neon) can run here; exit 0 if it can,\n"
+	"               1 if it cannot, 2 if ISA is not a kernel set's name\n"
+	"  -h, --help   print this help\n"
+	"\n";
+
+enum { OPT_CHECK, OPT_HELP };
+
+static const cli_option options[] = {
+	{"check", 0, 1, OPT_CHECK},
+	{"help", 'h', 0, OPT_HELP},
+	{NULL, 0, 0, 0},
+};
+
+static int check(const char *name)
+{
+	embstore_isa isa;
+	if (embstore_isa_parse(name, &isa) != EMBSTORE_OK) {
+		cli_error("cpu", NULL, "unknown kernel set '%s' (known: scalar, avx2, avx512, neon)", name);
+		return CLI_EXIT_USAGE;
+	}
+	int supported = embstore_isa_supported(isa);
+	printf("%s: %s\n", name, supported ? "supported" : "not supported");
+	int rc = cli_finish_output("cpu");
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	return supported ? CLI_EXIT_OK : CLI_EXIT_INVALID;
+}
+
+int cli_cmd_cpu(int argc, char **argv)
+{
+	const char *check_name = NULL;
+	cli_parser p;
+	cli_parser_init(&p, "cpu", options, argc, argv);
+	for (;;) {
+		int opt = cli_next(&p);
+		if (opt == CLI_END)
+			break;
+		switch (opt) {
+		case OPT_CHECK:
+			check_name = p.value;
+			break;
+		case OPT_HELP:
+			fputs(usage, stdout);
+			fputs(cli_exit_help, stdout);
+			return cli_finish_output("cpu");
+		case CLI_OPERAND:
+			return cli_usage_error("cpu", "unexpected argument '%s'", p.value);
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (check_name != NULL)
+		return check(check_name);
+
+	fputs("cpu features:", stdout);
+	uint64_t features = embstore_cpu_features();
+	int any = 0;
+	for (unsigned bit = 0; bit < 64; bit++) {
+		if ((features >> bit & 1u) == 0)
+			continue;
+		const char *name = embstore_cpu_feature_name(bit);
+		if (name != NULL)
+			printf(" %s", name);
+		else
+			printf(" bit%u", bit);
+		any = 1;
+	}
+	fputs(any ? "\n" : " (none)\n", stdout);
+
+	fputs("kernel sets:\n", stdout);
+	for (int i = 0; i < EMBSTORE_ISA_COUNT; i++) {
+		const char *name = embstore_isa_name((embstore_isa)i);
+		if (name == NULL)
+			continue;
+		printf("  %-8s %s\n", name, embstore_isa_supported((embstore_isa)i) ? "supported" : "not supported");
+	}
+
+	embstore_isa active;
+	embstore_status st = embstore_isa_active(&active);
+	const char *forced = getenv("EMBSTORE_ISA");
+	if (st == EMBSTORE_UNSUPPORTED_ISA) {
+		fputs("active:   none\n", stdout);
+		int rc = cli_finish_output("cpu");
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		cli_error("cpu", NULL, "EMBSTORE_ISA is set to '%s', which is not a kernel set this CPU and build can run; "
+		          "kernels refuse to run until it is unset or names one marked supported above",
+		          forced != NULL ? forced : "");
+		return CLI_EXIT_USAGE;
+	}
+	if (st != EMBSTORE_OK) {
+		cli_status_error("cpu", "active kernel set", st, 0);
+		return CLI_EXIT_USAGE;
+	}
+	const char *active_name = embstore_isa_name(active);
+	printf("active:   %s%s\n", active_name != NULL ? active_name : "?",
+	       forced != NULL && forced[0] != 0 ? " (forced by EMBSTORE_ISA)" : "");
+	return cli_finish_output("cpu");
+}

@@ -1,0 +1,213 @@
+/* cmd_inspect.c: `embstore inspect`: a store's header, directory and metadata, as text or as one JSON object. */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+static const char usage[] =
+	"Usage: embstore inspect [--json] FILE\n"
+	"\n"
+	"Prints FILE's format version, size, metadata and, per table, its name, dtype, rows, dim, row stride, data\n"
+	"offset, rows per checksum chunk and whether it has a vocabulary. Reads the header and directory only (all\n"
+	"validated), never the table data: it costs the same for any file size. 'embstore verify' checks the data.\n"
+	"\n"
+	"Options:\n"
+	"  --json      print one JSON object: format_version (string \"MAJOR.MINOR\"), file_size, data_alignment,\n"
+	"              metadata (object, key -> value), tables (list of objects with name, dtype, rows, dim,\n"
+	"              row_stride, data_offset, chunk_rows, chunk_count, has_vocab)\n"
+	"  -h, --help  print this help\n"
+	"\n";
+
+enum { OPT_JSON, OPT_HELP };
+
+static const cli_option options[] = {
+	{"json", 0, 0, OPT_JSON},
+	{"help", 'h', 0, OPT_HELP},
+	{NULL, 0, 0, 0},
+};
+
+static const char *dtype_name(embstore_dtype dtype)
+{
+	const char *name = embstore_dtype_name(dtype);
+	return name != NULL ? name : "unknown";
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	cli_put_escaped(stdout, s, CLI_ESCAPE_JSON);
+	putchar('"');
+}
+
+static void print_json(const embstore *store, const embstore_info *info)
+{
+	printf("{\"format_version\": \"%u.%u\", \"file_size\": %" PRIu64 ", \"data_alignment\": %" PRIu32 ",\n",
+	       (unsigned)info->format_major, (unsigned)info->format_minor, info->file_size, info->data_alignment);
+	fputs(" \"metadata\": {", stdout);
+	for (uint32_t i = 0; i < info->meta_count; i++) {
+		const char *key, *value;
+		if (embstore_meta_at(store, i, &key, &value) != EMBSTORE_OK)
+			continue;
+		fputs(i == 0 ? "\n  " : ",\n  ", stdout);
+		json_string(key);
+		fputs(": ", stdout);
+		json_string(value);
+	}
+	fputs(info->meta_count > 0 ? "\n },\n" : "},\n", stdout);
+	fputs(" \"tables\": [", stdout);
+	for (uint32_t i = 0; i < info->table_count; i++) {
+		embstore_table t;
+		if (embstore_table_at(store, i, &t) != EMBSTORE_OK)
+			continue;
+		fputs(i == 0 ? "\n  {\"name\": " : ",\n  {\"name\": ", stdout);
+		json_string(t.name);
+		printf(", \"dtype\": \"%s\", \"rows\": %" PRIu64 ", \"dim\": %" PRIu32 ", \"row_stride\": %" PRIu64
+		       ", \"data_offset\": %" PRIu64 ", \"chunk_rows\": %" PRIu64 ", \"chunk_count\": %" PRIu64
+		       ", \"has_vocab\": %s}",
+		       dtype_name(t.matrix.dtype), t.matrix.rows, t.matrix.dim, t.matrix.row_stride, t.data_offset,
+		       t.chunk_rows, t.chunk_count, t.has_vocab ? "true" : "false");
+	}
+	fputs(info->table_count > 0 ? "\n ]\n}\n" : "]\n}\n", stdout);
+}
+
+/* Text output: the table of tables is aligned in columns; numbers right-aligned. */
+enum { COL_NAME, COL_DTYPE, COL_ROWS, COL_DIM, COL_STRIDE, COL_OFFSET, COL_CHUNK, COL_VOCAB, COL_COUNT };
+
+static const char *const col_titles[COL_COUNT] = {
+	"table", "dtype", "rows", "dim", "row stride", "data offset", "chunk rows", "vocab",
+};
+
+static void table_cells(const embstore_table *t, char cells[COL_COUNT][32])
+{
+	snprintf(cells[COL_DTYPE], 32, "%s", dtype_name(t->matrix.dtype));
+	snprintf(cells[COL_ROWS], 32, "%" PRIu64, t->matrix.rows);
+	snprintf(cells[COL_DIM], 32, "%" PRIu32, t->matrix.dim);
+	snprintf(cells[COL_STRIDE], 32, "%" PRIu64, t->matrix.row_stride);
+	snprintf(cells[COL_OFFSET], 32, "%" PRIu64, t->data_offset);
+	snprintf(cells[COL_CHUNK], 32, "%" PRIu64, t->chunk_rows);
+	snprintf(cells[COL_VOCAB], 32, "%s", t->has_vocab ? "yes" : "no");
+}
+
+static void print_cell(const char *s, size_t width, int right_aligned, int last)
+{
+	size_t w = cli_display_width(s);
+	if (right_aligned) {
+		for (; w < width; w++)
+			putchar(' ');
+		cli_put_escaped(stdout, s, CLI_ESCAPE_PLAIN);
+	} else if (last) {
+		cli_put_escaped(stdout, s, CLI_ESCAPE_PLAIN);
+	} else {
+		cli_put_padded(stdout, s, width);
+	}
+	fputs(last ? "\n" : "  ", stdout);
+}
+
+static void print_text(const char *path, const embstore *store, const embstore_info *info)
+{
+	fputs("file:            ", stdout);
+	cli_put_escaped(stdout, path, CLI_ESCAPE_PLAIN);
+	printf("\nformat version:  %u.%u\n", (unsigned)info->format_major, (unsigned)info->format_minor);
+	printf("file size:       %" PRIu64 " bytes\n", info->file_size);
+	printf("data alignment:  %" PRIu32 "\n", info->data_alignment);
+
+	printf("metadata:        %" PRIu32 " %s\n", info->meta_count, info->meta_count == 1 ? "entry" : "entries");
+	size_t key_width = 0;
+	for (uint32_t i = 0; i < info->meta_count; i++) {
+		const char *key, *value;
+		if (embstore_meta_at(store, i, &key, &value) == EMBSTORE_OK && cli_display_width(key) > key_width)
+			key_width = cli_display_width(key);
+	}
+	for (uint32_t i = 0; i < info->meta_count; i++) {
+		const char *key, *value;
+		if (embstore_meta_at(store, i, &key, &value) != EMBSTORE_OK)
+			continue;
+		fputs("  ", stdout);
+		cli_put_padded(stdout, key, key_width);
+		fputs("  ", stdout);
+		cli_put_escaped(stdout, value, CLI_ESCAPE_PLAIN);
+		putchar('\n');
+	}
+
+	printf("tables:          %" PRIu32 "\n", info->table_count);
+	if (info->table_count == 0)
+		return;
+	size_t width[COL_COUNT];
+	for (int c = 0; c < COL_COUNT; c++)
+		width[c] = strlen(col_titles[c]);
+	for (uint32_t i = 0; i < info->table_count; i++) {
+		embstore_table t;
+		char cells[COL_COUNT][32];
+		if (embstore_table_at(store, i, &t) != EMBSTORE_OK)
+			continue;
+		table_cells(&t, cells);
+		if (cli_display_width(t.name) > width[COL_NAME])
+			width[COL_NAME] = cli_display_width(t.name);
+		for (int c = COL_DTYPE; c < COL_COUNT; c++) {
+			if (strlen(cells[c]) > width[c])
+				width[c] = strlen(cells[c]);
+		}
+	}
+	fputs("  ", stdout);
+	for (int c = 0; c < COL_COUNT; c++) {
+		int right = c >= COL_ROWS && c <= COL_CHUNK;
+		print_cell(col_titles[c], width[c], right, c == COL_COUNT - 1);
+	}
+	for (uint32_t i = 0; i < info->table_count; i++) {
+		embstore_table t;
+		char cells[COL_COUNT][32];
+		if (embstore_table_at(store, i, &t) != EMBSTORE_OK)
+			continue;
+		table_cells(&t, cells);
+		fputs("  ", stdout);
+		print_cell(t.name, width[COL_NAME], 0, 0);
+		for (int c = COL_DTYPE; c < COL_COUNT; c++) {
+			int right = c >= COL_ROWS && c <= COL_CHUNK;
+			print_cell(cells[c], width[c], right, c == COL_COUNT - 1);
+		}
+	}
+}
+
+int cli_cmd_inspect(int argc, char **argv)
+{
+	const char *path = NULL;
+	int json = 0;
+	cli_parser p;
+	cli_parser_init(&p, "inspect", options, argc, argv);
+	for (;;) {
+		int opt = cli_next(&p);
+		if (opt == CLI_END)
+			break;
+		switch (opt) {
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(usage, stdout);
+			fputs(cli_exit_help, stdout);
+			return cli_finish_output("inspect");
+		case CLI_OPERAND:
+			if (path != NULL)
+				return cli_usage_error("inspect", "one FILE at a time ('%s' is a second one)", p.value);
+			path = p.value;
+			break;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (path == NULL)
+		return cli_usage_error("inspect", "missing FILE");
+
+	embstore *store;
+	int rc = cli_open_store("inspect", path, 0, &store);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	embstore_info info;
+	embstore_get_info(store, &info);
+	if (json)
+		print_json(store, &info);
+	else
+		print_text(path, store, &info);
+	embstore_close(store);
+	return cli_finish_output("inspect");
+}

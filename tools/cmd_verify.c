@@ -1,0 +1,157 @@
+/* cmd_verify.c: `embstore verify`: reads all of a store and names every corrupt table and row range. */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+
+static const char usage[] =
+	"Usage: embstore verify [-q] FILE...\n"
+	"\n"
+	"Checks each FILE completely: the header and directory (as every open does), then every chunk checksum of\n"
+	"the table data, every int8 row's scale and bias, and that alignment padding is zero. Prints one line per\n"
+	"problem, naming the table and the rows affected, e.g.\n"
+	"  corrupt: table \"words\" rows 4096-8191 (checksum mismatch)\n"
+	"then a summary line per FILE: 'ok: FILE (N tables, M bytes checked)' or 'FILE: K problems'.\n"
+	"\n"
+	"Options:\n"
+	"  -q, --quiet  print the summary lines only\n"
+	"  -h, --help   print this help\n"
+	"\n";
+
+enum { OPT_QUIET, OPT_HELP };
+
+static const cli_option options[] = {
+	{"quiet", 'q', 0, OPT_QUIET},
+	{"help", 'h', 0, OPT_HELP},
+	{NULL, 0, 0, 0},
+};
+
+typedef struct verify_ctx {
+	const embstore *store;
+	uint64_t problems;
+	int quiet;
+} verify_ctx;
+
+static void print_rows(uint64_t first, uint64_t count)
+{
+	if (count <= 1)
+		printf("row %" PRIu64, first);
+	else
+		printf("rows %" PRIu64 "-%" PRIu64, first, first + (count - 1));
+}
+
+static int report(void *opaque, const embstore_problem *problem)
+{
+	verify_ctx *ctx = opaque;
+	ctx->problems++;
+	if (ctx->quiet)
+		return 0;
+	embstore_table t;
+	fputs("corrupt: ", stdout);
+	if (embstore_table_at(ctx->store, problem->table_index, &t) == EMBSTORE_OK) {
+		fputs("table \"", stdout);
+		cli_put_escaped(stdout, t.name, CLI_ESCAPE_QUOTED);
+		fputc('"', stdout);
+	} else {
+		printf("table #%" PRIu32, problem->table_index);
+	}
+	switch (problem->status) {
+	case EMBSTORE_DATA_CHECKSUM:
+		fputc(' ', stdout);
+		print_rows(problem->first_row, problem->row_count);
+		fputs(" (checksum mismatch)\n", stdout);
+		break;
+	case EMBSTORE_NON_FINITE:
+		fputc(' ', stdout);
+		print_rows(problem->first_row, problem->row_count);
+		fputs(" (int8 scale or bias is not finite)\n", stdout);
+		break;
+	case EMBSTORE_CORRUPT:
+		fputs(": non-zero alignment padding next to its data\n", stdout);
+		break;
+	default:
+		fputc(' ', stdout);
+		print_rows(problem->first_row, problem->row_count);
+		printf(" (%s)\n", embstore_strerror(problem->status));
+		break;
+	}
+	/* Stop early when nobody reads the output any more (a closed pipe). */
+	return ferror(stdout) ? 1 : 0;
+}
+
+static int verify_one(const char *path, int quiet)
+{
+	embstore *store;
+	int rc = cli_open_store("verify", path, 0, &store);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	embstore_info info;
+	embstore_get_info(store, &info);
+	verify_ctx ctx = {store, 0, quiet};
+	errno = 0;
+	embstore_status st = embstore_verify(store, report, &ctx);
+	int saved_errno = errno;
+	embstore_close(store);
+
+	if (st == EMBSTORE_OK && ctx.problems == 0) {
+		fputs("ok: ", stdout);
+		cli_put_escaped(stdout, path, CLI_ESCAPE_PLAIN);
+		printf(" (%" PRIu32 " %s, %" PRIu64 " bytes checked)\n", info.table_count,
+		       info.table_count == 1 ? "table" : "tables", info.file_size);
+		return CLI_EXIT_OK;
+	}
+	if (st != EMBSTORE_OK && ctx.problems == 0) {
+		/* Not a problem report: either the data could not be read, or a failure the callback never saw. */
+		cli_status_error("verify", path, st, saved_errno);
+		return cli_exit_for(st);
+	}
+	cli_put_escaped(stdout, path, CLI_ESCAPE_PLAIN);
+	printf(": %" PRIu64 " %s\n", ctx.problems, ctx.problems == 1 ? "problem" : "problems");
+	return CLI_EXIT_INVALID;
+}
+
+int cli_cmd_verify(int argc, char **argv)
+{
+	int quiet = 0;
+	int files = 0;
+	cli_parser p;
+	cli_parser_init(&p, "verify", options, argc, argv);
+	for (;;) {
+		int opt = cli_next(&p);
+		if (opt == CLI_END)
+			break;
+		switch (opt) {
+		case OPT_QUIET:
+			quiet = 1;
+			break;
+		case OPT_HELP:
+			fputs(usage, stdout);
+			fputs(cli_exit_help, stdout);
+			return cli_finish_output("verify");
+		case CLI_OPERAND:
+			files++;
+			break;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (files == 0)
+		return cli_usage_error("verify", "missing FILE");
+
+	/* Second pass over the operands, now that the options are known to be valid. */
+	int worst = CLI_EXIT_OK;
+	cli_parser_init(&p, "verify", options, argc, argv);
+	for (int opt; (opt = cli_next(&p)) != CLI_END;) {
+		if (opt != CLI_OPERAND)
+			continue;
+		int rc = verify_one(p.value, quiet);
+		if (rc > worst)
+			worst = rc;
+		/* Keep the summary lines in order with the error messages on stderr. */
+		fflush(stdout);
+		if (ferror(stdout))
+			break;
+	}
+	int rc = cli_finish_output("verify");
+	return rc != CLI_EXIT_OK ? rc : worst;
+}

@@ -1,0 +1,22 @@
+#!/bin/sh
+# deps.sh [build|test|bench]: installs, as root on Debian 12, what embstore needs for that job. Runs apt-get only
+# when something is missing, so it costs nothing on a machine that has it all.
+set -eu
+job=${1:-build}
+pkgs="cmake make gcc libxxhash-dev"
+case $job in
+build) ;;
+test) pkgs="$pkgs libcriterion-dev python3 python3-numpy" ;;
+bench) pkgs="$pkgs g++ libbenchmark-dev python3 python3-numpy python3-torch" ;;
+*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps.sh: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends $missing
+fi

@@ -1,0 +1,115 @@
+/* main.c: the embstore command: finds the subcommand, prints the general help and the version. */
+#include "cli.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} command;
+
+static const command commands[] = {
+	{"build", cli_cmd_build, "write a store from .npy or raw f32 files"},
+	{"inspect", cli_cmd_inspect, "print a store's header: metadata and tables (--json for scripts)"},
+	{"verify", cli_cmd_verify, "check every data checksum; name each corrupt table and row range"},
+	{"get", cli_cmd_get, "print rows of a table by id, as f32 values that round-trip exactly"},
+	{"cpu", cli_cmd_cpu, "print CPU features and the kernel sets this machine can run"},
+	{NULL, NULL, NULL},
+};
+
+static void print_help(void)
+{
+	printf("Usage: embstore COMMAND [OPTIONS] [ARGS]\n"
+	       "       embstore --help | --version\n"
+	       "\n"
+	       "Memory-mapped embedding tables (docs/FORMAT.md), from the command line.\n"
+	       "\n"
+	       "Commands:\n");
+	for (const command *c = commands; c->name != NULL; c++)
+		printf("  %-9s %s\n", c->name, c->summary);
+	printf("\n"
+	       "'embstore COMMAND --help' (or 'embstore help COMMAND') describes one command.\n"
+	       "\n"
+	       "%s"
+	       "\n"
+	       "Environment:\n"
+	       "  EMBSTORE_ISA  force a kernel set (scalar, avx2, avx512, neon) for get; see 'embstore cpu'\n",
+	       cli_exit_help);
+}
+
+static void print_version(void)
+{
+	printf("embstore %s (file format %d.%d)\n", embstore_version(), EMBSTORE_FORMAT_MAJOR,
+	       EMBSTORE_FORMAT_MINOR);
+}
+
+static const command *find_command(const char *name)
+{
+	for (const command *c = commands; c->name != NULL; c++) {
+		if (strcmp(c->name, name) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* Reading a mapped file that another process truncates, or that sits on a failing disk, raises SIGBUS. The
+ * tool's promise is an exit status, never a death by signal, so it turns that into an I/O error. Only
+ * async-signal-safe calls here. */
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	static const char msg[] = "embstore: a mapped file could not be read (truncated while in use, or an I/O error)\n";
+	ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+	(void)ignored;
+	_exit(CLI_EXIT_USAGE);
+}
+
+static void install_signal_handlers(void)
+{
+	/* A closed pipe shows up as EPIPE on write, handled in cli_finish_output. */
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	install_signal_handlers();
+	if (argc < 2) {
+		return cli_usage_error(NULL, "missing COMMAND (build, inspect, verify, get, cpu)");
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+		print_help();
+		return cli_finish_output(NULL);
+	}
+	if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+		print_version();
+		return cli_finish_output(NULL);
+	}
+	if (strcmp(name, "help") == 0) {
+		if (argc == 2) {
+			print_help();
+			return cli_finish_output(NULL);
+		}
+		const command *c = find_command(argv[2]);
+		if (c == NULL)
+			return cli_usage_error(NULL, "unknown command '%s'", argv[2]);
+		char help_flag[] = "--help";
+		char *help_argv[] = {argv[2], help_flag, NULL};
+		return c->run(2, help_argv);
+	}
+	const command *c = find_command(name);
+	if (c == NULL) {
+		if (name[0] == '-')
+			return cli_usage_error(NULL, "unknown option '%s' (options follow the command)", name);
+		return cli_usage_error(NULL, "unknown command '%s'", name);
+	}
+	return c->run(argc - 1, argv + 1);
+}

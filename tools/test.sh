@@ -1,0 +1,12 @@
+#!/bin/sh
+# test.sh: installs what the tests need (Debian 12, root), builds, and runs the whole suite: every Criterion
+# and CLI test once as is and once per kernel set this CPU has (ctest), then the aarch64 build under qemu.
+set -eu
+cd "$(dirname "$0")/.."
+sh tools/deps.sh test
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j2
+ctest --test-dir build -j2 --output-on-failure
+if [ -f tools/test-aarch64.sh ]; then
+	bash tools/test-aarch64.sh
+fi
