@@ -322,6 +322,31 @@ EMBSTORE_API embstore_status embstore_scatter_add_mt(const embstore_matrix *tabl
                                                      float alpha, size_t *bad_index, unsigned threads);
 
 /* ---------------------------------------------------------------------------------------------------------
+ * Training in place. A store opened with EMBSTORE_OPEN_WRITABLE maps the file shared and read-write, so
+ * updates land in the file itself (and in every other process mapping it). The store remembers which checksum
+ * chunks were written; embstore_sync recomputes only those, rewrites the header checksum and msyncs, after
+ * which `embstore verify` passes again. Between an update and its sync, and if the process dies in between,
+ * the file's checksums do not match its rows: verify reports those chunks. One thread at a time may update
+ * and sync a store; readers of the same rows meanwhile see old or new values.
+ */
+
+/* Scatter-add into table `index` (see embstore_scatter_add; `threads` as in embstore_scatter_add_mt) and
+ * marks the chunks of the rows it touches. Errors: those of embstore_scatter_add_mt, READ_ONLY (store not
+ * opened writable), INVALID_ARGUMENT (index out of range). */
+EMBSTORE_API embstore_status embstore_table_scatter_add(embstore *store, uint32_t index, const void *ids,
+                                                        embstore_id_type id_type, size_t n, const float *grads,
+                                                        float alpha, size_t *bad_index, unsigned threads);
+
+/* Marks rows [first_row, first_row + row_count) of table `index` as changed, for callers that write rows
+ * through embstore_table.matrix.data themselves. Errors: READ_ONLY, INVALID_ARGUMENT (out of range). */
+EMBSTORE_API embstore_status embstore_table_mark_rows(embstore *store, uint32_t index, uint64_t first_row,
+                                                      uint64_t row_count);
+
+/* Recomputes the checksums of the changed chunks, rewrites the header checksum and msyncs the mapping.
+ * Errors: READ_ONLY, IO (msync failed; errno is kept). */
+EMBSTORE_API embstore_status embstore_sync(embstore *store);
+
+/* ---------------------------------------------------------------------------------------------------------
  * Kernel sets and CPU features. The kernel table is resolved once (thread-safely) on first use: the best set
  * this CPU and OS support, or the one named by the environment variable EMBSTORE_ISA (scalar, avx2, avx512,
  * neon). If EMBSTORE_ISA names a set that is unknown or unsupported here, every kernel returns

@@ -36,26 +36,34 @@ static float bf16_to_f32(uint16_t h)
 	return f;
 }
 
-/* Element j of a row, as f32. */
-static float value_at(const unsigned char *row, embstore_dtype dtype, uint32_t dim, uint32_t j)
+/* Elements [j0, j0 + count) of a row as f32, into dst. */
+static void convert(const unsigned char *row, embstore_dtype dtype, uint32_t dim, uint32_t j0, uint32_t count,
+                    float *dst)
 {
 	uint16_t h;
-	float f;
 	switch (dtype) {
 	case EMBSTORE_F32:
-		memcpy(&f, row + (size_t)j * 4, 4);
-		return f;
+		memcpy(dst, row + (size_t)j0 * 4, (size_t)count * 4);
+		break;
 	case EMBSTORE_F16:
-		memcpy(&h, row + (size_t)j * 2, 2);
-		return f16_to_f32(h);
+		for (uint32_t j = 0; j < count; j++) {
+			memcpy(&h, row + ((size_t)j0 + j) * 2, 2);
+			dst[j] = f16_to_f32(h);
+		}
+		break;
 	case EMBSTORE_BF16:
-		memcpy(&h, row + (size_t)j * 2, 2);
-		return bf16_to_f32(h);
+		for (uint32_t j = 0; j < count; j++) {
+			memcpy(&h, row + ((size_t)j0 + j) * 2, 2);
+			dst[j] = bf16_to_f32(h);
+		}
+		break;
 	case EMBSTORE_INT8_ROWWISE:
 	default: {
 		float scale, bias;
 		es_int8_scale_bias(row, dim, &scale, &bias);
-		return fmaf((float)row[j], scale, bias);
+		for (uint32_t j = 0; j < count; j++)
+			dst[j] = fmaf((float)row[j0 + j], scale, bias);
+		break;
 	}
 	}
 }
@@ -64,20 +72,19 @@ static embstore_status scalar_gather(const embstore_matrix *t, const void *ids, 
                                      float *out, size_t *bad_index)
 {
 	int wide = id_type == EMBSTORE_ID64;
-	uint32_t dim = t->dim;
 	for (size_t i = 0; i < n; i++) {
 		int64_t id = es_id_at(ids, wide, i);
 		if ((uint64_t)id >= t->rows) {
 			*bad_index = i;
 			return EMBSTORE_ID_OUT_OF_RANGE;
 		}
-		const unsigned char *row = es_row(t, id);
-		float *o = out + i * dim;
-		for (uint32_t j = 0; j < dim; j++)
-			o[j] = value_at(row, t->dtype, dim, j);
+		convert(es_row(t, id), t->dtype, t->dim, 0, t->dim, out + i * t->dim);
 	}
 	return EMBSTORE_OK;
 }
+
+/* Bags reduce a row at a time, CHUNK elements at a time. */
+#define CHUNK 64u
 
 static embstore_status scalar_gather_bag(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
                                          const int64_t *offsets, size_t n_bags, const float *weights,
@@ -85,6 +92,7 @@ static embstore_status scalar_gather_bag(const embstore_matrix *t, const void *i
 {
 	int wide = id_type == EMBSTORE_ID64;
 	uint32_t dim = t->dim;
+	float v[CHUNK];
 	for (size_t b = 0; b < n_bags; b++) {
 		size_t lo = (size_t)offsets[b], hi = (size_t)offsets[b + 1];
 		float *o = out + b * dim;
@@ -96,14 +104,17 @@ static embstore_status scalar_gather_bag(const embstore_matrix *t, const void *i
 				*bad_index = k;
 				return EMBSTORE_ID_OUT_OF_RANGE;
 			}
-			const unsigned char *row = es_row(t, id);
-			for (uint32_t j = 0; j < dim; j++) {
-				float v = value_at(row, t->dtype, dim, j);
-				if (mode == EMBSTORE_BAG_MAX) {
-					float x = weights ? weights[k] * v : v;
-					o[j] = (k != lo && o[j] > x) ? o[j] : x;
-				} else {
-					o[j] = weights ? fmaf(weights[k], v, o[j]) : o[j] + v;
+			for (uint32_t j0 = 0; j0 < dim; j0 += CHUNK) {
+				uint32_t count = dim - j0 < CHUNK ? dim - j0 : CHUNK;
+				convert(es_row(t, id), t->dtype, dim, j0, count, v);
+				for (uint32_t j = 0; j < count; j++) {
+					float *acc = &o[j0 + j];
+					if (mode == EMBSTORE_BAG_MAX) {
+						float x = weights ? weights[k] * v[j] : v[j];
+						*acc = (k != lo && *acc > x) ? *acc : x;
+					} else {
+						*acc = weights ? fmaf(weights[k], v[j], *acc) : *acc + v[j];
+					}
 				}
 			}
 		}

@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh tools/deps.sh test
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBSTORE_BUILD_TESTS=ON
 cmake --build build -j2
 ctest --test-dir build -j2 --output-on-failure
 if [ -f tools/test-aarch64.sh ]; then

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# test-aarch64.sh: cross-builds the library for AArch64 and runs the NEON kernel check under qemu-user, once with
+# the default kernel set and once forced to each AArch64 set. Installs the cross tools (Debian) when missing.
+# Usage: tools/test-aarch64.sh [build-dir]   (default: build-aarch64 in the source tree)
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$src/build-aarch64}
+export DEBIAN_FRONTEND=noninteractive
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Cross compiler, qemu-user and the arm64 xxHash (static library included), each only if missing.
+need=()
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+if [ ${#need[@]} -gt 0 ]; then
+	as_root apt-get update -qq
+	as_root apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ! -f /usr/lib/aarch64-linux-gnu/libxxhash.a ]; then
+	dpkg --print-foreign-architectures | grep -qx arm64 || as_root dpkg --add-architecture arm64
+	as_root apt-get update -qq
+	as_root apt-get install -y -qq libxxhash-dev:arm64 >/dev/null
+fi
+
+cmake -S "$src" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchain-aarch64.cmake" \
+	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBSTORE_BUILD_TESTS=OFF -DEMBSTORE_BUILD_TOOLS=OFF >/dev/null
+cmake --build "$build" --target embstore_static -j"$(nproc)" >/dev/null
+
+# Static: dynamically linked AArch64 programs that start threads hang under Debian 12's qemu-user.
+aarch64-linux-gnu-gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -static \
+	-I"$src/include" -I"$src/simd" "$src/tests/aarch64/check_kernels.c" \
+	"$build/libembstore.a" /usr/lib/aarch64-linux-gnu/libxxhash.a -lpthread -lm -o "$build/check_kernels"
+
+status=0
+for isa in "" scalar neon; do
+	echo "== EMBSTORE_ISA=${isa:-(unset)}"
+	if [ -z "$isa" ]; then
+		env -u EMBSTORE_ISA qemu-aarch64 "$build/check_kernels" || status=1
+	else
+		EMBSTORE_ISA=$isa qemu-aarch64 "$build/check_kernels" || status=1
+	fi
+done
+exit $status
