@@ -38,6 +38,7 @@ enum wstate { W_OPEN, W_FAILED, W_FINISHED };
 struct embstore_writer {
 	char *path, *tmp_path;
 	int fd;
+	bool named; /* tmp_path exists on disk and is ours to remove */
 	enum wstate state;
 	uint64_t pos; /* bytes written so far = end of file */
 	uint32_t alignment;
@@ -130,27 +131,68 @@ static char *dup_str(const char *s)
 	return d;
 }
 
-/* The temporary file lives beside the target so that rename() is atomic (same file system). O_EXCL with a
- * per-process counter instead of mkstemp: mkstemp's 0600 would end up on the final file. */
-static embstore_status create_temp(embstore_writer *w)
+/* The temporary file lives beside the target so that rename() is atomic (same file system). */
+static void next_temp_name(embstore_writer *w)
 {
 	static atomic_uint counter;
 	const char *slash = strrchr(w->path, '/');
-	size_t dir_len = slash ? (size_t)(slash - w->path) + 1 : 0;
-	size_t cap = strlen(w->path) + 64;
-	w->tmp_path = malloc(cap);
-	ES_CHECK(w->tmp_path, EMBSTORE_NO_MEMORY);
+	int dir_len = slash ? (int)(slash - w->path) + 1 : 0;
+	snprintf(w->tmp_path, strlen(w->path) + 64, "%.*s.%s.%ld.%u.tmp", dir_len, w->path, w->path + dir_len,
+	         (long)getpid(), atomic_fetch_add(&counter, 1u));
+}
+
+static char *parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : dup_str(".");
+}
+
+/* Preferably an unnamed file (O_TMPFILE): if the process dies mid-build, not even a temporary is left behind.
+ * File systems without O_TMPFILE get a named temporary, created O_EXCL (not mkstemp, whose mode 0600 would
+ * end up on the final file). */
+static embstore_status create_temp(embstore_writer *w)
+{
+	w->tmp_path = malloc(strlen(w->path) + 64);
+	char *dir = parent_dir(w->path);
+	if (!w->tmp_path || !dir) {
+		free(dir);
+		return EMBSTORE_NO_MEMORY;
+	}
+#ifdef O_TMPFILE
+	w->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+#endif
+	free(dir);
+	if (w->fd >= 0)
+		return EMBSTORE_OK;
 	for (int attempt = 0; attempt < 100; attempt++) {
-		snprintf(w->tmp_path, cap, "%.*s.%s.%ld.%u.tmp", (int)dir_len, w->path, w->path + dir_len, (long)getpid(),
-		         atomic_fetch_add(&counter, 1u));
+		next_temp_name(w);
 		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (w->fd >= 0)
+		if (w->fd >= 0) {
+			w->named = true;
 			return EMBSTORE_OK;
+		}
 		if (errno != EEXIST)
 			break;
 	}
-	free(w->tmp_path);
-	w->tmp_path = NULL;
+	return EMBSTORE_IO;
+}
+
+/* Gives an unnamed temporary a name beside the target, right before the rename. */
+static embstore_status name_temp(embstore_writer *w)
+{
+	if (w->named)
+		return EMBSTORE_OK;
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->fd);
+	for (int attempt = 0; attempt < 100; attempt++) {
+		next_temp_name(w);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, w->tmp_path, AT_SYMLINK_FOLLOW) == 0) {
+			w->named = true;
+			return EMBSTORE_OK;
+		}
+		if (errno != EEXIST)
+			break;
+	}
 	return EMBSTORE_IO;
 }
 
@@ -478,8 +520,7 @@ static embstore_status write_superblock(embstore_writer *w, const uint8_t *dir, 
 /* fsync of the directory makes the rename itself durable. */
 static embstore_status sync_parent_dir(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : dup_str(".");
+	char *dir = parent_dir(path);
 	ES_CHECK(dir, EMBSTORE_NO_MEMORY);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	free(dir);
@@ -505,12 +546,12 @@ static embstore_status commit(embstore_writer *w)
 	free(dir);
 	ES_TRY(st);
 	ES_CHECK(fsync(w->fd) == 0, EMBSTORE_IO);
+	ES_TRY(name_temp(w));
 	int rc = close(w->fd);
 	w->fd = -1;
 	ES_CHECK(rc == 0, EMBSTORE_IO);
 	ES_CHECK(rename(w->tmp_path, w->path) == 0, EMBSTORE_IO);
-	free(w->tmp_path);
-	w->tmp_path = NULL; /* committed: nothing for free() to remove */
+	w->named = false; /* committed: nothing for free() to remove */
 	return sync_parent_dir(w->path);
 }
 
@@ -530,7 +571,7 @@ void embstore_writer_free(embstore_writer *w)
 	int saved = errno;
 	if (w->fd >= 0)
 		close(w->fd);
-	if (w->tmp_path)
+	if (w->named)
 		unlink(w->tmp_path);
 	errno = saved;
 	for (uint32_t i = 0; i < w->n_tables; i++)
