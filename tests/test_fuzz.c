@@ -58,3 +58,34 @@ Test(fuzz, mutated_files_never_crash, .timeout = 120)
 	free(b);
 	free(orig);
 }
+
+Test(fuzz, mutated_npy_headers_never_crash)
+{
+	static const char good[] = "\x93NUMPY\x01\x00\x72\x00{'descr': '<f4', 'fortran_order': False, "
+	                           "'shape': (1000, 16), }                                                  \n";
+	size_t len = sizeof good - 1;
+	uint8_t *b = malloc(len);
+	uint64_t s = 777;
+	int ok = 0;
+	for (int iter = 0; iter < 100000; iter++) {
+		memcpy(b, good, len);
+		int edits = 1 + (int)(tu_rand(&s) % 3);
+		for (int e = 0; e < edits; e++)
+			b[tu_rand(&s) % len] = (uint8_t)" ',:()0123456789{}FTx<>f\n\x00\xff"[tu_rand(&s) % 28];
+		size_t n = tu_rand(&s) % 4 == 0 ? (size_t)(tu_rand(&s) % len) : len;
+		uint8_t *exact = malloc(n ? n : 1);
+		memcpy(exact, b, n);
+		embstore_npy_info info;
+		embstore_status st = embstore_npy_parse(exact, n, &info);
+		if (st == EMBSTORE_OK) {
+			ok++;
+			cr_assert(info.rows >= 1 && info.cols >= 1 && info.data_offset <= n);
+		} else {
+			cr_assert(st == EMBSTORE_BAD_INPUT || st == EMBSTORE_LIMIT, "%s", embstore_status_name(st));
+		}
+		free(exact);
+	}
+	cr_expect_gt(ok, 0);
+	cr_expect_lt(ok, 100000);
+	free(b);
+}
