@@ -3,6 +3,7 @@
  * Conventions, true of every function below unless its paragraph says otherwise:
  *  - Functions return an embstore_status; EMBSTORE_OK (0) is success. Values are stable across releases.
  *  - Out-parameters are written only on success.
+ *  - Whenever a function returns EMBSTORE_IO, errno holds the system's reason.
  *  - The library never prints, aborts or exits, and never reads the environment except EMBSTORE_ISA (once,
  *    when the kernel table is first resolved).
  *  - An opened read-only store is immutable: any number of threads may use it and the table views taken
@@ -228,7 +229,8 @@ EMBSTORE_API embstore_status embstore_writer_append(embstore_writer *w, const vo
  * Errors: those of begin_table and append, IO, BAD_INPUT (not a .npy this can read; see embstore_npy_parse). */
 EMBSTORE_API embstore_status embstore_writer_import_npy(embstore_writer *w, const char *name, const char *path,
                                                         embstore_dtype dtype);
-/* Imports `rows` x `dim` little-endian f32 values from a raw file that must be exactly that long.
+/* Imports `rows` x `dim` little-endian f32 values from a raw file that must be exactly that long, stored as
+ * `dtype` (0: f32).
  * Errors: those of import_npy. */
 EMBSTORE_API embstore_status embstore_writer_import_raw(embstore_writer *w, const char *name, const char *path,
                                                         uint64_t rows, uint32_t dim, embstore_dtype dtype);

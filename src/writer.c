@@ -477,7 +477,8 @@ static embstore_status build_directory(embstore_writer *w, uint8_t **out, uint64
 		es_put32(e + ES_TE_DTYPE, (uint32_t)t->dtype);
 		es_put64(e + ES_TE_ROWS, t->rows);
 		es_put32(e + ES_TE_DIM, t->dim);
-		es_put32(e + ES_TE_CHUNK_ROWS, (uint32_t)t->chunk_rows);
+		/* a table shorter than one chunk says so: the checksum is the same either way */
+		es_put32(e + ES_TE_CHUNK_ROWS, (uint32_t)(t->chunk_rows < t->rows ? t->chunk_rows : t->rows));
 		es_put64(e + ES_TE_ROW_STRIDE, t->row_stride);
 		es_put64(e + ES_TE_DATA_OFFSET, t->data_offset);
 		es_put64(e + ES_TE_DATA_SIZE, t->rows * t->row_stride);
