@@ -271,6 +271,8 @@ EMBSTORE_API embstore_status embstore_quantize_row_int8(const float *src, uint32
  * Kernels. Every id is bounds-checked inside the kernel: an id < 0 or >= rows stops the kernel with
  * EMBSTORE_ID_OUT_OF_RANGE and, when `bad_index` is not NULL, stores the position of that id there. Nothing is
  * ever written outside `out` or outside the table. Output buffers need no alignment.
+ * Gather and scatter-add give bitwise identical results on every kernel set (scalar, AVX2, AVX-512, NEON): int8
+ * values are computed as fmaf(q, scale, bias) and scatter-add as fmaf(alpha, grad, row), fused everywhere.
  */
 typedef enum embstore_id_type {
 	EMBSTORE_ID32 = 4, /* int32_t ids */

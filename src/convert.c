@@ -55,8 +55,8 @@ float embstore_f16_to_f32(uint16_t h)
 		float v = (float)m * 0x1p-24f; /* exact: m < 2^10 */
 		return f32_from_bits(f32_bits(v) | sign);
 	}
-	if (e == 31)
-		return f32_from_bits(sign | 0x7F800000 | (m << 13));
+	if (e == 31) /* a NaN comes out quiet, payload kept, as F16C and NEON convert it */
+		return f32_from_bits(sign | 0x7F800000 | (m << 13) | (m ? 0x400000u : 0));
 	return f32_from_bits(sign | ((e + 112) << 23) | (m << 13));
 }
 

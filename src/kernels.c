@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "embstore.h"
 #include "kernels.h"
@@ -151,7 +152,7 @@ typedef struct job {
 	const embstore_matrix *table;
 	const void *ids;
 	embstore_id_type id_type;
-	size_t n;              /* gather / scatter-add: ids in the call */
+	size_t n;              /* scatter-add: ids in the call (every thread reads them all) */
 	const int64_t *offsets;
 	const float *weights;
 	embstore_bag_mode mode;
@@ -303,6 +304,45 @@ embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void 
 	return combine(jobs, count, bad_index);
 }
 
+/* Row ranges for the threads of a parallel scatter-add, with about as many updates in each: ids are often skewed
+ * (a few hot rows), and equal row ranges would then leave most of the work to one thread. One pass counts the
+ * ids per bucket of 2^shift rows (at most SPLIT_BUCKETS buckets), and the ranges end on bucket edges where the
+ * running count passes each thread's share. A bucket holding most updates on its own still goes to one thread:
+ * a row's updates must stay in order on one thread. Without memory for the counts, equal row ranges. */
+#define SPLIT_BUCKETS 4096u
+
+static void scatter_split(const embstore_matrix *t, const void *ids, embstore_id_type id_type, size_t n,
+                          unsigned count, uint64_t *bounds)
+{
+	uint64_t rows = t->rows;
+	unsigned shift = 0;
+	while (((rows - 1) >> shift) >= SPLIT_BUCKETS)
+		shift++;
+	size_t buckets = (size_t)((rows - 1) >> shift) + 1;
+	size_t *hist = calloc(buckets, sizeof *hist);
+	for (unsigned i = 0; i <= count; i++)
+		bounds[i] = part_start(rows, count, i);
+	if (!hist)
+		return;
+	int wide = id_type == EMBSTORE_ID64;
+	for (size_t i = 0; i < n; i++) {
+		int64_t id = es_id_at(ids, wide, i);
+		if ((uint64_t)id < rows) /* bad ids are the kernels' to report */
+			hist[(uint64_t)id >> shift]++;
+	}
+	uint64_t seen = 0;
+	unsigned next = 1;
+	for (size_t b = 0; b < buckets && next < count; b++) {
+		seen += hist[b];
+		uint64_t edge = ((uint64_t)b + 1) << shift;
+		while (next < count && seen >= part_start(n, count, next))
+			bounds[next++] = edge < rows ? edge : rows;
+	}
+	while (next < count)
+		bounds[next++] = rows;
+	free(hist);
+}
+
 embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                         size_t n, const float *grads, float alpha, size_t *bad_index,
                                         unsigned threads)
@@ -316,11 +356,15 @@ embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void
 	unsigned count = thread_count(threads, table->rows > SIZE_MAX ? SIZE_MAX : (size_t)table->rows,
 	                              n * table->dim);
 	job jobs[MAX_THREADS];
+	uint64_t bounds[MAX_THREADS + 1];
 	const embstore_kernel_table *k = embstore_kernels_active();
+	if (count > 1)
+		scatter_split(table, ids, id_type, n, count, bounds);
+	else
+		bounds[0] = 0, bounds[1] = table->rows;
 	for (unsigned t = 0; t < count; t++) {
 		jobs[t] = (job){.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .grads = grads,
-		                .alpha = alpha, .begin = part_start(table->rows, count, t),
-		                .end = part_start(table->rows, count, t + 1)};
+		                .alpha = alpha, .begin = bounds[t], .end = bounds[t + 1]};
 	}
 	run_jobs(jobs, count, scatter_job);
 	return combine(jobs, count, bad_index);

@@ -70,6 +70,8 @@ Test(convert, f16_widening_is_exact_for_all_values)
 	cr_expect_eq(embstore_f16_to_f32(0x7BFF), 65504.0f);
 	cr_expect_eq(embstore_f16_to_f32(0x3555), 0.333251953125f);
 	cr_expect_eq(bits(embstore_f16_to_f32(0x8000)), 0x80000000u);
+	cr_expect_eq(bits(embstore_f16_to_f32(0x7C01)), 0x7FC02000u); /* signalling NaN comes out quiet */
+	cr_expect_eq(bits(embstore_f16_to_f32(0xFE00)), 0xFFC00000u);
 }
 
 Test(convert, bf16_hand_computed)

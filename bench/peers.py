@@ -1,0 +1,405 @@
+#!/usr/bin/python3
+"""peers.py: embstore against numpy and torch on the same table file, the same ids, one thread each.
+
+Every number the issue's targets need comes from this one run (docs/BENCHMARKS.md):
+  gather            embstore_gather vs numpy.take on an np.memmap of the table's data, torch embedding, memcpy
+  bag sum (32)      embstore_gather_bag vs torch.nn.functional.embedding_bag(mode="sum")
+  scatter-add       embstore_scatter_add vs torch.Tensor.index_add_, on the same in-memory copy
+  dtypes            f16 / bf16 / int8 gather vs f32 gather, same ids
+  in-cache          64K x 128 table: every kernel set this CPU runs vs scalar
+  open, verify      a 2 GiB store: embstore_open time and resident-memory growth; open + verify throughput
+
+Contenders of one operation run in interleaved rounds (a, b, c, a, b, c, ...) after one warm-up call each, so
+that noise from other work on the machine falls on all of them alike; the best round of each is reported (noise
+only ever adds time), the median beside it. Stores are written once into --dir and reused by later runs.
+
+Usage: /usr/bin/python3 bench/peers.py --lib build/libembstore.so [--dir build] [--json OUT]
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import embstore_ctypes as es  # noqa: E402
+
+MB = 1e6
+GiB = 1 << 30
+STORE_VERSION = "peers v1"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Timing
+
+def measure(contenders, rounds):
+    """contenders: {label: fn}. One warm-up call each, then `rounds` interleaved rounds. {label: [seconds]}"""
+    for fn in contenders.values():
+        fn()
+    times = {k: [] for k in contenders}
+    for _ in range(rounds):
+        for k, fn in contenders.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return times
+
+
+class Results:
+    def __init__(self):
+        self.rows = []    # one per (operation, contender)
+        self.targets = []
+
+    def add(self, op, contender, times, rows, nbytes, note=""):
+        best, med = min(times), statistics.median(times)
+        r = {"operation": op, "contender": contender, "note": note, "rows": rows, "bytes": nbytes,
+             "times_s": times, "best_s": best, "median_s": med,
+             "rows_per_s": rows / best, "bytes_per_s": nbytes / best,
+             "rows_per_s_median": rows / med}
+        self.rows.append(r)
+        return r
+
+    def target(self, name, measured, need, unit="x", detail=""):
+        """need: (comparison, threshold): ('>=', 3.0) or ('<', 1e-3)."""
+        cmp, thr = need
+        met = measured >= thr if cmp == ">=" else measured < thr
+        self.targets.append({"target": name, "measured": measured, "need": f"{cmp} {thr:g}{unit}",
+                             "unit": unit, "met": bool(met), "detail": detail})
+
+
+def ratio_of(a, b, key="best_s"):
+    """How many times faster a is than b (both Results rows over the same rows)."""
+    return (b[key] / b["rows"]) / (a[key] / a["rows"])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Stores
+
+def build_peer_store(lib, path, rows, dim, small_rows, seed):
+    """Tables f32, f16, bf16, int8 (rows x dim) and small_* (small_rows x dim) from the same random f32 values."""
+    meta = f"{STORE_VERSION} rows={rows} dim={dim} small_rows={small_rows} seed={seed}"
+    if os.path.exists(path):
+        try:
+            with lib.open(path) as s:
+                if s.meta("embstore_peers") == meta:
+                    return
+        except es.EmbstoreError:
+            pass
+    print(f"peers: writing {path} (once; reused by later runs)", file=sys.stderr, flush=True)
+    rng = np.random.default_rng(seed)
+    weights = rng.standard_normal((rows, dim), dtype=np.float32)
+    batch = 65536
+    with lib.writer(path) as w:
+        w.add_meta("embstore_peers", meta)
+        for prefix, n in (("", rows), ("small_", small_rows)):
+            for name, dtype in (("f32", es.F32), ("f16", es.F16), ("bf16", es.BF16), ("int8", es.INT8_ROWWISE)):
+                w.begin_table(prefix + name, dtype, n, dim)
+                for lo in range(0, n, batch):
+                    w.append(weights[lo:min(n, lo + batch)])
+        w.finish()
+
+
+def build_open_store(lib, path, nbytes):
+    """A store of `nbytes` of f32 zeros in one table (dim 128), for the open and verify measurements."""
+    dim = 128
+    rows = nbytes // (dim * 4)
+    meta = f"{STORE_VERSION} open rows={rows}"
+    if os.path.exists(path):
+        try:
+            with lib.open(path) as s:
+                if s.meta("embstore_peers") == meta:
+                    return
+        except es.EmbstoreError:
+            pass
+    print(f"peers: writing {path} ({nbytes / GiB:.1f} GiB, once; reused by later runs)", file=sys.stderr,
+          flush=True)
+    zeros = np.zeros((65536, dim), dtype=np.float32)
+    with lib.writer(path) as w:
+        w.add_meta("embstore_peers", meta)
+        w.begin_table("zeros", es.F32, rows, dim)
+        for lo in range(0, rows, len(zeros)):
+            w.append(zeros[:min(len(zeros), rows - lo)])
+        w.finish()
+
+
+def touch(a):
+    """Reads one byte of every page of array `a` (so later timed calls take no page faults on it)."""
+    flat = np.asarray(a).reshape(-1).view(np.uint8)
+    return int(flat[::4096].sum())
+
+
+def resident_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return platform.processor() or "unknown"
+    for line in info.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    imp = [ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("CPU implementer")]
+    part = [ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("CPU part")]
+    if imp and part:
+        return f"implementer {imp[0]} part {part[0]}"
+    return platform.processor() or "unknown"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Measurements
+
+def run(args):
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(1)
+    lib = es.Library(args.lib)
+    res = Results()
+    os.makedirs(args.dir, exist_ok=True)
+    rows, dim, n = args.rows, args.dim, args.ids
+    best_isa = lib.isa_active()
+    isas = [i for i in es.ISA_NAMES if lib.isa_supported(i)]
+
+    store_path = os.path.join(args.dir, f"peers_{rows}x{dim}.emb")
+    build_peer_store(lib, store_path, rows, dim, args.small_rows, args.seed)
+    store = lib.open(store_path)
+    tab = {t.name: t for t in store.tables()}
+    t32 = tab["f32"]
+    row_bytes = {k: lib.row_bytes(t.dtype, dim) for k, t in tab.items()}
+
+    # numpy's and torch's view of the f32 table: a memmap of the same file's data region (the table's data
+    # offset, as `embstore inspect --json` prints it).
+    mm = np.memmap(store_path, dtype=np.float32, mode="r", offset=t32.data_offset, shape=(rows, dim))
+    if t32.row_stride != dim * 4:
+        raise SystemExit("peers: f32 rows are not packed; numpy would need a strided view")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns that the memmap is read-only; nothing writes to it
+        w_t = torch.from_numpy(mm)
+    for t in tab.values():
+        m = t.matrix
+        touch(np.frombuffer((ctypes.c_char * (m.rows * m.row_stride)).from_address(m.data), dtype=np.uint8))
+    touch(mm)
+
+    rng = np.random.default_rng(args.seed + 1)
+    ids = rng.integers(0, rows, n, dtype=np.int64)
+    ids_t = torch.from_numpy(ids)
+    out_e = np.empty((n, dim), dtype=np.float32)
+    out_np = np.empty((n, dim), dtype=np.float32)
+    out_t = torch.empty((n, dim), dtype=torch.float32)
+    out_e.fill(0), out_np.fill(0), out_t.zero_()
+    R = args.reps
+    gather_bytes = n * row_bytes["f32"]
+
+    # ---- gather f32 ----
+    copy_src = t32.matrix.data  # the first n rows of the table: the same mapping, read sequentially
+    times = measure({
+        "embstore": lambda: lib.gather(t32.matrix, ids, out_e),
+        "numpy.take": lambda: np.take(mm, ids, axis=0),
+        "numpy.take out=": lambda: np.take(mm, ids, axis=0, out=out_np),
+        "torch embedding": lambda: F.embedding(ids_t, w_t),
+        "torch index_select out=": lambda: torch.index_select(w_t, 0, ids_t, out=out_t),
+        "memcpy": lambda: ctypes.memmove(out_np.ctypes.data, copy_src, gather_bytes),
+    }, R)
+    g = res.add("gather f32", f"embstore ({best_isa})", times["embstore"], n, gather_bytes)
+    np1 = res.add("gather f32", "numpy.take(memmap, ids, axis=0)", times["numpy.take"], n, gather_bytes)
+    np2 = res.add("gather f32", "numpy.take(..., out=buf)", times["numpy.take out="], n, gather_bytes)
+    te = res.add("gather f32", "torch.nn.functional.embedding", times["torch embedding"], n, gather_bytes)
+    res.add("gather f32", "torch.index_select(..., out=buf)", times["torch index_select out="], n, gather_bytes)
+    mc = res.add("gather f32", "memcpy of the same bytes", times["memcpy"], n, gather_bytes,
+                 note="libc memmove, contiguous rows of the same mapping")
+    np_best = max((np1, np2), key=lambda r: r["rows_per_s"])
+    if not np.array_equal(out_e, np.take(mm, ids, axis=0)):
+        raise SystemExit("peers: embstore gather differs from numpy.take")
+    res.target("gather >= 3x numpy.take", ratio_of(g, np_best), (">=", 3.0),
+               detail=f"best numpy variant: {np_best['contender']}")
+    res.target("gather >= 0.35x memcpy of the same bytes", ratio_of(g, mc), (">=", 0.35),
+               detail=f"vs torch embedding: {ratio_of(g, te):.2f}x")
+
+    # ---- other dtypes, same ids ----
+    times = measure({k: (lambda t=tab[k]: lib.gather(t.matrix, ids, out_e)) for k in ("f32", "f16", "bf16", "int8")},
+                    R)
+    dt_rows = {k: res.add(f"gather {k}", f"embstore ({best_isa})", times[k], n, n * row_bytes[k])
+               for k in ("f32", "f16", "bf16", "int8")}
+    for k in ("f16", "bf16", "int8"):
+        res.target(f"{k} gather >= 1.4x f32 gather rows/s", ratio_of(dt_rows[k], dt_rows["f32"]), (">=", 1.4))
+
+    # ---- bag sum, bags of 32 ----
+    bag = 32
+    n_bags = n // bag
+    offsets = np.arange(0, n_bags * bag + 1, bag, dtype=np.int64)
+    offsets_t = torch.from_numpy(offsets[:-1].copy())
+    bag_out = np.zeros((n_bags, dim), dtype=np.float32)
+    times = measure({
+        "embstore": lambda: lib.gather_bag(t32.matrix, ids, offsets, es.BAG_SUM, out=bag_out),
+        "torch": lambda: F.embedding_bag(ids_t, w_t, offsets_t, mode="sum"),
+    }, R)
+    b = res.add("bag sum, bags of 32", f"embstore ({best_isa})", times["embstore"], n, gather_bytes)
+    bt = res.add("bag sum, bags of 32", "torch.nn.functional.embedding_bag(sum)", times["torch"], n, gather_bytes)
+    ref = F.embedding_bag(ids_t, w_t, offsets_t, mode="sum").numpy()
+    if not np.allclose(bag_out, ref, rtol=1e-4, atol=1e-4):
+        raise SystemExit("peers: embstore bag sum differs from torch")
+    res.target("bag sum (32) >= 1.3x torch embedding_bag", ratio_of(b, bt), (">=", 1.3))
+
+    # ---- scatter-add: both update the same in-memory copy of the table ----
+    table_rw = np.array(mm)  # 512 MB of anonymous memory, written by both contenders
+    w_rw = torch.from_numpy(table_rw)
+    m_rw = lib.matrix(table_rw)
+    grads = (rng.standard_normal((n, dim), dtype=np.float32) * np.float32(1e-3))
+    grads_t = torch.from_numpy(grads)
+    times = measure({
+        "embstore": lambda: lib.scatter_add(m_rw, ids, grads, 1.0),
+        "torch": lambda: w_rw.index_add_(0, ids_t, grads_t),
+    }, R)
+    s = res.add("scatter-add f32", f"embstore ({best_isa})", times["embstore"], n, gather_bytes)
+    st = res.add("scatter-add f32", "torch.Tensor.index_add_", times["torch"], n, gather_bytes)
+    res.target("scatter-add >= 4x torch index_add_", ratio_of(s, st), (">=", 4.0))
+    del table_rw, w_rw, m_rw
+
+    # ---- in-cache table: every kernel set vs scalar ----
+    small_rows = args.small_rows
+    ids_s = rng.integers(0, small_rows, n, dtype=np.int64)
+    cases = {}
+    for isa in isas:
+        for k in ("f32", "f16", "bf16", "int8"):
+            cases[(isa, "gather " + k)] = (lambda isa=isa, t=tab["small_" + k]: (
+                lib.isa_set(isa), lib.gather(t.matrix, ids_s, out_e)))
+        cases[(isa, "bag sum f32")] = (lambda isa=isa, t=tab["small_f32"]: (
+            lib.isa_set(isa), lib.gather_bag(t.matrix, ids_s, offsets, es.BAG_SUM, out=bag_out)))
+    times = measure(cases, R)
+    lib.isa_set(best_isa)
+    inc = {}
+    for (isa, op), tm in times.items():
+        k = op.split()[-1]
+        inc[(isa, op)] = res.add(f"in-cache {op}", isa, tm, n, n * row_bytes[k])
+    for op in ("gather f32", "gather f16", "gather bf16", "gather int8", "bag sum f32"):
+        best = max((inc[(i, op)] for i in isas if i != "scalar"), key=lambda r: r["rows_per_s"],
+                   default=inc[("scalar", op)])
+        res.target(f"in-cache {op}: best set >= 1.5x scalar", ratio_of(best, inc[("scalar", op)]), (">=", 1.5),
+                   detail=f"best set: {best['contender']}")
+    store.close()
+
+    # ---- opening a 2 GiB store; verify ----
+    if args.open_gib > 0:
+        open_path = os.path.join(args.dir, f"peers_open_{args.open_gib:g}g.emb")
+        build_open_store(lib, open_path, int(args.open_gib * GiB))
+        handle = ctypes.c_void_p()
+        c = lib._c
+        open_times, growth = [], []
+        c.embstore_close(None)
+        for i in range(args.open_reps + 1):
+            r0 = resident_bytes()
+            t0 = time.perf_counter()
+            rc = c.embstore_open(open_path.encode(), 0, ctypes.byref(handle))
+            t1 = time.perf_counter()
+            r1 = resident_bytes()
+            if rc != 0:
+                raise es.EmbstoreError(lib, rc, open_path)
+            c.embstore_close(handle)
+            if i > 0:  # the first one warms the header pages and the allocator
+                open_times.append(t1 - t0)
+                growth.append(r1 - r0)
+        size = os.path.getsize(open_path)
+        res.rows.append({"operation": "open", "contender": "embstore_open", "file_bytes": size,
+                         "times_s": open_times, "best_s": min(open_times),
+                         "median_s": statistics.median(open_times), "rss_growth_bytes": growth})
+        res.target(f"open {size / GiB:.1f} GiB store: median time", statistics.median(open_times) * 1e3,
+                   ("<", 1.0), unit=" ms", detail=f"best {min(open_times) * 1e6:.0f} us")
+        res.target(f"open {size / GiB:.1f} GiB store: resident memory growth", max(growth) / MB, ("<", 1.0),
+                   unit=" MB", detail="largest of the runs")
+
+        def open_verify():
+            with lib.open(open_path) as s2:
+                s2.verify()
+        vt = measure({"verify": open_verify}, max(3, R // 2))["verify"]
+        v = res.add("verify (open + verify + close)", "embstore", vt, size // 512, size,
+                    note="page cache warm")
+        res.target("verify from the page cache", v["bytes_per_s"] / 1e9, (">=", 5.0), unit=" GB/s")
+
+    return res, {"isas": isas, "best_isa": best_isa, "store": store_path, "torch": torch.__version__}
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Report
+
+def print_report(res, ctx, args, lib_version):
+    print(f"embstore {lib_version} vs peers: {cpu_model()}; kernel sets {', '.join(ctx['isas'])} "
+          f"(best: {ctx['best_isa']}); numpy {np.__version__}; torch {ctx['torch']} (1 thread)")
+    print(f"table {args.rows} x {args.dim} f32 ({args.rows * args.dim * 4 / MB:.0f} MB) and its f16/bf16/int8 "
+          f"copies in {ctx['store']}; {args.ids} uniform random int64 ids; best of {args.reps} interleaved "
+          f"rounds (median in brackets)")
+    print()
+    print(f"{'operation':<28} {'contender':<42} {'Mrows/s':>9} {'GB/s':>7} {'vs first':>16}")
+    last_op, first = None, None
+    for r in res.rows:
+        if "rows_per_s" not in r:
+            continue
+        if r["operation"] != last_op:
+            last_op, first = r["operation"], r
+            op = r["operation"]
+            rel = ""
+        else:
+            op = ""
+            rel = f"{ratio_of(first, r):6.2f}x [{ratio_of(first, r, 'median_s'):.2f}x]"
+        print(f"{op:<28} {r['contender']:<42} {r['rows_per_s'] / 1e6:9.2f} {r['bytes_per_s'] / 1e9:7.2f} {rel:>16}")
+    for r in res.rows:
+        if r["operation"] == "open":
+            print(f"\nopen {r['file_bytes'] / GiB:.2f} GiB store: median {r['median_s'] * 1e6:.0f} us, best "
+                  f"{r['best_s'] * 1e6:.0f} us; resident memory growth per open: "
+                  f"{', '.join(str(g // 1024) for g in r['rss_growth_bytes'])} KiB")
+    print("\n'vs first': how many times the operation's first contender (embstore) is faster than this one.")
+    print()
+    print(f"{'target':<56} {'measured':>12} {'need':>12}  result")
+    for t in res.targets:
+        unit = t["unit"]
+        meas = f"{t['measured']:.2f}{unit}"
+        print(f"{t['target']:<56} {meas:>12} {t['need']:>12}  {'met' if t['met'] else 'MISSED'}"
+              f"{'  (' + t['detail'] + ')' if t['detail'] else ''}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--lib", required=True, help="path of libembstore.so")
+    p.add_argument("--dir", help="where the stores are written and reused (default: the library's directory)")
+    p.add_argument("--json", metavar="OUT", help="also write every measurement and target to OUT")
+    p.add_argument("--reps", type=int, default=15, help="interleaved rounds per operation (default 15)")
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--dim", type=int, default=128)
+    p.add_argument("--ids", type=int, default=262_144)
+    p.add_argument("--small-rows", type=int, default=65_536, help="rows of the in-cache table")
+    p.add_argument("--open-gib", type=float, default=2.0, help="size of the store to open and verify; 0: skip")
+    p.add_argument("--open-reps", type=int, default=21)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = p.parse_args()
+    if args.dir is None:
+        args.dir = os.path.dirname(os.path.abspath(args.lib))
+    if args.ids % 32 or args.ids <= 0 or args.reps < 1:
+        p.error("--ids must be a positive multiple of 32 and --reps at least 1")
+
+    res, ctx = run(args)
+    lib_version = es.Library(args.lib).version()
+    print_report(res, ctx, args, lib_version)
+    if args.json:
+        doc = {"machine": {"cpu": cpu_model(), "python": platform.python_version(), "numpy": np.__version__,
+                           "torch": ctx["torch"], "embstore": lib_version, "kernel_sets": ctx["isas"],
+                           "best_kernel_set": ctx["best_isa"]},
+               "config": vars(args), "results": res.rows, "targets": res.targets}
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+    return 1 if args.strict and not all(t["met"] for t in res.targets) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
