@@ -48,7 +48,7 @@ EMBSTORE_API const char *embstore_version(void);
 	X(OK, 0, "success")                                                                                \
 	X(INVALID_ARGUMENT, 1, "invalid argument")                                                         \
 	X(NO_MEMORY, 2, "out of memory")                                                                   \
-	X(IO, 3, "I/O error (errno tells which)")                                                          \
+	X(IO, 3, "I/O or system error")                                                                    \
 	X(NOT_FOUND, 4, "no such table")                                                                   \
 	X(BAD_MAGIC, 5, "not an embstore file (bad magic)")                                                \
 	X(UNSUPPORTED_VERSION, 6, "format version or feature flag not supported by this reader")           \

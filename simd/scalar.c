@@ -6,37 +6,8 @@
 
 #include "kernels.h"
 
-/* Exact f16 -> f32. Inf and NaN keep sign and payload, and a signalling NaN is quieted (bit 22), which is what
- * F16C and NEON conversions do; subnormals are m * 2^-24, which f32 holds exactly. */
-static float f16_to_f32(uint16_t h)
-{
-	uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-	uint32_t exp = (h >> 10) & 0x1fu;
-	uint32_t man = h & 0x3ffu;
-	uint32_t bits;
-	if (exp == 0x1f) {
-		bits = sign | 0x7f800000u | (man << 13) | (man != 0 ? 0x00400000u : 0);
-	} else if (exp != 0) {
-		bits = sign | ((exp + 112) << 23) | (man << 13); /* rebias 15 -> 127 */
-	} else {
-		float f = (float)man * 0x1p-24f; /* zero or subnormal, exact */
-		memcpy(&bits, &f, 4);
-		bits |= sign;
-	}
-	float f;
-	memcpy(&f, &bits, 4);
-	return f;
-}
-
-static float bf16_to_f32(uint16_t h)
-{
-	uint32_t bits = (uint32_t)h << 16;
-	float f;
-	memcpy(&f, &bits, 4);
-	return f;
-}
-
-/* Elements [j0, j0 + count) of a row as f32, into dst. */
+/* Elements [j0, j0 + count) of a row as f32, into dst. f16 and bf16 widen with the library's exact conversions
+ * (src/convert.c), which quiet a signalling NaN and keep its payload as F16C and NEON do. */
 static void convert(const unsigned char *row, embstore_dtype dtype, uint32_t dim, uint32_t j0, uint32_t count,
                     float *dst)
 {
@@ -48,13 +19,13 @@ static void convert(const unsigned char *row, embstore_dtype dtype, uint32_t dim
 	case EMBSTORE_F16:
 		for (uint32_t j = 0; j < count; j++) {
 			memcpy(&h, row + ((size_t)j0 + j) * 2, 2);
-			dst[j] = f16_to_f32(h);
+			dst[j] = embstore_f16_to_f32(h);
 		}
 		break;
 	case EMBSTORE_BF16:
 		for (uint32_t j = 0; j < count; j++) {
 			memcpy(&h, row + ((size_t)j0 + j) * 2, 2);
-			dst[j] = bf16_to_f32(h);
+			dst[j] = embstore_bf16_to_f32(h);
 		}
 		break;
 	case EMBSTORE_INT8_ROWWISE:

@@ -52,7 +52,7 @@ static embstore_status stream_rows(embstore_writer *w, int fd, const char *name,
 
 static embstore_status open_input(const char *path, int *fd, uint64_t *size)
 {
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block: refused below */
 	ES_CHECK(*fd >= 0, EMBSTORE_IO);
 	struct stat sb;
 	int rc = fstat(*fd, &sb);

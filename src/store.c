@@ -79,7 +79,8 @@ embstore_status embstore_open(const char *path, unsigned flags, embstore **out)
 	ES_CHECK(path && out, EMBSTORE_INVALID_ARGUMENT);
 	ES_TRY(check_flags(flags));
 	bool writable = flags & EMBSTORE_OPEN_WRITABLE;
-	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO or device must not block the open; it is refused right after, as not a regular file. */
+	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
 	ES_CHECK(fd >= 0, EMBSTORE_IO);
 
 	struct stat sb;

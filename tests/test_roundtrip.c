@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 
@@ -183,7 +184,7 @@ Test(roundtrip, writer_state_rules, .init = fill_src)
 	free(path);
 }
 
-Test(roundtrip, empty_store_and_open_flags)
+Test(roundtrip, empty_store_and_open_flags, .timeout = 30)
 {
 	char *path = tu_path("empty.emb");
 	embstore_writer *w;
@@ -202,6 +203,14 @@ Test(roundtrip, empty_store_and_open_flags)
 	             EMBSTORE_INVALID_ARGUMENT);
 	cr_expect_eq(embstore_open(tu_tmpdir(), 0, &s), EMBSTORE_IO);
 	cr_expect_eq(embstore_open("/nonexistent/x.emb", 0, &s), EMBSTORE_IO);
+	char *fifo = tu_path("fifo");
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_expect_eq(embstore_open(fifo, 0, &s), EMBSTORE_IO); /* refused, and without blocking */
+	embstore_writer *w2;
+	cr_assert_eq(embstore_writer_create(path, &w2), EMBSTORE_OK);
+	cr_expect_eq(embstore_writer_import_npy(w2, "f", fifo, 0), EMBSTORE_IO);
+	embstore_writer_free(w2);
+	free(fifo);
 	embstore_close(NULL);
 	embstore_writer_free(NULL);
 	free(path);
