@@ -25,14 +25,15 @@ static embstore_status check_flags(unsigned flags)
 	return EMBSTORE_OK;
 }
 
-/* Validates the bytes and builds the store around them; takes ownership of the mapping and fd on success. */
-static embstore_status finish_open(uint8_t *base, uint64_t len, unsigned flags, embstore **out)
+/* Validates the bytes and builds the store around them; takes ownership of the mapping and fd (-1: none) on
+ * success only. */
+static embstore_status finish_open(uint8_t *base, uint64_t len, int fd, unsigned flags, embstore **out)
 {
 	embstore *s = calloc(1, sizeof *s);
 	ES_CHECK(s, EMBSTORE_NO_MEMORY);
 	s->base = base;
 	s->len = len;
-	s->fd = -1;
+	s->fd = fd;
 	embstore_status st = es_layout_parse(base, len, &s->layout);
 	if (st == EMBSTORE_OK && (flags & EMBSTORE_OPEN_VERIFY))
 		st = embstore_verify(s, NULL, NULL);
@@ -113,17 +114,13 @@ embstore_status embstore_open(const char *path, unsigned flags, embstore **out)
 	void *map = mmap(NULL, (size_t)len, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		goto fail;
-	st = finish_open(map, len, flags, out);
+	st = finish_open(map, len, fd, flags, out);
 	if (st != EMBSTORE_OK) {
 		munmap(map, (size_t)len);
 		goto fail;
 	}
-	(*out)->mapped = true;
+	(*out)->mapped = true; /* fd stays open: verify reads through it (verify.c says why) */
 	(*out)->writable = writable;
-	if (writable)
-		(*out)->fd = fd;
-	else
-		close(fd);
 	advise(*out, flags);
 	return EMBSTORE_OK;
 
@@ -139,7 +136,7 @@ embstore_status embstore_open_memory(const void *data, size_t len, unsigned flag
 	ES_CHECK(out && (data || len == 0), EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECK((flags & ~EMBSTORE_OPEN_VERIFY) == 0, EMBSTORE_INVALID_ARGUMENT);
 	static const uint8_t empty[1];
-	return finish_open((uint8_t *)(data ? data : empty), len, flags, out);
+	return finish_open((uint8_t *)(data ? data : empty), len, -1, flags, out);
 }
 
 void embstore_close(embstore *s)

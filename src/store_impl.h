@@ -7,7 +7,7 @@
 struct embstore {
 	uint8_t *base;      /* the mapping (or the caller's buffer); written only when writable */
 	uint64_t len;
-	int fd;             /* -1 unless writable (sync needs it) */
+	int fd;             /* the file, for verify's reads; -1 for stores over caller memory */
 	bool mapped;        /* base came from mmap and must be unmapped */
 	bool writable;
 	es_layout layout;

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "format.h"
 #include "testutil.h"
@@ -140,4 +141,65 @@ Test(verify, callback_can_stop)
 	cr_expect_eq(calls, 1);
 	embstore_close(s);
 	free(b);
+}
+
+/* Stores opened from a file are verified with pread in 1 MiB pieces: chunks larger than that, corruption in
+ * any piece, and int8 rows past the first piece must all come out right. */
+Test(verify, file_reads_in_pieces)
+{
+	enum { DIM = 1000, ROWS = 9000 }; /* int8 stride 1008: a 4 MiB chunk spans several reads */
+	char *path = tu_path("pieces.emb");
+	float *rows = malloc(sizeof(float) * DIM * 64);
+	uint64_t s = 3;
+	for (size_t i = 0; i < (size_t)DIM * 64; i++)
+		rows[i] = tu_randf(&s);
+	embstore_writer *w;
+	cr_assert_eq(embstore_writer_create(path, &w), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_set_chunk_bytes(w, 4u << 20), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_begin_table(w, "q", EMBSTORE_INT8_ROWWISE, ROWS, DIM), EMBSTORE_OK);
+	for (int r = 0; r < ROWS; r += 60)
+		cr_assert_eq(embstore_writer_append(w, rows, EMBSTORE_F32, 60, 0), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
+	embstore_writer_free(w);
+	free(rows);
+
+	size_t len;
+	uint8_t *b = tu_read_file(path, &len);
+	embstore *st;
+	cr_assert_eq(embstore_open(path, EMBSTORE_OPEN_VERIFY, &st), EMBSTORE_OK);
+	embstore_table t;
+	cr_assert_eq(embstore_table_at(st, 0, &t), EMBSTORE_OK);
+	uint64_t off = t.data_offset, chunk = t.chunk_rows, stride = t.matrix.row_stride;
+	cr_assert_gt(chunk * stride, 3u << 20);
+	embstore_close(st);
+
+	/* a flipped byte deep inside the second chunk */
+	uint64_t row = chunk + chunk / 2 + 7;
+	b[off + row * stride + 11] ^= 0x20;
+	tu_write_file(path, b, len);
+	seen got = {0};
+	cr_assert_eq(embstore_open(path, 0, &st), EMBSTORE_OK);
+	cr_expect_eq(embstore_verify(st, record, &got), EMBSTORE_DATA_CHECKSUM);
+	cr_expect_eq(got.n, 1);
+	cr_expect_eq(got.last.first_row, chunk);
+	cr_expect_eq(got.last.row_count, chunk);
+	embstore_close(st);
+	b[off + row * stride + 11] ^= 0x20;
+
+	/* an infinite scale in that row, with the chunk checksum made to match */
+	float inf = INFINITY;
+	memcpy(b + off + row * stride + DIM, &inf, 4);
+	es_table et = {.rows = ROWS, .chunk_rows = chunk, .row_stride = stride, .data_offset = off};
+	es_put64(tu_meta_entry(b, es_le32(b + ES_SB_META_COUNT)) + 8, es_chunk_checksum(b, &et, 1));
+	tu_reseal(b, len);
+	tu_write_file(path, b, len);
+	got = (seen){0};
+	cr_assert_eq(embstore_open(path, 0, &st), EMBSTORE_OK);
+	cr_expect_eq(embstore_verify(st, record, &got), EMBSTORE_NON_FINITE);
+	cr_expect_eq(got.n, 1);
+	cr_expect_eq(got.last.first_row, row);
+	cr_expect_eq(got.last.row_count, 1);
+	embstore_close(st);
+	free(b);
+	free(path);
 }
