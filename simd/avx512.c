@@ -1,269 +1,67 @@
 /* avx512.c: AVX-512 F/BW/VL kernels, 16 floats per vector, masked loads and stores for every remainder. Built
  * with -mavx512f -mavx512bw -mavx512vl -mavx2 -mfma -mf16c; dispatch.c calls them only after cpu.c saw those
- * features and OS-enabled opmask and ZMM state. Numerics as in kernels.h (bitwise scalar.c). */
+ * features and OS-enabled opmask and ZMM state. The loops are kernel_loops.h's; this file supplies its vector
+ * primitives. Numerics as in kernels.h (bitwise scalar.c). */
 #include <immintrin.h>
 #include <stdint.h>
 
 #include "kernels.h"
 
-#define W 16
+#define VL 16
+/* 8 accumulators: 128 floats, a whole row of the common dims 64-128 in one walk over the bag. FIXME figures */
+#define BAG_REGS 8
+#define MASKED_LOADS 1
 
-ES_INLINE __mmask16 first_lanes(size_t r)
+typedef __m512 vfloat;
+typedef __mmask16 vtail;
+
+ES_INLINE vtail v_tail(size_t r)
 {
 	return (__mmask16)((1u << r) - 1);
 }
 
-/* One source row being read, with the int8 scale and bias broadcast. */
-typedef struct src_row {
-	const unsigned char *p;
-	__m512 scale, bias;
-} src_row;
+#define v_zero() _mm512_setzero_ps()
+#define v_set1(x) _mm512_set1_ps(x)
+#define v_load(p) _mm512_loadu_ps(p)
+#define v_store(p, v) _mm512_storeu_ps(p, v)
+#define v_load_tail(p, m) _mm512_maskz_loadu_ps(m, p)
+#define v_store_tail(p, v, m) _mm512_mask_storeu_ps(p, m, v)
+#define v_add(a, b) _mm512_add_ps(a, b)
+#define v_mul(a, b) _mm512_mul_ps(a, b)
+#define v_div(a, b) _mm512_div_ps(a, b)
+#define v_fma(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define v_max(a, b) _mm512_max_ps(a, b)
 
-ES_INLINE src_row open_row(const embstore_matrix *t, int64_t id, embstore_dtype dt)
+/* 16 f16 or bf16 codes as f32: F16C, or bf16's 16 bits moved to the top of each lane. */
+ES_INLINE vfloat widen_f16(__m256i h)
 {
-	src_row s;
-	s.p = es_row(t, id);
-	if (dt == EMBSTORE_INT8_ROWWISE) {
-		float scale, bias;
-		es_int8_scale_bias(s.p, t->dim, &scale, &bias);
-		s.scale = _mm512_set1_ps(scale);
-		s.bias = _mm512_set1_ps(bias);
-	} else {
-		s.scale = s.bias = _mm512_setzero_ps();
-	}
-	return s;
+	return _mm512_cvtph_ps(h);
 }
 
-ES_INLINE __m512 widen16(__m256i h, embstore_dtype dt)
+ES_INLINE vfloat widen_bf16(__m256i h)
 {
-	if (dt == EMBSTORE_F16)
-		return _mm512_cvtph_ps(h);
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-ES_INLINE __m512 dequant8(__m128i q, const src_row *s)
+ES_INLINE vfloat widen_u8(__m128i q)
 {
-	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q)), s->scale, s->bias);
+	return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q));
 }
 
-/* Elements j .. j+15 as f32. */
-ES_INLINE __m512 load_full(const src_row *s, embstore_dtype dt, size_t j)
-{
-	switch (dt) {
-	case EMBSTORE_F32:
-		return _mm512_loadu_ps(s->p + j * 4);
-	case EMBSTORE_F16:
-	case EMBSTORE_BF16:
-		return widen16(_mm256_loadu_si256((const __m256i *)(const void *)(s->p + j * 2)), dt);
-	case EMBSTORE_INT8_ROWWISE:
-	default:
-		return dequant8(_mm_loadu_si128((const __m128i *)(const void *)(s->p + j)), s);
-	}
-}
+#define cvt_f32(p) _mm512_loadu_ps(p)
+#define cvt_f16(p) widen_f16(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
+#define cvt_bf16(p) widen_bf16(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
+#define cvt_u8(p) widen_u8(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+#define cvt_f32_tail(p, m) _mm512_maskz_loadu_ps(m, p)
+#define cvt_f16_tail(p, m) widen_f16(_mm256_maskz_loadu_epi16(m, p))
+#define cvt_bf16_tail(p, m) widen_bf16(_mm256_maskz_loadu_epi16(m, p))
+#define cvt_u8_tail(p, m) widen_u8(_mm_maskz_loadu_epi8(m, p))
 
-/* The lanes of m (elements from j on) as f32, the others zero for f32/f16/bf16. Masked loads do not touch, and
- * cannot fault on, the bytes of the lanes left out. */
-ES_INLINE __m512 load_part(const src_row *s, embstore_dtype dt, size_t j, __mmask16 m)
-{
-	switch (dt) {
-	case EMBSTORE_F32:
-		return _mm512_maskz_loadu_ps(m, s->p + j * 4);
-	case EMBSTORE_F16:
-	case EMBSTORE_BF16:
-		return widen16(_mm256_maskz_loadu_epi16(m, s->p + j * 2), dt);
-	case EMBSTORE_INT8_ROWWISE:
-	default:
-		return dequant8(_mm_maskz_loadu_epi8(m, s->p + j), s);
-	}
-}
-
-/* ---- gather ---- */
-
-ES_INLINE void gather_row(float *o, const src_row *s, embstore_dtype dt, size_t dim)
-{
-	size_t j = 0;
-	for (; j + 2 * W <= dim; j += 2 * W) {
-		__m512 a = load_full(s, dt, j), b = load_full(s, dt, j + W);
-		_mm512_storeu_ps(o + j, a);
-		_mm512_storeu_ps(o + j + W, b);
-	}
-	if (j + W <= dim) {
-		_mm512_storeu_ps(o + j, load_full(s, dt, j));
-		j += W;
-	}
-	if (j < dim) {
-		__mmask16 m = first_lanes(dim - j);
-		_mm512_mask_storeu_ps(o + j, m, load_part(s, dt, j, m));
-	}
-}
-
-ES_INLINE embstore_status gather_impl(const embstore_matrix *t, const void *ids, size_t n, float *out,
-                                      size_t *bad_index, embstore_dtype dt, int wide)
-{
-	size_t dim = t->dim;
-	size_t pf = es_row_bytes(dt, t->dim);
-	if (pf > ES_PREFETCH_BYTES)
-		pf = ES_PREFETCH_BYTES;
-	for (size_t i = 0; i < n; i++) {
-		int64_t id = es_id_at(ids, wide, i);
-		if ((uint64_t)id >= t->rows) {
-			*bad_index = i;
-			return EMBSTORE_ID_OUT_OF_RANGE;
-		}
-		es_prefetch_row(t, ids, wide, i, n, pf);
-		src_row s = open_row(t, id, dt);
-		gather_row(out + i * dim, &s, dt, dim);
-	}
-	return EMBSTORE_OK;
-}
-
-static embstore_status avx512_gather(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
-                                     size_t n, float *out, size_t *bad_index)
-{
-#define GATHER(dt, wide) gather_impl(t, ids, n, out, bad_index, dt, wide)
-	ES_SPECIALIZE(t->dtype, id_type, GATHER);
-#undef GATHER
-}
-
-/* ---- bags ---- */
-
-/* Folds one row into the bag's accumulator (kernels.h: sum/mean add or fused-multiply-add; max keeps the larger,
- * MAXPS operand order; `first` starts max from the row itself). */
-ES_INLINE __m512 fold(__m512 acc, __m512 x, embstore_bag_mode mode, int weighted, __m512 w, int first)
-{
-	if (mode == EMBSTORE_BAG_MAX) {
-		if (weighted)
-			x = _mm512_mul_ps(w, x);
-		return first ? x : _mm512_max_ps(acc, x);
-	}
-	return weighted ? _mm512_fmadd_ps(w, x, acc) : _mm512_add_ps(acc, x);
-}
-
-ES_INLINE void bag_row(float *o, const src_row *s, embstore_dtype dt, size_t dim, embstore_bag_mode mode,
-                       int weighted, __m512 w, int first)
-{
-	size_t j = 0;
-	for (; j + W <= dim; j += W) {
-		__m512 x = load_full(s, dt, j);
-		_mm512_storeu_ps(o + j, fold(_mm512_loadu_ps(o + j), x, mode, weighted, w, first));
-	}
-	if (j < dim) {
-		__mmask16 m = first_lanes(dim - j);
-		__m512 x = load_part(s, dt, j, m);
-		_mm512_mask_storeu_ps(o + j, m, fold(_mm512_maskz_loadu_ps(m, o + j), x, mode, weighted, w, first));
-	}
-}
-
-ES_INLINE void fill_zero(float *o, size_t dim)
-{
-	size_t j = 0;
-	for (; j + W <= dim; j += W)
-		_mm512_storeu_ps(o + j, _mm512_setzero_ps());
-	if (j < dim)
-		_mm512_mask_storeu_ps(o + j, first_lanes(dim - j), _mm512_setzero_ps());
-}
-
-ES_INLINE void divide(float *o, size_t dim, float len)
-{
-	__m512 d = _mm512_set1_ps(len);
-	size_t j = 0;
-	for (; j + W <= dim; j += W)
-		_mm512_storeu_ps(o + j, _mm512_div_ps(_mm512_loadu_ps(o + j), d));
-	if (j < dim) {
-		__mmask16 m = first_lanes(dim - j);
-		_mm512_mask_storeu_ps(o + j, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, o + j), d));
-	}
-}
-
-ES_INLINE embstore_status bag_impl(const embstore_matrix *t, const void *ids, const int64_t *offsets,
-                                   size_t n_bags, const float *weights, embstore_bag_mode mode, float *out,
-                                   size_t *bad_index, embstore_dtype dt, int wide)
-{
-	size_t dim = t->dim;
-	size_t pf = es_row_bytes(dt, t->dim);
-	size_t n_end = n_bags ? (size_t)offsets[n_bags] : 0;
-	if (pf > ES_PREFETCH_BYTES)
-		pf = ES_PREFETCH_BYTES;
-	for (size_t b = 0; b < n_bags; b++) {
-		size_t lo = (size_t)offsets[b], hi = (size_t)offsets[b + 1];
-		float *o = out + b * dim;
-		if (mode != EMBSTORE_BAG_MAX || lo == hi)
-			fill_zero(o, dim);
-		for (size_t k = lo; k < hi; k++) {
-			int64_t id = es_id_at(ids, wide, k);
-			if ((uint64_t)id >= t->rows) {
-				*bad_index = k;
-				return EMBSTORE_ID_OUT_OF_RANGE;
-			}
-			es_prefetch_row(t, ids, wide, k, n_end, pf);
-			src_row s = open_row(t, id, dt);
-			__m512 w = _mm512_set1_ps(weights ? weights[k] : 1.0f);
-			bag_row(o, &s, dt, dim, mode, weights != NULL, w, k == lo);
-		}
-		if (mode == EMBSTORE_BAG_MEAN && hi > lo)
-			divide(o, dim, (float)(hi - lo));
-	}
-	return EMBSTORE_OK;
-}
-
-static embstore_status avx512_gather_bag(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
-                                         const int64_t *offsets, size_t n_bags, const float *weights,
-                                         embstore_bag_mode mode, float *out, size_t *bad_index)
-{
-#define BAG(dt, wide) bag_impl(t, ids, offsets, n_bags, weights, mode, out, bad_index, dt, wide)
-	ES_SPECIALIZE(t->dtype, id_type, BAG);
-#undef BAG
-}
-
-/* ---- scatter-add ---- */
-
-ES_INLINE embstore_status scatter_impl(const embstore_matrix *t, const void *ids, size_t n, const float *grads,
-                                       float alpha, uint64_t row_lo, uint64_t row_hi, size_t *bad_index, int wide)
-{
-	size_t dim = t->dim;
-	__m512 a = _mm512_set1_ps(alpha);
-	for (size_t i = 0; i < n; i++) {
-		int64_t id = es_id_at(ids, wide, i);
-		if ((uint64_t)id >= t->rows) {
-			*bad_index = i;
-			return EMBSTORE_ID_OUT_OF_RANGE;
-		}
-		if ((uint64_t)id < row_lo || (uint64_t)id >= row_hi)
-			continue;
-		float *r = (float *)(void *)((unsigned char *)t->data + (size_t)id * (size_t)t->row_stride);
-		const float *g = grads + i * dim;
-		size_t j = 0;
-		for (; j + 2 * W <= dim; j += 2 * W) {
-			__m512 r0 = _mm512_fmadd_ps(a, _mm512_loadu_ps(g + j), _mm512_loadu_ps(r + j));
-			__m512 r1 = _mm512_fmadd_ps(a, _mm512_loadu_ps(g + j + W), _mm512_loadu_ps(r + j + W));
-			_mm512_storeu_ps(r + j, r0);
-			_mm512_storeu_ps(r + j + W, r1);
-		}
-		if (j + W <= dim) {
-			_mm512_storeu_ps(r + j, _mm512_fmadd_ps(a, _mm512_loadu_ps(g + j), _mm512_loadu_ps(r + j)));
-			j += W;
-		}
-		if (j < dim) {
-			__mmask16 m = first_lanes(dim - j);
-			__m512 v = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m, g + j), _mm512_maskz_loadu_ps(m, r + j));
-			_mm512_mask_storeu_ps(r + j, m, v);
-		}
-	}
-	return EMBSTORE_OK;
-}
-
-static embstore_status avx512_scatter_add(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
-                                          size_t n, const float *grads, float alpha, uint64_t row_lo,
-                                          uint64_t row_hi, size_t *bad_index)
-{
-	if (id_type == EMBSTORE_ID64)
-		return scatter_impl(t, ids, n, grads, alpha, row_lo, row_hi, bad_index, 1);
-	return scatter_impl(t, ids, n, grads, alpha, row_lo, row_hi, bad_index, 0);
-}
+#include "kernel_loops.h"
 
 const embstore_kernel_table embstore_kernels_avx512 = {
 	EMBSTORE_ISA_AVX512,
-	avx512_gather,
-	avx512_gather_bag,
-	avx512_scatter_add,
+	loops_gather,
+	loops_gather_bag,
+	loops_scatter_add,
 };

@@ -96,6 +96,18 @@ ES_INLINE int64_t es_id_at(const void *ids, int wide, size_t i)
 	return v;
 }
 
+/* Id i, checked as the contract above says: 1 with *id set when it names a row, otherwise 0 with *bad_index = i
+ * (the caller then returns EMBSTORE_ID_OUT_OF_RANGE). */
+ES_INLINE int es_checked_id(const embstore_matrix *t, const void *ids, int wide, size_t i, int64_t *id,
+                            size_t *bad_index)
+{
+	*id = es_id_at(ids, wide, i);
+	if ((uint64_t)*id < t->rows)
+		return 1;
+	*bad_index = i;
+	return 0;
+}
+
 /* Start of row `id` (already checked against rows, so the product fits: rows * row_stride fits in a size_t). */
 ES_INLINE const unsigned char *es_row(const embstore_matrix *t, int64_t id)
 {

@@ -44,11 +44,9 @@ static embstore_status scalar_gather(const embstore_matrix *t, const void *ids, 
 {
 	int wide = id_type == EMBSTORE_ID64;
 	for (size_t i = 0; i < n; i++) {
-		int64_t id = es_id_at(ids, wide, i);
-		if ((uint64_t)id >= t->rows) {
-			*bad_index = i;
+		int64_t id;
+		if (!es_checked_id(t, ids, wide, i, &id, bad_index))
 			return EMBSTORE_ID_OUT_OF_RANGE;
-		}
 		convert(es_row(t, id), t->dtype, t->dim, 0, t->dim, out + i * t->dim);
 	}
 	return EMBSTORE_OK;
@@ -70,11 +68,9 @@ static embstore_status scalar_gather_bag(const embstore_matrix *t, const void *i
 		for (uint32_t j = 0; j < dim; j++)
 			o[j] = 0.0f;
 		for (size_t k = lo; k < hi; k++) {
-			int64_t id = es_id_at(ids, wide, k);
-			if ((uint64_t)id >= t->rows) {
-				*bad_index = k;
+			int64_t id;
+			if (!es_checked_id(t, ids, wide, k, &id, bad_index))
 				return EMBSTORE_ID_OUT_OF_RANGE;
-			}
 			for (uint32_t j0 = 0; j0 < dim; j0 += CHUNK) {
 				uint32_t count = dim - j0 < CHUNK ? dim - j0 : CHUNK;
 				convert(es_row(t, id), t->dtype, dim, j0, count, v);
@@ -105,11 +101,9 @@ static embstore_status scalar_scatter_add(const embstore_matrix *t, const void *
 	int wide = id_type == EMBSTORE_ID64;
 	uint32_t dim = t->dim;
 	for (size_t i = 0; i < n; i++) {
-		int64_t id = es_id_at(ids, wide, i);
-		if ((uint64_t)id >= t->rows) {
-			*bad_index = i;
+		int64_t id;
+		if (!es_checked_id(t, ids, wide, i, &id, bad_index))
 			return EMBSTORE_ID_OUT_OF_RANGE;
-		}
 		if ((uint64_t)id < row_lo || (uint64_t)id >= row_hi)
 			continue;
 		unsigned char *row = (unsigned char *)t->data + (size_t)id * (size_t)t->row_stride;

@@ -2,6 +2,7 @@
  * The writer uses these; SIMD kernels widen f16 / bf16 the same way (exact), so results agree everywhere. */
 #include <math.h>
 
+#include "half.h"
 #include "util.h"
 
 static uint32_t f32_bits(float x)
@@ -9,13 +10,6 @@ static uint32_t f32_bits(float x)
 	uint32_t u;
 	memcpy(&u, &x, sizeof u);
 	return u;
-}
-
-static float f32_from_bits(uint32_t u)
-{
-	float x;
-	memcpy(&x, &u, sizeof x);
-	return x;
 }
 
 uint16_t embstore_f32_to_f16(float x)
@@ -49,15 +43,7 @@ uint16_t embstore_f32_to_f16(float x)
 
 float embstore_f16_to_f32(uint16_t h)
 {
-	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-	uint32_t e = (h >> 10) & 0x1F, m = h & 0x3FF;
-	if (e == 0) {
-		float v = (float)m * 0x1p-24f; /* exact: m < 2^10 */
-		return f32_from_bits(f32_bits(v) | sign);
-	}
-	if (e == 31) /* a NaN comes out quiet, payload kept, as F16C and NEON convert it */
-		return f32_from_bits(sign | 0x7F800000 | (m << 13) | (m ? 0x400000u : 0));
-	return f32_from_bits(sign | ((e + 112) << 23) | (m << 13));
+	return es_f16_to_f32(h);
 }
 
 uint16_t embstore_f32_to_bf16(float x)
@@ -71,7 +57,7 @@ uint16_t embstore_f32_to_bf16(float x)
 
 float embstore_bf16_to_f32(uint16_t h)
 {
-	return f32_from_bits((uint32_t)h << 16);
+	return es_bf16_to_f32(h);
 }
 
 embstore_status embstore_quantize_row_int8(const float *src, uint32_t dim, uint8_t *dst)

@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "format.h"
+#include "half.h"
 
 #define ES_WRITE_BUFFER (1u << 20)
 
@@ -377,7 +378,7 @@ static void widen_row(const uint8_t *src, embstore_dtype src_dtype, uint32_t dim
 		for (uint32_t j = 0; j < dim; j++) {
 			uint16_t h;
 			memcpy(&h, src + 2 * (size_t)j, 2);
-			dst[j] = src_dtype == EMBSTORE_F16 ? embstore_f16_to_f32(h) : embstore_bf16_to_f32(h);
+			dst[j] = src_dtype == EMBSTORE_F16 ? es_f16_to_f32(h) : es_bf16_to_f32(h);
 		}
 		break;
 	case EMBSTORE_INT8_ROWWISE: /* never a conversion source: refused by the caller */

@@ -21,6 +21,7 @@ int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_get(int argc, char **argv);
 int cli_cmd_cpu(int argc, char **argv);
+int cli_cmd_bench(int argc, char **argv);
 
 /* Text appended to each command's --help. */
 extern const char cli_exit_help[];

@@ -17,6 +17,7 @@ static const command commands[] = {
 	{"verify", cli_cmd_verify, "check every data checksum; name each corrupt table and row range"},
 	{"get", cli_cmd_get, "print rows of a table by id, as f32 values that round-trip exactly"},
 	{"cpu", cli_cmd_cpu, "print CPU features and the kernel sets this machine can run"},
+	{"bench", cli_cmd_bench, "measure kernel throughput on this CPU, every kernel set (--json)"},
 	{NULL, NULL, NULL},
 };
 
@@ -82,7 +83,7 @@ int main(int argc, char **argv)
 {
 	install_signal_handlers();
 	if (argc < 2) {
-		return cli_usage_error(NULL, "missing COMMAND (build, inspect, verify, get, cpu)");
+		return cli_usage_error(NULL, "missing COMMAND (build, inspect, verify, get, cpu, bench)");
 	}
 	const char *name = argv[1];
 	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {

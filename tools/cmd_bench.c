@@ -1,0 +1,504 @@
+/* cmd_bench.c: `embstore bench`: a quick throughput table of the kernels, for every kernel set this CPU runs. */
+
+/* MAP_ANONYMOUS and MADV_HUGEPAGE: the tool builds with _POSIX_C_SOURCE, which hides them. */
+#define _DEFAULT_SOURCE
+
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"Usage: embstore bench [--json] [--size SIZE]\n"
+	"\n"
+	"Measures, in 10 to 20 seconds, the rows per second and bytes per second of the kernels at dim 128 with\n"
+	"random ids, for every kernel set this CPU and build can run: gather of f32, f16, bf16 and int8 rows, bag sum\n"
+	"(f32, bags of 32) and scatter-add (f32), on a table that fits in the L2 cache and on one several times the\n"
+	"last-level cache; plus a memcpy of the same number of bytes as the baseline. Prints the CPU model and the\n"
+	"features embstore detected first. Tables live in anonymous memory (no file is written). Each figure is the\n"
+	"best of 7 runs of about 30 ms: on a busy machine, run it twice.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print one JSON object: embstore_version, cpu (model, features), tables (bytes of each),\n"
+	"               results (list of objects with isa, operation, dtype, table, rows_per_second,\n"
+	"               bytes_per_second; bytes are those of the table rows read)\n"
+	"  --size SIZE  bytes of the large table (K, M, G suffixes; default 4 x the last-level cache, at least\n"
+	"               256M, at most a quarter of the RAM)\n"
+	"  -h, --help   print this help\n"
+	"\n";
+
+enum { OPT_JSON, OPT_SIZE, OPT_HELP };
+
+static const cli_option options[] = {
+	{"json", 0, 0, OPT_JSON},
+	{"size", 0, 1, OPT_SIZE},
+	{"help", 'h', 0, OPT_HELP},
+	{NULL, 0, 0, 0},
+};
+
+#define DIM 128u
+#define BAG_LEN 32u
+#define BLOCKS 7
+#define BLOCK_SECONDS 0.03
+#define MiB (1024.0 * 1024.0)
+
+enum { OP_MEMCPY, OP_GATHER, OP_BAG_SUM, OP_SCATTER_ADD };
+enum { TABLE_SMALL, TABLE_LARGE, TABLE_COUNT };
+
+static const char *const table_names[TABLE_COUNT] = {"in_cache", "out_of_cache"};
+
+typedef struct measurement {
+	int isa; /* -1 for memcpy */
+	int op;
+	embstore_dtype dtype;
+	int table;
+	double rows_per_second;
+	double bytes_per_second;
+} measurement;
+
+/* The memory the tables are laid over and what the calls need beside it. */
+typedef struct bench {
+	unsigned char *region[TABLE_COUNT];
+	size_t region_bytes[TABLE_COUNT];
+	size_t batch[TABLE_COUNT]; /* ids per call */
+	int64_t *ids;
+	int64_t *offsets;
+	float *out;
+	float *grads;
+	uint64_t rng;
+} bench;
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * The machine
+ */
+
+/* Size of the level-`level` data or unified cache: sysconf, else /sys; 0 when neither knows. */
+static uint64_t cache_bytes(int level)
+{
+	long v = sysconf(level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
+	if (v > 0)
+		return (uint64_t)v;
+	for (int i = 0; i < 8; i++) {
+		char path[96], type[32] = "", size[32] = "";
+		int lvl = 0;
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		int ok = fscanf(f, "%d", &lvl) == 1;
+		fclose(f);
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+		if (!ok || lvl != level || (f = fopen(path, "r")) == NULL)
+			continue;
+		ok = fscanf(f, "%31s", type) == 1;
+		fclose(f);
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+		if (!ok || strcmp(type, "Instruction") == 0 || (f = fopen(path, "r")) == NULL)
+			continue;
+		ok = fscanf(f, "%31s", size) == 1;
+		fclose(f);
+		char *end;
+		unsigned long long b = strtoull(size, &end, 10);
+		if (ok && (*end == 'K' || *end == 'k'))
+			return (uint64_t)b * 1024;
+		if (ok && (*end == 'M' || *end == 'm'))
+			return (uint64_t)b * 1024 * 1024;
+		if (ok)
+			return (uint64_t)b;
+	}
+	return 0;
+}
+
+/* "model name" (x86) or "CPU implementer" / "CPU part" (Arm) from /proc/cpuinfo, into buf; "unknown" if none. */
+static void cpu_model(char *buf, size_t size)
+{
+	char line[512], implementer[64] = "", part[64] = "";
+	snprintf(buf, size, "unknown");
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *colon = strchr(line, ':');
+		if (colon == NULL)
+			continue;
+		char *value = colon + 1;
+		value += strspn(value, " \t");
+		value[strcspn(value, "\n")] = 0;
+		if (strncmp(line, "model name", 10) == 0 && *value != 0) {
+			snprintf(buf, size, "%s", value);
+			fclose(f);
+			return;
+		}
+		if (strncmp(line, "CPU implementer", 15) == 0 && implementer[0] == 0)
+			snprintf(implementer, sizeof implementer, "%s", value);
+		else if (strncmp(line, "CPU part", 8) == 0 && part[0] == 0)
+			snprintf(part, sizeof part, "%s", value);
+	}
+	fclose(f);
+	if (implementer[0] != 0)
+		snprintf(buf, size, "implementer %s, part %s", implementer, part[0] != 0 ? part : "?");
+}
+
+static const char *arch_name(void)
+{
+#if defined(__x86_64__)
+	return "x86-64";
+#elif defined(__aarch64__)
+	return "aarch64";
+#else
+	return "other";
+#endif
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Tables and measurements
+ */
+
+/* Random 16-bit values in [0x3c00, 0x3fff]: normal and finite read as f16, bf16, f32 or int8 scale and bias
+ * (dim 128 keeps those 4-byte aligned), so one region serves every dtype, and no kernel meets a NaN or a
+ * subnormal. Writing it also faults every page in before anything is timed. */
+static void fill_pattern(unsigned char *p, size_t bytes, uint64_t *rng)
+{
+	for (size_t i = 0; i + 8 <= bytes; i += 8) {
+		uint64_t v = (splitmix64(rng) & 0x03ff03ff03ff03ffu) | 0x3c003c003c003c00u;
+		memcpy(p + i, &v, 8);
+	}
+}
+
+static unsigned char *map_region(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	/* Faulting in gigabytes 4 KiB at a time costs seconds on some virtual machines; huge pages, where the
+	 * kernel gives them, keep the command quick. */
+	madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
+static embstore_matrix view(const bench *b, int table, embstore_dtype dtype)
+{
+	embstore_matrix m;
+	uint64_t row = embstore_row_bytes(dtype, DIM);
+	m.data = b->region[table];
+	m.rows = b->region_bytes[table] / row;
+	m.row_stride = row;
+	m.dim = DIM;
+	m.dtype = dtype;
+	return m;
+}
+
+/* One call of `op` on `n` fresh random ids (chosen before the clock starts). Returns its seconds, or -1 after
+ * reporting a failure. */
+static double timed_call(bench *b, int op, const embstore_matrix *m, int table, size_t n, size_t *copy_at)
+{
+	if (op != OP_MEMCPY) {
+		for (size_t i = 0; i < n; i++)
+			b->ids[i] = (int64_t)((splitmix64(&b->rng) >> 11) % m->rows);
+	}
+	size_t bad = 0;
+	embstore_status st = EMBSTORE_OK;
+	double t0 = now_seconds();
+	switch (op) {
+	case OP_MEMCPY: {
+		/* The bytes f32 rows of one call take, read in order through the table. */
+		size_t bytes = n * DIM * 4;
+		if (*copy_at + bytes > b->region_bytes[table])
+			*copy_at = 0;
+		memcpy(b->out, b->region[table] + *copy_at, bytes);
+		*copy_at += bytes;
+		break;
+	}
+	case OP_GATHER:
+		st = embstore_gather(m, b->ids, EMBSTORE_ID64, n, b->out, &bad);
+		break;
+	case OP_BAG_SUM:
+		st = embstore_gather_bag(m, b->ids, EMBSTORE_ID64, n, b->offsets, n / BAG_LEN, NULL, EMBSTORE_BAG_SUM,
+		                         b->out, &bad);
+		break;
+	case OP_SCATTER_ADD:
+	default:
+		/* Gradients of 1e-12 leave every table value (all >= 2^-7) unchanged: the gathers that follow read the
+		 * same numbers, while the kernel still loads, adds and stores every element. */
+		st = embstore_scatter_add(m, b->ids, EMBSTORE_ID64, n, b->grads, 1.0f, &bad);
+		break;
+	}
+	double t = now_seconds() - t0;
+	if (st != EMBSTORE_OK) {
+		cli_status_error("bench", "kernel", st, 0);
+		return -1;
+	}
+	return t;
+}
+
+/* Best rows per second over BLOCKS blocks of calls adding up to BLOCK_SECONDS each; 0 after a failure. */
+static double measure(bench *b, int op, const embstore_matrix *m, int table)
+{
+	size_t n = b->batch[table];
+	size_t copy_at = 0;
+	double best = 0;
+	if (timed_call(b, op, m, table, n, &copy_at) < 0) /* warm-up */
+		return 0;
+	for (int block = 0; block < BLOCKS; block++) {
+		double seconds = 0;
+		size_t rows = 0;
+		while (seconds < BLOCK_SECONDS) {
+			double t = timed_call(b, op, m, table, n, &copy_at);
+			if (t < 0)
+				return 0;
+			seconds += t;
+			rows += n;
+		}
+		double rate = (double)rows / seconds;
+		if (rate > best)
+			best = rate;
+	}
+	return best;
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Output
+ */
+
+static const char *op_name(int op)
+{
+	switch (op) {
+	case OP_MEMCPY:
+		return "memcpy";
+	case OP_GATHER:
+		return "gather";
+	case OP_BAG_SUM:
+		return "bag_sum";
+	default:
+		return "scatter_add";
+	}
+}
+
+static void print_json(const char *model, const bench *b, const measurement *ms, size_t count)
+{
+	fputs("{\"embstore_version\": \"", stdout);
+	cli_put_escaped(stdout, embstore_version(), CLI_ESCAPE_JSON);
+	fputs("\",\n \"cpu\": {\"model\": \"", stdout);
+	cli_put_escaped(stdout, model, CLI_ESCAPE_JSON);
+	printf("\", \"arch\": \"%s\", \"features\": [", arch_name());
+	uint64_t features = embstore_cpu_features();
+	int first = 1;
+	for (unsigned bit = 0; bit < 64; bit++) {
+		if ((features >> bit & 1u) == 0)
+			continue;
+		const char *name = embstore_cpu_feature_name(bit);
+		if (name != NULL)
+			printf("%s\"%s\"", first ? "" : ", ", name);
+		else
+			printf("%s\"bit%u\"", first ? "" : ", ", bit);
+		first = 0;
+	}
+	printf("]},\n \"dim\": %u, \"bag_length\": %u,\n \"tables\": {", DIM, BAG_LEN);
+	for (int t = 0; t < TABLE_COUNT; t++)
+		printf("%s\"%s\": {\"bytes\": %zu, \"ids_per_call\": %zu}", t == 0 ? "" : ", ", table_names[t],
+		       b->region_bytes[t], b->batch[t]);
+	fputs("},\n \"results\": [", stdout);
+	for (size_t i = 0; i < count; i++) {
+		const measurement *r = &ms[i];
+		printf("%s\n  {\"isa\": \"%s\", \"operation\": \"%s\", \"dtype\": \"%s\", \"table\": \"%s\", "
+		       "\"rows_per_second\": %.6g, \"bytes_per_second\": %.6g}",
+		       i == 0 ? "" : ",", r->isa < 0 ? "none" : embstore_isa_name((embstore_isa)r->isa), op_name(r->op),
+		       embstore_dtype_name(r->dtype), table_names[r->table], r->rows_per_second, r->bytes_per_second);
+	}
+	fputs("\n ]\n}\n", stdout);
+}
+
+static void print_text(const char *model, const bench *b, const measurement *ms, size_t count, uint64_t l2,
+                       uint64_t llc)
+{
+	printf("embstore %s bench on %s (%s)\n", embstore_version(), model, arch_name());
+	fputs("cpu features:", stdout);
+	uint64_t features = embstore_cpu_features();
+	for (unsigned bit = 0; bit < 64; bit++) {
+		if ((features >> bit & 1u) == 0)
+			continue;
+		const char *name = embstore_cpu_feature_name(bit);
+		if (name != NULL)
+			printf(" %s", name);
+		else
+			printf(" bit%u", bit);
+	}
+	printf("\ndim %u, uniform random ids; in-cache table %.2f MiB (L2 %.2f MiB), %zu ids per call; "
+	       "out-of-cache table %.0f MiB (LLC %.0f MiB), %zu ids per call\n",
+	       DIM, (double)b->region_bytes[TABLE_SMALL] / MiB, (double)l2 / MiB, b->batch[TABLE_SMALL],
+	       (double)b->region_bytes[TABLE_LARGE] / MiB, (double)llc / MiB, b->batch[TABLE_LARGE]);
+	printf("bytes are those of the table rows read (memcpy: of f32 rows); best of %d runs of %.0f ms\n\n", BLOCKS,
+	       BLOCK_SECONDS * 1e3);
+	printf("%-8s %-18s %21s   %21s\n", "", "", "in-cache", "out-of-cache");
+	printf("%-8s %-18s %10s %10s   %10s %10s\n", "set", "operation", "Mrows/s", "GB/s", "Mrows/s", "GB/s");
+	/* Results come in pairs: the same measurement on the small, then the large table. */
+	for (size_t i = 0; i + 1 < count; i += 2) {
+		const measurement *s = &ms[i], *l = &ms[i + 1];
+		char op[32];
+		if (s->op == OP_GATHER)
+			snprintf(op, sizeof op, "gather %s", embstore_dtype_name(s->dtype));
+		else if (s->op == OP_BAG_SUM)
+			snprintf(op, sizeof op, "bag sum f32 (%u)", BAG_LEN);
+		else if (s->op == OP_SCATTER_ADD)
+			snprintf(op, sizeof op, "scatter-add f32");
+		else
+			snprintf(op, sizeof op, "memcpy (baseline)");
+		printf("%-8s %-18s %10.1f %10.2f   %10.1f %10.2f\n", s->isa < 0 ? "-" : embstore_isa_name((embstore_isa)s->isa),
+		       op, s->rows_per_second / 1e6, s->bytes_per_second / 1e9, l->rows_per_second / 1e6,
+		       l->bytes_per_second / 1e9);
+	}
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * The command
+ */
+
+static int run(int json, uint64_t large_bytes)
+{
+	uint64_t l2 = cache_bytes(2), llc = cache_bytes(3);
+	if (l2 == 0)
+		l2 = 1024 * 1024;
+	if (llc == 0)
+		llc = l2;
+	if (large_bytes == 0) {
+		large_bytes = 4 * llc < 256 * 1024 * 1024 ? 256 * 1024 * 1024 : 4 * llc;
+		long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+		if (pages > 0 && page > 0 && large_bytes > (uint64_t)pages * (uint64_t)page / 4)
+			large_bytes = (uint64_t)pages * (uint64_t)page / 4;
+	}
+	bench b;
+	memset(&b, 0, sizeof b);
+	b.rng = 0x5eedu;
+	/* Half of L2 for the small table (room for ids and output beside it); whole 2 MiB for the large one. */
+	b.region_bytes[TABLE_SMALL] = (size_t)(l2 / 2 / 4096 * 4096);
+	b.region_bytes[TABLE_LARGE] = (size_t)((large_bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20));
+	/* Outputs of the small table's calls stay in L2 too (256 KiB); the large one's calls are a typical batch. */
+	b.batch[TABLE_SMALL] = 256 * 1024 / (DIM * 4);
+	b.batch[TABLE_LARGE] = 4096;
+	size_t max_batch = b.batch[TABLE_LARGE];
+	b.ids = malloc(max_batch * sizeof *b.ids);
+	b.offsets = malloc((max_batch / BAG_LEN + 1) * sizeof *b.offsets);
+	b.out = malloc(max_batch * DIM * sizeof *b.out);
+	b.grads = malloc(max_batch * DIM * sizeof *b.grads);
+	for (int t = 0; t < TABLE_COUNT; t++)
+		b.region[t] = map_region(b.region_bytes[t]);
+	int rc = CLI_EXIT_OK;
+	measurement *ms = malloc(sizeof *ms * (2 + EMBSTORE_ISA_COUNT * 6 * TABLE_COUNT));
+	if (b.ids == NULL || b.offsets == NULL || b.out == NULL || b.grads == NULL || b.region[0] == NULL ||
+	    b.region[1] == NULL || ms == NULL) {
+		cli_error("bench", NULL, "cannot allocate %.0f MiB for the tables (try a smaller --size)",
+		          (double)b.region_bytes[TABLE_LARGE] / MiB);
+		rc = CLI_EXIT_USAGE;
+		goto done;
+	}
+	for (int t = 0; t < TABLE_COUNT; t++)
+		fill_pattern(b.region[t], b.region_bytes[t], &b.rng);
+	for (size_t i = 0; i <= max_batch / BAG_LEN; i++)
+		b.offsets[i] = (int64_t)(i * BAG_LEN);
+	for (size_t i = 0; i < max_batch * DIM; i++) {
+		b.grads[i] = 1e-12f;
+		b.out[i] = 0;
+	}
+
+	embstore_isa previous;
+	int restore = embstore_isa_active(&previous) == EMBSTORE_OK;
+	size_t count = 0;
+	for (int t = 0; t < TABLE_COUNT; t++) {
+		embstore_matrix m = view(&b, t, EMBSTORE_F32);
+		double rows = measure(&b, OP_MEMCPY, &m, t);
+		ms[count++] = (measurement){-1, OP_MEMCPY, EMBSTORE_F32, t, rows, rows * DIM * 4};
+	}
+	static const embstore_dtype dtypes[] = {EMBSTORE_F32, EMBSTORE_F16, EMBSTORE_BF16, EMBSTORE_INT8_ROWWISE};
+	for (int isa = 0; isa < EMBSTORE_ISA_COUNT && rc == CLI_EXIT_OK; isa++) {
+		if (!embstore_isa_supported((embstore_isa)isa) || embstore_isa_set((embstore_isa)isa) != EMBSTORE_OK)
+			continue;
+		for (int k = 0; k < 6 && rc == CLI_EXIT_OK; k++) {
+			int op = k < 4 ? OP_GATHER : k == 4 ? OP_BAG_SUM : OP_SCATTER_ADD;
+			embstore_dtype dt = k < 4 ? dtypes[k] : EMBSTORE_F32;
+			for (int t = 0; t < TABLE_COUNT; t++) {
+				embstore_matrix m = view(&b, t, dt);
+				double rows = measure(&b, op, &m, t);
+				if (rows <= 0) {
+					rc = CLI_EXIT_USAGE;
+					break;
+				}
+				ms[count++] = (measurement){isa, op, dt, t, rows, rows * (double)m.row_stride};
+			}
+		}
+	}
+	if (restore)
+		embstore_isa_set(previous);
+	if (rc == CLI_EXIT_OK) {
+		char model[256];
+		cpu_model(model, sizeof model);
+		if (json)
+			print_json(model, &b, ms, count);
+		else
+			print_text(model, &b, ms, count, l2, llc);
+		rc = cli_finish_output("bench");
+	}
+done:
+	for (int t = 0; t < TABLE_COUNT; t++) {
+		if (b.region[t] != NULL)
+			munmap(b.region[t], b.region_bytes[t]);
+	}
+	free(ms);
+	free(b.ids);
+	free(b.offsets);
+	free(b.out);
+	free(b.grads);
+	return rc;
+}
+
+int cli_cmd_bench(int argc, char **argv)
+{
+	int json = 0;
+	uint64_t size = 0;
+	cli_parser p;
+	cli_parser_init(&p, "bench", options, argc, argv);
+	for (;;) {
+		int opt = cli_next(&p);
+		if (opt == CLI_END)
+			break;
+		switch (opt) {
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_SIZE:
+			if (!cli_parse_size(p.value, &size) || size < (64u << 20) || size > ((uint64_t)1 << 40))
+				return cli_usage_error("bench", "--size needs a size from 64M to 1024G, not '%s'", p.value);
+			break;
+		case OPT_HELP:
+			fputs(usage, stdout);
+			fputs(cli_exit_help, stdout);
+			return cli_finish_output("bench");
+		case CLI_OPERAND:
+			return cli_usage_error("bench", "unexpected argument '%s'", p.value);
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	return run(json, size);
+}
