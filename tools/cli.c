@@ -275,6 +275,13 @@ int cli_open_store(const char *command, const char *path, unsigned flags, embsto
 	return cli_exit_for(st);
 }
 
+int cli_help(const char *command, const char *usage)
+{
+	fputs(usage, stdout);
+	fputs(cli_exit_help, stdout);
+	return cli_finish_output(command);
+}
+
 int cli_finish_output(const char *command)
 {
 	errno = 0;

@@ -96,6 +96,9 @@ int cli_open_store(const char *command, const char *path, unsigned flags, embsto
  * CLI_EXIT_USAGE. */
 int cli_finish_output(const char *command);
 
+/* Prints a command's usage and the exit statuses, then finishes output as above. */
+int cli_help(const char *command, const char *usage);
+
 /* ------------------------------------------------------------------------------------------------------------
  * Strings from a store are valid UTF-8 (the library checks) but may hold anything else: quotes, newlines, terminal
  * escapes. They are printed through one of these.

@@ -491,9 +491,7 @@ int cli_cmd_bench(int argc, char **argv)
 				return cli_usage_error("bench", "--size needs a size from 64M to 1024G, not '%s'", p.value);
 			break;
 		case OPT_HELP:
-			fputs(usage, stdout);
-			fputs(cli_exit_help, stdout);
-			return cli_finish_output("bench");
+			return cli_help("bench", usage);
 		case CLI_OPERAND:
 			return cli_usage_error("bench", "unexpected argument '%s'", p.value);
 		default:

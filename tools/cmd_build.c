@@ -217,10 +217,8 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 			a->have_alignment = 1;
 			break;
 		case OPT_HELP:
-			fputs(usage, stdout);
-			fputs(cli_exit_help, stdout);
 			*done = 1;
-			return cli_finish_output("build");
+			return cli_help("build", usage);
 		case CLI_OPERAND:
 			rc = add_input(a, p.value);
 			break;

@@ -53,9 +53,7 @@ int cli_cmd_cpu(int argc, char **argv)
 			check_name = p.value;
 			break;
 		case OPT_HELP:
-			fputs(usage, stdout);
-			fputs(cli_exit_help, stdout);
-			return cli_finish_output("cpu");
+			return cli_help("cpu", usage);
 		case CLI_OPERAND:
 			return cli_usage_error("cpu", "unexpected argument '%s'", p.value);
 		default:

@@ -274,9 +274,7 @@ int cli_cmd_get(int argc, char **argv)
 			}
 			break;
 		case OPT_HELP:
-			fputs(usage, stdout);
-			fputs(cli_exit_help, stdout);
-			rc = cli_finish_output("get");
+			rc = cli_help("get", usage);
 			goto out;
 		case CLI_OPERAND:
 			if (path != NULL) {

@@ -183,9 +183,7 @@ int cli_cmd_inspect(int argc, char **argv)
 			json = 1;
 			break;
 		case OPT_HELP:
-			fputs(usage, stdout);
-			fputs(cli_exit_help, stdout);
-			return cli_finish_output("inspect");
+			return cli_help("inspect", usage);
 		case CLI_OPERAND:
 			if (path != NULL)
 				return cli_usage_error("inspect", "one FILE at a time ('%s' is a second one)", p.value);

@@ -125,9 +125,7 @@ int cli_cmd_verify(int argc, char **argv)
 			quiet = 1;
 			break;
 		case OPT_HELP:
-			fputs(usage, stdout);
-			fputs(cli_exit_help, stdout);
-			return cli_finish_output("verify");
+			return cli_help("verify", usage);
 		case CLI_OPERAND:
 			files++;
 			break;
