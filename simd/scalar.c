@@ -4,10 +4,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "half.h"
 #include "kernels.h"
 
 /* Elements [j0, j0 + count) of a row as f32, into dst. f16 and bf16 widen with the library's exact conversions
- * (src/convert.c), which quiet a signalling NaN and keep its payload as F16C and NEON do. */
+ * (src/half.h), which quiet a signalling NaN and keep its payload as F16C and NEON do. */
 static void convert(const unsigned char *row, embstore_dtype dtype, uint32_t dim, uint32_t j0, uint32_t count,
                     float *dst)
 {
@@ -19,13 +20,13 @@ static void convert(const unsigned char *row, embstore_dtype dtype, uint32_t dim
 	case EMBSTORE_F16:
 		for (uint32_t j = 0; j < count; j++) {
 			memcpy(&h, row + ((size_t)j0 + j) * 2, 2);
-			dst[j] = embstore_f16_to_f32(h);
+			dst[j] = es_f16_to_f32(h);
 		}
 		break;
 	case EMBSTORE_BF16:
 		for (uint32_t j = 0; j < count; j++) {
 			memcpy(&h, row + ((size_t)j0 + j) * 2, 2);
-			dst[j] = embstore_bf16_to_f32(h);
+			dst[j] = es_bf16_to_f32(h);
 		}
 		break;
 	case EMBSTORE_INT8_ROWWISE:
