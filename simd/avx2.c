@@ -7,11 +7,9 @@
 #include "kernels.h"
 
 #define VL 8
-/* 8 accumulators of the 16 YMM registers, leaving the rest for the row being loaded, weight, int8 scale and
- * bias. FIXME figures */
+/* 8 of the 16 YMM registers accumulate a bag (64 floats a walk), leaving the others for the row being loaded,
+ * the weight, the int8 scale and bias and the tail mask; 16 would spill. */
 #define BAG_REGS 8
-/* AVX2 masks only 32- and 64-bit elements (VMASKMOVPS); 16-bit and byte tails go kernel_loops.h's way. */
-#define MASKED_LOADS 0
 
 typedef __m256 vfloat;
 typedef __m256i vtail;
@@ -30,13 +28,22 @@ ES_INLINE vtail v_tail(size_t r)
 #define v_store(p, v) _mm256_storeu_ps(p, v)
 #define v_load_tail(p, m) _mm256_maskload_ps(p, m)
 #define v_store_tail(p, v, m) _mm256_maskstore_ps(p, m, v)
-#define v_add(a, b) _mm256_add_ps(a, b)
 #define v_mul(a, b) _mm256_mul_ps(a, b)
 #define v_div(a, b) _mm256_div_ps(a, b)
 #define v_fma(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define v_max(a, b) _mm256_max_ps(a, b)
 
+/* a + b with a as the instruction's first source, whose NaN comes out when both are NaN (see kernel_loops.h). */
+ES_INLINE vfloat v_add(vfloat a, vfloat b)
+{
+	__asm__("vaddps %0, %1, %0" : "+x"(b) : "x"(a));
+	return b;
+}
+
 #define cvt_f32(p) _mm256_loadu_ps((const float *)(const void *)(p))
+/* AVX2 masks only 32- and 64-bit elements; 16-bit and byte tails go kernel_loops.h's way. (That way, a whole
+ * vector read, made f32 bags 18-26% faster at dims 5, 20 and 100 but f32 gathers 8-20% slower than VMASKMOVPS.) */
+#define cvt_f32_tail(p, m) _mm256_maskload_ps((const float *)(const void *)(p), m)
 #define cvt_f16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
 #define cvt_u8(p) _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
 

@@ -23,8 +23,10 @@
  *    the compiler, unlike q * scale + bias under -ffp-contract;
  *  - scatter-add: t = fmaf(alpha, g, t), per element, ids in order;
  *  - bags: sum and mean start from +0 and add v (no weights) or fmaf(w, v, acc), in id order; mean then divides
- *    by (float)length; max takes x = v (or w * v), acc = the first x, then acc = acc > x ? acc : x (the operand
- *    order of x86 MAXPS, which NEON reproduces with a compare and select). An empty bag is zeros.
+ *    by (float)length. The add is v + acc with v the first operand, whose NaN comes out where both are NaN:
+ *    scalar.c writes it in that order (GCC 12 and Clang 14 keep it), the SIMD sets pin it (kernel_loops.h).
+ *    Max takes x = v (or w * v), acc = the first x, then acc = acc > x ? acc : x (the operand order of x86
+ *    MAXPS, which NEON reproduces with a compare and select). An empty bag is zeros.
  */
 #ifndef EMBSTORE_SIMD_KERNELS_H
 #define EMBSTORE_SIMD_KERNELS_H

@@ -81,7 +81,7 @@ static embstore_status scalar_gather_bag(const embstore_matrix *t, const void *i
 						float x = weights ? weights[k] * v[j] : v[j];
 						*acc = (k != lo && *acc > x) ? *acc : x;
 					} else {
-						*acc = weights ? fmaf(weights[k], v[j], *acc) : *acc + v[j];
+						*acc = weights ? fmaf(weights[k], v[j], *acc) : v[j] + *acc;
 					}
 				}
 			}
