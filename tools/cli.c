@@ -275,6 +275,22 @@ int cli_open_store(const char *command, const char *path, unsigned flags, embsto
 	return cli_exit_for(st);
 }
 
+void cli_print_cpu_features(void)
+{
+	fputs("cpu features:", stdout);
+	uint64_t features = embstore_cpu_features();
+	for (unsigned bit = 0; bit < 64; bit++) {
+		if ((features >> bit & 1u) == 0)
+			continue;
+		const char *name = embstore_cpu_feature_name(bit);
+		if (name != NULL)
+			printf(" %s", name);
+		else
+			printf(" bit%u", bit);
+	}
+	fputs(features ? "\n" : " (none)\n", stdout);
+}
+
 int cli_help(const char *command, const char *usage)
 {
 	fputs(usage, stdout);

@@ -96,6 +96,9 @@ int cli_open_store(const char *command, const char *path, unsigned flags, embsto
  * CLI_EXIT_USAGE. */
 int cli_finish_output(const char *command);
 
+/* Prints "cpu features: avx2 fma ..." (or "(none)") and a newline: what embstore_cpu_features detected. */
+void cli_print_cpu_features(void);
+
 /* Prints a command's usage and the exit statuses, then finishes output as above. */
 int cli_help(const char *command, const char *usage);
 

@@ -334,18 +334,8 @@ static void print_text(const char *model, const bench *b, const measurement *ms,
                        uint64_t llc)
 {
 	printf("embstore %s bench on %s (%s)\n", embstore_version(), model, arch_name());
-	fputs("cpu features:", stdout);
-	uint64_t features = embstore_cpu_features();
-	for (unsigned bit = 0; bit < 64; bit++) {
-		if ((features >> bit & 1u) == 0)
-			continue;
-		const char *name = embstore_cpu_feature_name(bit);
-		if (name != NULL)
-			printf(" %s", name);
-		else
-			printf(" bit%u", bit);
-	}
-	printf("\ndim %u, uniform random ids; in-cache table %.2f MiB (L2 %.2f MiB), %zu ids per call; "
+	cli_print_cpu_features();
+	printf("dim %u, uniform random ids; in-cache table %.2f MiB (L2 %.2f MiB), %zu ids per call; "
 	       "out-of-cache table %.0f MiB (LLC %.0f MiB), %zu ids per call\n",
 	       DIM, (double)b->region_bytes[TABLE_SMALL] / MiB, (double)l2 / MiB, b->batch[TABLE_SMALL],
 	       (double)b->region_bytes[TABLE_LARGE] / MiB, (double)llc / MiB, b->batch[TABLE_LARGE]);

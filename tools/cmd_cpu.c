@@ -63,20 +63,7 @@ int cli_cmd_cpu(int argc, char **argv)
 	if (check_name != NULL)
 		return check(check_name);
 
-	fputs("cpu features:", stdout);
-	uint64_t features = embstore_cpu_features();
-	int any = 0;
-	for (unsigned bit = 0; bit < 64; bit++) {
-		if ((features >> bit & 1u) == 0)
-			continue;
-		const char *name = embstore_cpu_feature_name(bit);
-		if (name != NULL)
-			printf(" %s", name);
-		else
-			printf(" bit%u", bit);
-		any = 1;
-	}
-	fputs(any ? "\n" : " (none)\n", stdout);
+	cli_print_cpu_features();
 
 	fputs("kernel sets:\n", stdout);
 	for (int i = 0; i < EMBSTORE_ISA_COUNT; i++) {
