@@ -12,6 +12,7 @@
 #include "cpu.h"
 #include "embstore.h"
 #include "kernels.h"
+#include "rng.h"
 
 /* ---- deterministic random numbers (splitmix64) ---- */
 
@@ -19,10 +20,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15u;
 
 static uint64_t rnd(void)
 {
-	uint64_t z = (rng += 0x9e3779b97f4a7c15u);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
+	return rng_next(&rng);
 }
 
 static uint64_t below(uint64_t n)
@@ -33,7 +31,7 @@ static uint64_t below(uint64_t n)
 /* Uniform in [-1, 1). */
 static float unit(void)
 {
-	return (float)((double)(rnd() >> 11) * 0x1p-52 - 1.0);
+	return rng_unit(&rng);
 }
 
 /* ---- buffers with canaries ---- */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "rng.h"
 
 static char tmpdir[256];
 
@@ -63,10 +64,7 @@ void tu_write_file(const char *path, const void *data, size_t len)
 
 uint64_t tu_rand(uint64_t *s)
 {
-	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
+	return rng_next(s);
 }
 
 float tu_randf(uint64_t *s)
