@@ -121,16 +121,22 @@ def ratio_of(a, b, key="best_s"):
 # ------------------------------------------------------------------------------------------------------------
 # Stores
 
+def store_is_current(lib, path, meta):
+    """True when `path` is a store an earlier run wrote with the same `meta` (so it can be reused)."""
+    if not os.path.exists(path):
+        return False
+    try:
+        with lib.open(path) as s:
+            return s.meta("embstore_peers") == meta
+    except es.EmbstoreError:
+        return False
+
+
 def build_peer_store(lib, path, rows, dim, small_rows, seed):
     """Tables f32, f16, bf16, int8 (rows x dim) and small_* (small_rows x dim) from the same random f32 values."""
     meta = f"{STORE_VERSION} rows={rows} dim={dim} small_rows={small_rows} seed={seed}"
-    if os.path.exists(path):
-        try:
-            with lib.open(path) as s:
-                if s.meta("embstore_peers") == meta:
-                    return
-        except es.EmbstoreError:
-            pass
+    if store_is_current(lib, path, meta):
+        return
     print(f"peers: writing {path} (once; reused by later runs)", file=sys.stderr, flush=True)
     rng = np.random.default_rng(seed)
     weights = rng.standard_normal((rows, dim), dtype=np.float32)
@@ -150,13 +156,8 @@ def build_open_store(lib, path, nbytes):
     dim = 128
     rows = nbytes // (dim * 4)
     meta = f"{STORE_VERSION} open rows={rows}"
-    if os.path.exists(path):
-        try:
-            with lib.open(path) as s:
-                if s.meta("embstore_peers") == meta:
-                    return
-        except es.EmbstoreError:
-            pass
+    if store_is_current(lib, path, meta):
+        return
     print(f"peers: writing {path} ({nbytes / GiB:.1f} GiB, once; reused by later runs)", file=sys.stderr,
           flush=True)
     zeros = np.zeros((65536, dim), dtype=np.float32)
