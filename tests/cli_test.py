@@ -26,13 +26,13 @@ TMP = None  # a tempfile.TemporaryDirectory for the whole module
 ISAS = ("scalar", "avx2", "avx512", "neon")
 
 
-def run(*args, stdin=None, env=None, timeout=60):
+def run(*args, stdin=None, env=None, cwd=None, timeout=60):
     """Runs the tool; returns (returncode, stdout bytes, stderr text)."""
     full_env = dict(os.environ)
     if env is not None:
         full_env.update(env)
     p = subprocess.run([BIN] + [str(a) for a in args], input=stdin, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, env=full_env, timeout=timeout)
+                       stderr=subprocess.PIPE, env=full_env, cwd=cwd, timeout=timeout)
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
 
@@ -215,13 +215,53 @@ class TestGeneral(Base):
             self.assertIn(word, text)
         self.ok("-h")
         self.ok("help")
-        for cmd in ("build", "inspect", "verify", "get", "cpu"):
+        for cmd in ("build", "inspect", "verify", "get", "cpu", "bench"):
             for flag in ("--help", "-h"):
                 out, _ = self.ok(cmd, flag)
                 self.assertIn("Usage: embstore " + cmd, out.decode())
                 self.assertIn("Exit status", out.decode())
             out2, _ = self.ok("help", cmd)
             self.assertEqual(out, out2)
+
+    def exit_lines(self, cmd):
+        """The lines of the 'Exit status' section of a --help text, by status: {0: "...", 1: "...", 2: "..."}."""
+        text = self.ok(cmd, "--help")[0].decode() if cmd else self.ok("--help")[0].decode()
+        section = text[text.index("Exit status"):].split("\n\n")[0]
+        lines = {}
+        for line in section.rstrip("\n").split("\n")[1:]:
+            m = re.match(r"^  ([0-9])  (.*)$", line)
+            if m:
+                lines[int(m.group(1))] = m.group(2)
+            else:
+                self.assertTrue(line.startswith("     "), "%s: %r" % (cmd, line))
+                lines[max(lines)] += " " + line.strip()
+        return lines
+
+    def test_help_says_what_is_true_of_each_command(self):
+        top = self.ok("--help")[0].decode()
+        self.assertNotIn("docs/", top)  # not installed
+        self.assertIn("embstore(1)", top)
+        env = top[top.index("Environment:"):]
+        self.assertNotRegex(env, r"for get\b", env)
+        for cmd in ("get", "bench"):
+            self.assertIn(cmd, env)
+        self.assertIn("any program", env)
+        # Each command's own exit statuses; verify's "intact" belongs to verify alone.
+        for cmd in ("build", "inspect", "get", "cpu", "bench"):
+            lines = self.exit_lines(cmd)
+            self.assertNotIn("verify", " ".join(lines.values()), cmd)
+            self.assertNotIn("intact", " ".join(lines.values()), cmd)
+        self.assertIn("intact", self.exit_lines("verify")[0])
+        build = self.exit_lines("build")
+        self.assertIn("written", build[0])
+        self.assertIn("INPUT", build[1])
+        self.assertIn("--force", build[2])
+        self.assertIn("rows were printed", self.exit_lines("get")[0])
+        self.assertIn("ISA cannot run here", self.exit_lines("cpu")[1])
+        self.assertNotIn(1, self.exit_lines("bench"))  # bench never blames a file
+        text = self.ok("build", "--help")[0].decode()
+        self.assertRegex(text, r"\n  -f, --force ")
+        self.assertRegex(text, r"\n      --from FORMAT ")  # long only: -f is --force
 
     def test_version(self):
         out, _ = self.ok("--version")
@@ -472,7 +512,7 @@ class TestBuildAndGet(Base):
             src = tmp("bad_%s.npy" % name)
             # Also as the second input, after a good table was already streamed into the temporary file.
             for args in ([src], [tmp("words.npy"), src]):
-                _, err = self.fails(1, "build", "-o", out, *args)
+                _, err = self.fails(1, "build", "-f", "-o", out, *args)
                 self.assertIn("bad_%s.npy" % name, err)
                 self.assertEqual(read_bytes(out), before, "OUT changed after a failed build (%s)" % name)
                 self.assertEqual(sorted(os.listdir(TMP.name)), listing, "a temporary file was left behind")
@@ -480,7 +520,7 @@ class TestBuildAndGet(Base):
                 self.fails(1, "build", "-o", new, *args)
                 self.assertFalse(os.path.exists(new))
         # A successful build replaces OUT.
-        self.build(out, tmp("words.npy"))
+        self.ok("build", "--force", "-o", out, tmp("words.npy"))
         self.assertNotEqual(read_bytes(out), before)
 
 
@@ -513,14 +553,21 @@ class TestGetErrors(Base):
         _, err = self.fails(2, "get", self.single, "--ids", "1,2,300")
         self.assertIn("#3", err)
         self.assertIn("300", err)
-        for ids in ("", "1,,2", "1,", ",1", "x", "1,2x", "0x10", "+1", " 1", "1 ", "1.0", "--",
-                    "99999999999999999999", "18446744073709551615", "-9223372036854775809"):
+        for ids in ("", "1,,2", "1, ,2", "1,", ",1", " ", "x", "1,2x", "0x10", "+1", "1 2", "1.0", "--", "- 1",
+                    "1\n", "99999999999999999999", "18446744073709551615", "-9223372036854775809"):
             out, err = self.fails(2, "get", self.single, "--ids", ids)
             self.assertEqual(out, b"")
             self.assertNotIn("out of range", err)
         _, err = self.fails(2, "get", self.single, "--ids", "4,5,abc")
         self.assertIn("#3", err)
         self.assertIn("abc", err)
+
+    def test_ids_with_blanks(self):
+        expect = self.get(self.single, [1, 2, 299])
+        for ids in ("1, 2, 299", " 1 ,2,299 ", "1,\t2,\t299", "\t1 , 2 ,  299\t"):
+            self.assertEqual(self.ok("get", self.single, "--ids", ids)[0], expect, repr(ids))
+        _, err = self.fails(2, "get", self.single, "--ids", "1, ,2")
+        self.assertIn("id #2 is empty", err)
 
     def test_ids_from_stdin(self):
         rng = np.random.default_rng(7)
@@ -558,6 +605,122 @@ class TestGetErrors(Base):
         p.stdout.read(100)
         p.stdout.close()
         self.assertGreaterEqual(p.wait(timeout=60), 0, "killed by a signal")
+
+
+class TestOutputSafety(Base):
+    def test_output_that_is_an_input_is_refused(self):
+        src = tmp("own.npy")
+        np.save(src, Data.onecol)
+        before = read_bytes(src)
+        os.link(src, tmp("own_hard.npy"))
+        os.symlink(src, tmp("own_sym.npy"))
+        os.symlink(src, tmp("own_sym.emb"))
+        cases = [(src, src),                   # the same path
+                 (src, "./" + os.path.relpath(src, TMP.name)),  # another spelling (run from TMP)
+                 (tmp("own_hard.npy"), src),   # a hard link to the input
+                 (src, tmp("own_hard.npy")),
+                 (tmp("own_sym.emb"), src),    # a symbolic link to the input
+                 (src, tmp("own_sym.npy")),
+                 (src, "t=" + src)]
+        for out, inp in cases:
+            for force in ([], ["-f"], ["--force"]):
+                rc, _, err = run("build", *force, "-o", out, tmp("words.npy"), inp, cwd=TMP.name)
+                self.assertEqual(rc, 2, "build -o %s %s %s: %s" % (out, inp, force, err))
+                self.assertIn("embstore: build: %s: " % out, err)
+                self.assertIn("input", err)
+                self.assertEqual(read_bytes(src), before, "the input changed")
+        self.assertTrue(os.path.islink(tmp("own_sym.emb")))
+        self.assertEqual(os.stat(src).st_nlink, 2)
+
+    def test_existing_output_needs_force(self):
+        out = tmp("exists.emb")
+        self.build(out, tmp("half.npy"))
+        before = read_bytes(out)
+        _, err = self.fails(2, "build", "-o", out, tmp("words.npy"))
+        self.assertEqual(err, "embstore: build: %s: already exists; use -f/--force to replace it\n" % out)
+        self.assertEqual(read_bytes(out), before)
+        # Any file, not only a store.
+        write_bytes(tmp("notes.txt"), b"keep me")
+        self.fails(2, "build", "-o", tmp("notes.txt"), tmp("words.npy"))
+        self.assertEqual(read_bytes(tmp("notes.txt")), b"keep me")
+        for force in ("-f", "--force"):
+            self.ok("build", force, "-o", out, tmp("words.npy"))
+            self.assertEqual([t["name"] for t in self.inspect(out)["tables"]], ["words"])
+            self.ok("build", "-o", out, tmp("half.npy"), force)
+            self.assertEqual(read_bytes(out), before)
+
+
+class TestOptions(Base):
+    @classmethod
+    def setUpClass(cls):
+        cls.store = tmp("options.emb")
+        run("build", "-o", cls.store, tmp("words.npy"), tmp("half.npy"))
+
+    def test_value_forms(self):
+        rows = self.get(self.store, [3, 4], table="words")
+        for args in (["--table", "words", "--ids", "3,4"], ["--table=words", "--ids=3,4"], ["-t", "words", "-i3,4"],
+                     ["-twords", "-i", "3,4"], ["--ids", "3", "--ids=4", "-twords"], ["--tab=words", "--id=3,4"]):
+            self.assertEqual(self.ok("get", self.store, *args)[0], rows, args)
+            self.assertEqual(self.ok("get", *args, self.store)[0], rows, args)  # operands anywhere
+        for args in (["-o" + tmp("attached.emb")], ["--output=" + tmp("attached.emb"), "-f"],
+                     ["--out", tmp("attached.emb"), "--force"]):
+            self.ok("build", tmp("words.npy"), *args, "-m", "k=v")
+            self.assertEqual(self.inspect(tmp("attached.emb"))["metadata"]["k"], "v")
+        # A value is taken whatever it looks like.
+        _, err = self.fails(2, "get", self.store, "-t", "words", "--ids", "-5")
+        self.assertIn("(-5) is out of range", err)
+        self.ok("build", "-o", tmp("dash.emb"), "-m", "--=-x", tmp("words.npy"))
+        self.assertEqual(self.inspect(tmp("dash.emb"))["metadata"]["--"], "-x")
+
+    def test_double_dash_and_permutation(self):
+        dashed = tmp("-dashed.emb")
+        os.link(self.store, dashed)
+        name = os.path.basename(dashed)
+        rc, out, err = run("inspect", "--json", "--", name, cwd=TMP.name)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(json.loads(out)["tables"]), 2)
+        rc, _, err = run("inspect", name, cwd=TMP.name)
+        self.assertEqual(rc, 2)
+        self.assertIn("unknown option '-d'", err)
+        rc, out, err = run("verify", "--", name, "-q", cwd=TMP.name)  # after --, -q is a file
+        self.assertEqual(rc, 2, err)
+        self.assertIn("ok: " + name, out.decode())
+        self.assertIn("-q", err)
+        out, _ = self.ok("verify", self.store, "-q", self.store)
+        self.assertEqual(out.decode(), ("ok: %s (2 tables, %d bytes checked)\n" % (
+            self.store, os.path.getsize(self.store))) * 2)
+        # build: tables follow the operands' order, wherever the options are.
+        out = tmp("permuted.emb")
+        self.ok("build", tmp("half.npy"), "-o", out, "w=" + tmp("words.npy"), "-d", "f32", tmp("one.col.npy"))
+        self.assertEqual([(t["name"], t["dtype"]) for t in self.inspect(out)["tables"]],
+                         [("half", "f32"), ("w", "f32"), ("one.col", "f32")])
+
+    def test_messages(self):
+        def usage_error(args, message):
+            rc, out, err = run(*args)
+            self.assertEqual((rc, out), (2, b""), args)
+            cmd = args[0]
+            self.assertEqual(err, "embstore: %s: %s\nTry 'embstore %s --help'.\n" % (cmd, message, cmd))
+        usage_error(["inspect", "--nope", self.store], "unknown option '--nope'")
+        usage_error(["inspect", "--nope=3", self.store], "unknown option '--nope'")
+        usage_error(["inspect", "-Z", self.store], "unknown option '-Z'")
+        usage_error(["verify", "-qZ", self.store], "unknown option '-Z'")
+        usage_error(["verify", "-q\x01", self.store], "unknown option character 0x01")
+        usage_error(["inspect", "--json=yes", self.store], "option '--json' takes no value")
+        usage_error(["verify", "--quiet=1", self.store], "option '--quiet' takes no value")
+        usage_error(["get", self.store, "--ids"], "option '--ids' needs a value")
+        usage_error(["get", self.store, "-i"], "option '-i' needs a value")
+        usage_error(["build", "-o"], "option '-o' needs a value")
+        usage_error(["build", "-fo"], "option '-o' needs a value")
+        usage_error(["build", "-o", tmp("x.emb"), "--rows"], "option '--rows' needs a value")
+        usage_error(["build", "-o", tmp("x.emb"), "--d=f16"], "option '--d' is ambiguous; it could be '--dtype' "
+                    "'--dim'")
+        usage_error(["get", self.store, "--ids", "0", "extra"], "one FILE at a time ('extra' is a second one)")
+        rc, _, err = run("--frobnicate")
+        self.assertEqual((rc, err), (2, "embstore: unknown option '--frobnicate'\nTry 'embstore --help'.\n"))
+        # `help COMMAND` parses the command's options after main parsed its own.
+        self.assertEqual(self.ok("help", "get")[0], self.ok("get", "--help")[0])
+        self.assertEqual(self.ok("--vers")[0], self.ok("--version")[0])
 
 
 class TestInspect(Base):

@@ -5,15 +5,78 @@
 #include <stdarg.h>
 #include <string.h>
 
-const char cli_exit_help[] =
-	"Exit status:\n"
-	"  0  success (verify: the file is intact)\n"
-	"  1  a file is invalid or corrupt: the store being read, or an input of build\n"
-	"  2  usage error (bad option, unknown table, id out of range, ...), I/O error, or out of memory\n";
-
 /* ------------------------------------------------------------------------------------------------------------
  * Options
  */
+
+void cli_getopt_reset(void)
+{
+	/* optind = 0 makes glibc's getopt start over (it also forgets the state of a half-read cluster). */
+	optind = 0;
+	opterr = 0;
+}
+
+static const struct option *long_by_val(const struct option *longopts, int val)
+{
+	for (const struct option *o = longopts; o->name != NULL; o++) {
+		if (o->flag == NULL && o->val == val)
+			return o;
+	}
+	return NULL;
+}
+
+/* `--NAME` or `--NAME=VALUE` that getopt_long found no single option for: unknown, or a prefix of several. */
+static void unknown_long(const char *command, const char *arg, const struct option *longopts)
+{
+	const char *name = arg + 2;
+	size_t len = strcspn(name, "=");
+	int shown = len > 200 ? 200 : (int)len;
+	char candidates[256] = "";
+	size_t used = 0;
+	int matches = 0;
+	for (const struct option *o = longopts; o->name != NULL; o++) {
+		if (strncmp(o->name, name, len) != 0)
+			continue;
+		matches++;
+		if (used < sizeof candidates)
+			used += (size_t)snprintf(candidates + used, sizeof candidates - used, " '--%s'", o->name);
+	}
+	if (matches < 2)
+		cli_usage_error(command, "unknown option '--%.*s'", shown, name);
+	else
+		cli_usage_error(command, "option '--%.*s' is ambiguous; it could be%s", shown, name, candidates);
+}
+
+int cli_getopt(const char *command, int argc, char **argv, const char *optstring, const struct option *longopts)
+{
+	int c = getopt_long(argc, argv, optstring, longopts, NULL);
+	if (c != '?' && c != ':')
+		return c;
+	/* What getopt_long leaves: optopt is the option's value (0 for a long name it could not match); argv[optind -
+	 * 1] is the argument that held the option, except for an unknown letter inside a cluster ("-qZv"). */
+	const struct option *o = long_by_val(longopts, optopt);
+	const char *arg = argv[optind - 1];
+	if (c == ':') {
+		if (o != NULL && strncmp(arg, "--", 2) == 0)
+			cli_usage_error(command, "option '--%s' needs a value", o->name);
+		else
+			cli_usage_error(command, "option '-%c' needs a value", optopt);
+	} else if (optopt == 0) {
+		unknown_long(command, arg, longopts);
+	} else if (o != NULL && o->has_arg == no_argument) {
+		/* A known option is an error only as --NAME=VALUE when it takes no value. */
+		cli_usage_error(command, "option '--%s' takes no value", o->name);
+	} else {
+		unsigned char u = (unsigned char)optopt;
+		if (u < 0x20 || u >= 0x7f)
+			cli_usage_error(command, "unknown option character 0x%02x", (unsigned)u);
+		else
+			cli_usage_error(command, "unknown option '-%c'", u);
+	}
+	return '?';
+}
+
+/* The hand-written parser (cmd_cpu.c and cmd_bench.c, until they move to cli_getopt). */
 
 void cli_parser_init(cli_parser *p, const char *command, const cli_option *options, int argc, char **argv)
 {
@@ -294,7 +357,6 @@ void cli_print_cpu_features(void)
 int cli_help(const char *command, const char *usage)
 {
 	fputs(usage, stdout);
-	fputs(cli_exit_help, stdout);
 	return cli_finish_output(command);
 }
 

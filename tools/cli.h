@@ -2,15 +2,16 @@
 #ifndef EMBSTORE_CLI_H
 #define EMBSTORE_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "embstore.h"
 
-/* Exit statuses, the same for every command (and listed in `embstore --help`). */
+/* Exit statuses. Each command's --help says what they mean for it. */
 enum {
-	CLI_EXIT_OK = 0,      /* success; for verify: the file is intact */
+	CLI_EXIT_OK = 0,      /* success */
 	CLI_EXIT_INVALID = 1, /* a file is invalid or corrupt (the store read, or an input of build) */
 	CLI_EXIT_USAGE = 2,   /* usage error, I/O error, or anything else that is not the file's fault */
 };
@@ -23,14 +24,24 @@ int cli_cmd_get(int argc, char **argv);
 int cli_cmd_cpu(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
 
-/* Text appended to each command's --help. */
-extern const char cli_exit_help[];
-
 /* ------------------------------------------------------------------------------------------------------------
- * Option parsing. Accepts `--name`, `--name VALUE`, `--name=VALUE`, `-x`, `-x VALUE`, `-xVALUE`, clustered flags
- * (`-qh`), and `--` to end options; a lone `-` is an operand. Options and operands may be mixed. An option that
- * takes a value takes the next argument whatever it looks like, so `--ids -5` gives "-5" to --ids.
+ * Options are parsed by glibc's getopt_long: `--name VALUE`, `--name=VALUE`, an unambiguous prefix of a long name,
+ * `-x VALUE`, `-xVALUE`, clustered flags (`-qh`), `--` to end the options; options and operands may be mixed
+ * (getopt_long moves the operands to argv[optind..argc-1], in their order). An option that takes a value takes
+ * the next argument whatever it looks like, so `--ids -5` gives "-5" to --ids. Each command's optstring starts
+ * with ':' (a missing value is told apart from an unknown option); options without a short letter have values
+ * from CLI_LONG_ONLY up.
  */
+enum { CLI_LONG_ONLY = 256 };
+
+/* Readies getopt_long for a new argv; the same process may parse twice (`embstore help COMMAND`). */
+void cli_getopt_reset(void);
+/* getopt_long with its errors reported as usage errors ("embstore: COMMAND: unknown option '--x'", then "Try
+ * 'embstore COMMAND --help'."). Returns the option's value, -1 after the last option, or '?' after a reported
+ * error. */
+int cli_getopt(const char *command, int argc, char **argv, const char *optstring, const struct option *longopts);
+
+/* The hand-written parser that cmd_cpu.c and cmd_bench.c still use until they move to cli_getopt. */
 typedef struct cli_option {
 	const char *name; /* long name without the dashes */
 	char short_name;  /* 0 when there is none */
@@ -55,9 +66,7 @@ typedef struct cli_parser {
 	const char *value;  /* the value of the option (or the operand) just returned */
 } cli_parser;
 
-/* argv[0] (the command's name) is skipped. */
 void cli_parser_init(cli_parser *p, const char *command, const cli_option *options, int argc, char **argv);
-/* The id of the next option, CLI_OPERAND, CLI_END or CLI_ERROR. */
 int cli_next(cli_parser *p);
 
 /* ------------------------------------------------------------------------------------------------------------
@@ -99,7 +108,7 @@ int cli_finish_output(const char *command);
 /* Prints "cpu features: avx2 fma ..." (or "(none)") and a newline: what embstore_cpu_features detected. */
 void cli_print_cpu_features(void);
 
-/* Prints a command's usage and the exit statuses, then finishes output as above. */
+/* Prints a command's usage text (which ends with its exit statuses), then finishes output as above. */
 int cli_help(const char *command, const char *usage);
 
 /* ------------------------------------------------------------------------------------------------------------

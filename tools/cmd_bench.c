@@ -30,7 +30,10 @@ static const char usage[] =
 	"  --size SIZE  bytes of the large table (K, M, G suffixes; default 4 x the last-level cache, at least\n"
 	"               256M, at most a quarter of the RAM)\n"
 	"  -h, --help   print this help\n"
-	"\n";
+	"\n"
+	"Exit status:\n"
+	"  0  measured and printed\n"
+	"  2  usage error, not enough memory for the tables, a kernel that failed to run, or an output error\n";
 
 enum { OPT_JSON, OPT_SIZE, OPT_HELP };
 

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage[] =
 	"Usage: embstore build -o OUT [OPTIONS] [NAME=]INPUT...\n"
@@ -12,7 +13,7 @@ static const char usage[] =
 	"Writes the store OUT with one table per INPUT, named NAME or else after the input's file name without its\n"
 	"extension ('data/words.npy' -> 'words'). A path that contains '=' can be given as NAME=PATH or as './PATH'.\n"
 	"OUT appears atomically once everything is written; on any error nothing is written and an existing OUT is\n"
-	"left as it was.\n"
+	"left as it was. An existing OUT is replaced only with --force, and never when it is one of the INPUTs.\n"
 	"\n"
 	"Inputs:\n"
 	"  .npy  2-D, C order, little-endian f32 ('<f4') or f16 ('<f2'); the format of inputs named *.npy\n"
@@ -20,9 +21,10 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -o, --output OUT      the store to write (required)\n"
+	"  -f, --force           replace OUT if it exists\n"
 	"  -d, --dtype TYPE      store every table as f32, f16, bf16 or int8 (row-wise quantised); default: the\n"
 	"                        input's own dtype (f32 for raw). Conversions round to nearest, ties to even.\n"
-	"  -f, --from FORMAT     npy or raw: the format of every INPUT; default: npy for inputs named *.npy\n"
+	"      --from FORMAT     npy or raw: the format of every INPUT; default: npy for inputs named *.npy\n"
 	"      --rows R          rows of each raw input\n"
 	"      --dim D           values per row of each raw input\n"
 	"  -m, --meta KEY=VALUE  add a metadata entry (repeatable). 'creator' (embstore VERSION) and, per table,\n"
@@ -31,23 +33,39 @@ static const char usage[] =
 	"      --align N         data alignment, a power of two from 4096 to 2M (default 4096; 2M allows huge pages)\n"
 	"  -h, --help            print this help\n"
 	"\n"
-	"An input that is not a readable .npy or raw file of the stated size, or whose values int8 cannot quantise\n"
-	"(NaN, infinity), makes the input invalid: exit 1.\n"
-	"\n";
+	"Exit status:\n"
+	"  0  OUT was written\n"
+	"  1  an INPUT is invalid: not a readable .npy or raw file of the stated size, or values int8 cannot\n"
+	"     quantise (NaN, infinity)\n"
+	"  2  usage error, OUT exists (without --force) or is an INPUT, I/O error, or out of memory\n";
 
-enum { OPT_OUTPUT, OPT_DTYPE, OPT_FROM, OPT_ROWS, OPT_DIM, OPT_META, OPT_CHUNK, OPT_ALIGN, OPT_HELP };
+enum {
+	OPT_OUTPUT = 'o',
+	OPT_FORCE = 'f',
+	OPT_DTYPE = 'd',
+	OPT_META = 'm',
+	OPT_HELP = 'h',
+	OPT_FROM = CLI_LONG_ONLY,
+	OPT_ROWS,
+	OPT_DIM,
+	OPT_CHUNK,
+	OPT_ALIGN,
+};
 
-static const cli_option options[] = {
-	{"output", 'o', 1, OPT_OUTPUT},
-	{"dtype", 'd', 1, OPT_DTYPE},
-	{"from", 'f', 1, OPT_FROM},
-	{"rows", 0, 1, OPT_ROWS},
-	{"dim", 0, 1, OPT_DIM},
-	{"meta", 'm', 1, OPT_META},
-	{"chunk-bytes", 0, 1, OPT_CHUNK},
-	{"align", 0, 1, OPT_ALIGN},
-	{"help", 'h', 0, OPT_HELP},
-	{NULL, 0, 0, 0},
+static const char short_options[] = ":o:fd:m:h";
+
+static const struct option long_options[] = {
+	{"output", required_argument, NULL, OPT_OUTPUT},
+	{"force", no_argument, NULL, OPT_FORCE},
+	{"dtype", required_argument, NULL, OPT_DTYPE},
+	{"from", required_argument, NULL, OPT_FROM},
+	{"rows", required_argument, NULL, OPT_ROWS},
+	{"dim", required_argument, NULL, OPT_DIM},
+	{"meta", required_argument, NULL, OPT_META},
+	{"chunk-bytes", required_argument, NULL, OPT_CHUNK},
+	{"align", required_argument, NULL, OPT_ALIGN},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
 };
 
 enum input_format { FORMAT_AUTO, FORMAT_NPY, FORMAT_RAW };
@@ -64,6 +82,7 @@ typedef struct meta {
 
 typedef struct build_args {
 	const char *output;
+	int force;
 	embstore_dtype dtype; /* 0: keep the input's */
 	enum input_format format;
 	uint64_t rows, dim;
@@ -169,62 +188,64 @@ static int ends_with_npy(const char *path)
 
 static int parse_args(build_args *a, int argc, char **argv, int *done)
 {
-	cli_parser p;
-	cli_parser_init(&p, "build", options, argc, argv);
 	*done = 0;
-	for (;;) {
-		int opt = cli_next(&p), rc = CLI_EXIT_OK;
-		if (opt == CLI_END)
-			break;
+	cli_getopt_reset();
+	for (int opt; (opt = cli_getopt("build", argc, argv, short_options, long_options)) != -1;) {
+		int rc = CLI_EXIT_OK;
 		switch (opt) {
 		case OPT_OUTPUT:
-			a->output = p.value;
+			a->output = optarg;
+			break;
+		case OPT_FORCE:
+			a->force = 1;
 			break;
 		case OPT_DTYPE:
-			if (embstore_dtype_parse(p.value, &a->dtype) != EMBSTORE_OK)
-				return cli_usage_error("build", "--dtype '%s': expected f32, f16, bf16 or int8", p.value);
+			if (embstore_dtype_parse(optarg, &a->dtype) != EMBSTORE_OK)
+				return cli_usage_error("build", "--dtype '%s': expected f32, f16, bf16 or int8", optarg);
 			break;
 		case OPT_FROM:
-			if (strcmp(p.value, "npy") == 0)
+			if (strcmp(optarg, "npy") == 0)
 				a->format = FORMAT_NPY;
-			else if (strcmp(p.value, "raw") == 0)
+			else if (strcmp(optarg, "raw") == 0)
 				a->format = FORMAT_RAW;
 			else
-				return cli_usage_error("build", "--from '%s': expected npy or raw", p.value);
+				return cli_usage_error("build", "--from '%s': expected npy or raw", optarg);
 			break;
 		case OPT_ROWS:
-			if (!cli_parse_u64(p.value, &a->rows) || a->rows == 0)
-				return cli_usage_error("build", "--rows '%s': expected a positive decimal integer", p.value);
+			if (!cli_parse_u64(optarg, &a->rows) || a->rows == 0)
+				return cli_usage_error("build", "--rows '%s': expected a positive decimal integer", optarg);
 			a->have_rows = 1;
 			break;
 		case OPT_DIM:
-			if (!cli_parse_u64(p.value, &a->dim) || a->dim == 0 || a->dim > UINT32_MAX)
-				return cli_usage_error("build", "--dim '%s': expected a positive decimal integer", p.value);
+			if (!cli_parse_u64(optarg, &a->dim) || a->dim == 0 || a->dim > UINT32_MAX)
+				return cli_usage_error("build", "--dim '%s': expected a positive decimal integer", optarg);
 			a->have_dim = 1;
 			break;
 		case OPT_META:
-			rc = add_meta_arg(a, p.value);
+			rc = add_meta_arg(a, optarg);
 			break;
 		case OPT_CHUNK:
-			if (!cli_parse_size(p.value, &a->chunk_bytes) || a->chunk_bytes == 0)
-				return cli_usage_error("build", "--chunk-bytes '%s': expected a positive size", p.value);
+			if (!cli_parse_size(optarg, &a->chunk_bytes) || a->chunk_bytes == 0)
+				return cli_usage_error("build", "--chunk-bytes '%s': expected a positive size", optarg);
 			a->have_chunk_bytes = 1;
 			break;
 		case OPT_ALIGN:
-			if (!cli_parse_size(p.value, &a->alignment) || a->alignment > UINT32_MAX)
+			if (!cli_parse_size(optarg, &a->alignment) || a->alignment > UINT32_MAX)
 				return cli_usage_error("build", "--align '%s': expected a power of two from 4096 to 2M",
-				                       p.value);
+				                       optarg);
 			a->have_alignment = 1;
 			break;
 		case OPT_HELP:
 			*done = 1;
 			return cli_help("build", usage);
-		case CLI_OPERAND:
-			rc = add_input(a, p.value);
-			break;
 		default:
 			return CLI_EXIT_USAGE;
 		}
+		if (rc != CLI_EXIT_OK)
+			return rc;
+	}
+	for (int i = optind; i < argc; i++) {
+		int rc = add_input(a, argv[i]);
 		if (rc != CLI_EXIT_OK)
 			return rc;
 	}
@@ -336,6 +357,29 @@ static int import_error(const build_args *a, const input *in, embstore_status st
 	}
 }
 
+/* As zstd does: an existing OUT is replaced only with --force, and never when it is one of the inputs (the store
+ * would take the input's place). stat follows symbolic links, and a hard link has the input's inode, so every
+ * way of naming an input is caught. */
+static int check_output(const build_args *a)
+{
+	struct stat out;
+	if (stat(a->output, &out) != 0)
+		return CLI_EXIT_OK; /* nothing there; anything else wrong with OUT, the writer reports */
+	for (size_t i = 0; i < a->input_count; i++) {
+		struct stat in;
+		if (stat(a->inputs[i].path, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+			cli_error("build", a->output, "is the input '%s'; refusing to replace an input, even with --force",
+			          a->inputs[i].path);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (!a->force) {
+		cli_error("build", a->output, "already exists; use -f/--force to replace it");
+		return CLI_EXIT_USAGE;
+	}
+	return CLI_EXIT_OK;
+}
+
 static int write_store(const build_args *a)
 {
 	embstore_writer *w = NULL;
@@ -392,6 +436,8 @@ int cli_cmd_build(int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	int done;
 	int rc = parse_args(&a, argc, argv, &done);
+	if (rc == CLI_EXIT_OK && !done)
+		rc = check_output(&a);
 	if (rc == CLI_EXIT_OK && !done)
 		rc = write_store(&a);
 	free_args(&a);

@@ -17,7 +17,8 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -t, --table NAME  the table to read; may be left out when FILE holds exactly one table\n"
-	"  -i, --ids LIST    ids separated by commas, each a decimal integer (may be repeated; lists add up);\n"
+	"  -i, --ids LIST    ids separated by commas, each a decimal integer, blanks around it allowed (may be\n"
+	"                    repeated; lists add up);\n"
 	"                    '-' reads ids separated by whitespace or commas from standard input (they come\n"
 	"                    after the ids given on the command line)\n"
 	"  -h, --help        print this help\n"
@@ -25,15 +26,22 @@ static const char usage[] =
 	"All ids are checked before anything is printed. An id that is not a decimal integer, or that is\n"
 	"outside 0..rows-1, is a usage error (exit 2; the message names the id and its position), and so is a\n"
 	"missing or unknown table.\n"
-	"\n";
+	"\n"
+	"Exit status:\n"
+	"  0  the rows were printed\n"
+	"  1  FILE is not a valid store: bad magic, truncated, header checksum mismatch, inconsistent field, ...\n"
+	"  2  usage error (bad or out-of-range id, missing or unknown table, ...), I/O error, EMBSTORE_ISA names a\n"
+	"     kernel set this CPU cannot run, or out of memory\n";
 
-enum { OPT_TABLE, OPT_IDS, OPT_HELP };
+enum { OPT_TABLE = 't', OPT_IDS = 'i', OPT_HELP = 'h' };
 
-static const cli_option options[] = {
-	{"table", 't', 1, OPT_TABLE},
-	{"ids", 'i', 1, OPT_IDS},
-	{"help", 'h', 0, OPT_HELP},
-	{NULL, 0, 0, 0},
+static const char short_options[] = ":t:i:h";
+
+static const struct option long_options[] = {
+	{"table", required_argument, NULL, OPT_TABLE},
+	{"ids", required_argument, NULL, OPT_IDS},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
 };
 
 typedef struct id_list {
@@ -104,11 +112,23 @@ static int parse_token(id_list *list, const char *token, size_t len, const char 
 	return 1;
 }
 
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Ids separated by commas; blanks around an id are allowed ("1, 2"), an empty id is not ("1,,2"). */
 static int parse_id_list(id_list *list, const char *s)
 {
 	for (;;) {
 		const char *comma = strchr(s, ',');
 		size_t len = comma != NULL ? (size_t)(comma - s) : strlen(s);
+		while (len > 0 && is_blank(*s)) {
+			s++;
+			len--;
+		}
+		while (len > 0 && is_blank(s[len - 1]))
+			len--;
 		if (!parse_token(list, s, len, "--ids"))
 			return 0;
 		if (comma == NULL)
@@ -250,47 +270,40 @@ static int print_rows(const char *path, const embstore_table *t, const id_list *
 
 int cli_cmd_get(int argc, char **argv)
 {
-	const char *path = NULL;
 	const char *table_name = NULL;
 	int have_ids = 0, read_stdin = 0;
 	id_list list = {NULL, 0, 0};
 	int rc = CLI_EXIT_USAGE;
-	cli_parser p;
-	cli_parser_init(&p, "get", options, argc, argv);
-	for (;;) {
-		int opt = cli_next(&p);
-		if (opt == CLI_END)
-			break;
+	cli_getopt_reset();
+	for (int opt; (opt = cli_getopt("get", argc, argv, short_options, long_options)) != -1;) {
 		switch (opt) {
 		case OPT_TABLE:
-			table_name = p.value;
+			table_name = optarg;
 			break;
 		case OPT_IDS:
 			have_ids = 1;
-			if (strcmp(p.value, "-") == 0) {
+			if (strcmp(optarg, "-") == 0) {
 				read_stdin = 1;
-			} else if (!parse_id_list(&list, p.value)) {
+			} else if (!parse_id_list(&list, optarg)) {
 				goto out;
 			}
 			break;
 		case OPT_HELP:
 			rc = cli_help("get", usage);
 			goto out;
-		case CLI_OPERAND:
-			if (path != NULL) {
-				rc = cli_usage_error("get", "one FILE at a time ('%s' is a second one)", p.value);
-				goto out;
-			}
-			path = p.value;
-			break;
 		default:
 			goto out;
 		}
 	}
-	if (path == NULL) {
+	if (optind >= argc) {
 		rc = cli_usage_error("get", "missing FILE");
 		goto out;
 	}
+	if (argc - optind > 1) {
+		rc = cli_usage_error("get", "one FILE at a time ('%s' is a second one)", argv[optind + 1]);
+		goto out;
+	}
+	const char *path = argv[optind];
 	if (!have_ids) {
 		rc = cli_usage_error("get", "missing --ids");
 		goto out;

@@ -16,14 +16,21 @@ static const char usage[] =
 	"              metadata (object, key -> value), tables (list of objects with name, dtype, rows, dim,\n"
 	"              row_stride, data_offset, chunk_rows, chunk_count, has_vocab)\n"
 	"  -h, --help  print this help\n"
-	"\n";
+	"\n"
+	"Exit status:\n"
+	"  0  printed; FILE's header and directory are valid (its data is not read)\n"
+	"  1  FILE is not a valid store: bad magic, unsupported version, truncated, header checksum mismatch,\n"
+	"     inconsistent field, ...\n"
+	"  2  usage error, I/O error (no such file, permission, ...), or out of memory\n";
 
-enum { OPT_JSON, OPT_HELP };
+enum { OPT_HELP = 'h', OPT_JSON = CLI_LONG_ONLY };
 
-static const cli_option options[] = {
-	{"json", 0, 0, OPT_JSON},
-	{"help", 'h', 0, OPT_HELP},
-	{NULL, 0, 0, 0},
+static const char short_options[] = ":h";
+
+static const struct option long_options[] = {
+	{"json", no_argument, NULL, OPT_JSON},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
 };
 
 static const char *dtype_name(embstore_dtype dtype)
@@ -170,31 +177,24 @@ static void print_text(const char *path, const embstore *store, const embstore_i
 
 int cli_cmd_inspect(int argc, char **argv)
 {
-	const char *path = NULL;
 	int json = 0;
-	cli_parser p;
-	cli_parser_init(&p, "inspect", options, argc, argv);
-	for (;;) {
-		int opt = cli_next(&p);
-		if (opt == CLI_END)
-			break;
+	cli_getopt_reset();
+	for (int opt; (opt = cli_getopt("inspect", argc, argv, short_options, long_options)) != -1;) {
 		switch (opt) {
 		case OPT_JSON:
 			json = 1;
 			break;
 		case OPT_HELP:
 			return cli_help("inspect", usage);
-		case CLI_OPERAND:
-			if (path != NULL)
-				return cli_usage_error("inspect", "one FILE at a time ('%s' is a second one)", p.value);
-			path = p.value;
-			break;
 		default:
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (path == NULL)
+	if (optind >= argc)
 		return cli_usage_error("inspect", "missing FILE");
+	if (argc - optind > 1)
+		return cli_usage_error("inspect", "one FILE at a time ('%s' is a second one)", argv[optind + 1]);
+	const char *path = argv[optind];
 
 	embstore *store;
 	int rc = cli_open_store("inspect", path, 0, &store);

@@ -16,14 +16,20 @@ static const char usage[] =
 	"Options:\n"
 	"  -q, --quiet  print the summary lines only\n"
 	"  -h, --help   print this help\n"
-	"\n";
+	"\n"
+	"Exit status (the highest among the FILEs):\n"
+	"  0  every FILE is intact\n"
+	"  1  a FILE is corrupt or not a valid store\n"
+	"  2  usage error, I/O error (no such file, permission, read error, ...), or out of memory\n";
 
-enum { OPT_QUIET, OPT_HELP };
+enum { OPT_QUIET = 'q', OPT_HELP = 'h' };
 
-static const cli_option options[] = {
-	{"quiet", 'q', 0, OPT_QUIET},
-	{"help", 'h', 0, OPT_HELP},
-	{NULL, 0, 0, 0},
+static const char short_options[] = ":qh";
+
+static const struct option long_options[] = {
+	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
 };
 
 typedef struct verify_ctx {
@@ -113,36 +119,24 @@ static int verify_one(const char *path, int quiet)
 int cli_cmd_verify(int argc, char **argv)
 {
 	int quiet = 0;
-	int files = 0;
-	cli_parser p;
-	cli_parser_init(&p, "verify", options, argc, argv);
-	for (;;) {
-		int opt = cli_next(&p);
-		if (opt == CLI_END)
-			break;
+	cli_getopt_reset();
+	for (int opt; (opt = cli_getopt("verify", argc, argv, short_options, long_options)) != -1;) {
 		switch (opt) {
 		case OPT_QUIET:
 			quiet = 1;
 			break;
 		case OPT_HELP:
 			return cli_help("verify", usage);
-		case CLI_OPERAND:
-			files++;
-			break;
 		default:
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (files == 0)
+	if (optind >= argc)
 		return cli_usage_error("verify", "missing FILE");
 
-	/* Second pass over the operands, now that the options are known to be valid. */
 	int worst = CLI_EXIT_OK;
-	cli_parser_init(&p, "verify", options, argc, argv);
-	for (int opt; (opt = cli_next(&p)) != CLI_END;) {
-		if (opt != CLI_OPERAND)
-			continue;
-		int rc = verify_one(p.value, quiet);
+	for (int i = optind; i < argc; i++) {
+		int rc = verify_one(argv[i], quiet);
 		if (rc > worst)
 			worst = rc;
 		/* Keep the summary lines in order with the error messages on stderr. */

@@ -26,19 +26,23 @@ static void print_help(void)
 	printf("Usage: embstore COMMAND [OPTIONS] [ARGS]\n"
 	       "       embstore --help | --version\n"
 	       "\n"
-	       "Memory-mapped embedding tables (docs/FORMAT.md), from the command line.\n"
+	       "Memory-mapped embedding tables, from the command line. The manual page embstore(1) and the README\n"
+	       "describe the tool, the library and the file format.\n"
 	       "\n"
 	       "Commands:\n");
 	for (const command *c = commands; c->name != NULL; c++)
 		printf("  %-9s %s\n", c->name, c->summary);
 	printf("\n"
-	       "'embstore COMMAND --help' (or 'embstore help COMMAND') describes one command.\n"
+	       "'embstore COMMAND --help' (or 'embstore help COMMAND') describes one command and its exit statuses.\n"
 	       "\n"
-	       "%s"
+	       "Exit status:\n"
+	       "  0  success\n"
+	       "  1  a file is invalid or corrupt: the store being read, or an input of build\n"
+	       "  2  usage error, I/O error, or out of memory\n"
 	       "\n"
 	       "Environment:\n"
-	       "  EMBSTORE_ISA  force a kernel set (scalar, avx2, avx512, neon) for get; see 'embstore cpu'\n",
-	       cli_exit_help);
+	       "  EMBSTORE_ISA  force a kernel set (scalar, avx2, avx512, neon) for everything that runs kernels: get,\n"
+	       "                bench, and the library in any program; see 'embstore cpu'\n");
 }
 
 static void print_version(void)
@@ -79,38 +83,50 @@ static void install_signal_handlers(void)
 	sigaction(SIGBUS, &sa, NULL);
 }
 
+enum { OPT_HELP = 'h', OPT_VERSION = 'V' };
+
+/* '+': stop at the command; what follows it is the command's to parse. */
+static const char short_options[] = "+:hV";
+
+static const struct option long_options[] = {
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
 int main(int argc, char **argv)
 {
 	install_signal_handlers();
-	if (argc < 2) {
+	cli_getopt_reset();
+	for (int opt; (opt = cli_getopt(NULL, argc, argv, short_options, long_options)) != -1;) {
+		switch (opt) {
+		case OPT_HELP:
+			print_help();
+			return cli_finish_output(NULL);
+		case OPT_VERSION:
+			print_version();
+			return cli_finish_output(NULL);
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
 		return cli_usage_error(NULL, "missing COMMAND (build, inspect, verify, get, cpu, bench)");
-	}
-	const char *name = argv[1];
-	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
-		print_help();
-		return cli_finish_output(NULL);
-	}
-	if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
-		print_version();
-		return cli_finish_output(NULL);
-	}
+	const char *name = argv[optind];
 	if (strcmp(name, "help") == 0) {
-		if (argc == 2) {
+		if (optind + 1 >= argc) {
 			print_help();
 			return cli_finish_output(NULL);
 		}
-		const command *c = find_command(argv[2]);
+		const command *c = find_command(argv[optind + 1]);
 		if (c == NULL)
-			return cli_usage_error(NULL, "unknown command '%s'", argv[2]);
+			return cli_usage_error(NULL, "unknown command '%s'", argv[optind + 1]);
 		char help_flag[] = "--help";
-		char *help_argv[] = {argv[2], help_flag, NULL};
+		char *help_argv[] = {argv[optind + 1], help_flag, NULL};
 		return c->run(2, help_argv);
 	}
 	const command *c = find_command(name);
-	if (c == NULL) {
-		if (name[0] == '-')
-			return cli_usage_error(NULL, "unknown option '%s' (options follow the command)", name);
+	if (c == NULL)
 		return cli_usage_error(NULL, "unknown command '%s'", name);
-	}
-	return c->run(argc - 1, argv + 1);
+	return c->run(argc - optind, argv + optind);
 }
