@@ -32,8 +32,9 @@ static const char usage[] =
 	"  -h, --help   print this help\n"
 	"\n"
 	"Exit status:\n"
-	"  0  measured and printed\n"
-	"  2  usage error, not enough memory for the tables, a kernel that failed to run, or an output error\n";
+	"  0  success\n"
+	"  2  usage error (bad option or size), the tables could not be allocated, a kernel failed, or output\n"
+	"     error\n";
 
 enum { OPT_JSON, OPT_SIZE, OPT_HELP };
 

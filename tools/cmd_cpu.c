@@ -11,15 +11,14 @@ static const char usage[] =
 	"one in use (the best, or the one the environment variable EMBSTORE_ISA names).\n"
 	"\n"
 	"Options:\n"
-	"  --check ISA  print only whether ISA (scalar, avx2, avx512, neon) can run here; exit 0 if it can,\n"
-	"               1 if it cannot, 2 if ISA is not a kernel set's name\n"
+	"  --check ISA  print only whether ISA (scalar, avx2, avx512, neon) can run here\n"
 	"  -h, --help   print this help\n"
 	"\n"
 	"Exit status:\n"
-	"  0  printed (--check: ISA can run here)\n"
-	"  1  --check: ISA cannot run here\n"
-	"  2  usage error (--check: ISA is not a kernel set's name), EMBSTORE_ISA names a kernel set that cannot run\n"
-	"     here, or an output error\n";
+	"  0  success; with --check: ISA can run here\n"
+	"  1  with --check: ISA cannot run here\n"
+	"  2  usage error (bad option, ISA not a kernel set's name), EMBSTORE_ISA names a set that cannot run\n"
+	"     here, or output error\n";
 
 enum { OPT_CHECK, OPT_HELP };
 
