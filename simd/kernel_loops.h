@@ -60,7 +60,12 @@
 
 ES_INLINE size_t elem_bytes(embstore_dtype dt)
 {
-	return dt == EMBSTORE_F32 ? 4 : dt == EMBSTORE_INT8_ROWWISE ? 1 : 2;
+	return (size_t)es_elem_bytes(dt);
+}
+
+ES_INLINE size_t row_bytes(embstore_dtype dt, uint32_t dim)
+{
+	return (size_t)es_row_bytes(dt, dim);
 }
 
 /* One table row being read: its bytes, the int8 scale and bias broadcast, and the end of the table's last row
@@ -73,7 +78,7 @@ typedef struct src_row {
 
 ES_INLINE const unsigned char *table_end(const embstore_matrix *t)
 {
-	return es_row(t, (int64_t)(t->rows - 1)) + es_row_bytes(t->dtype, t->dim);
+	return es_row(t, (int64_t)(t->rows - 1)) + row_bytes(t->dtype, t->dim);
 }
 
 ES_INLINE src_row open_row(const embstore_matrix *t, int64_t id, embstore_dtype dt, const unsigned char *end)
@@ -170,7 +175,7 @@ ES_INLINE vfloat row_load_tail(const src_row *s, embstore_dtype dt, size_t j, si
 /* How much of a row to prefetch (kernels.h, ES_PREFETCH_BYTES). */
 ES_INLINE size_t prefetch_bytes(embstore_dtype dt, uint32_t dim)
 {
-	size_t bytes = es_row_bytes(dt, dim);
+	size_t bytes = row_bytes(dt, dim);
 	return bytes < ES_PREFETCH_BYTES ? bytes : ES_PREFETCH_BYTES;
 }
 
@@ -211,9 +216,7 @@ ES_INLINE embstore_status gather_impl(const embstore_matrix *t, const void *ids,
 		int64_t id;
 		if (!es_checked_id(t, ids, wide, i, &id, bad_index))
 			return EMBSTORE_ID_OUT_OF_RANGE;
-#ifndef GATHER_NOPF
 		es_prefetch_row(t, ids, wide, i, n, pf);
-#endif
 		src_row s = open_row(t, id, dt, end);
 		gather_row(out + i * dim, &s, dt, dim);
 	}
@@ -341,7 +344,7 @@ typedef struct bag_walk {
 
 ES_INLINE size_t bag_prefetch_bytes(const embstore_matrix *t, embstore_dtype dt)
 {
-	size_t row = es_row_bytes(dt, t->dim), walk = BAG_REGS * VL * elem_bytes(dt), pf = ES_PREFETCH_BYTES;
+	size_t row = row_bytes(dt, t->dim), walk = BAG_REGS * VL * elem_bytes(dt), pf = ES_PREFETCH_BYTES;
 	if ((size_t)t->rows * (size_t)t->row_stride > BAG_PREFETCH_BIG && walk > pf)
 		pf = walk < BAG_PREFETCH_MAX ? walk : BAG_PREFETCH_MAX;
 	return row < pf ? row : pf;

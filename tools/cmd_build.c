@@ -29,13 +29,15 @@ static const char usage[] =
 	"                        'source.TABLE' (the input path) are added unless given here\n"
 	"      --chunk-bytes N   target bytes per checksum chunk (default 65536; K, M, G suffixes allowed)\n"
 	"      --align N         data alignment, a power of two from 4096 to 2M (default 4096; 2M allows huge pages)\n"
+	"      --saturate        store a finite value too large for the table's dtype (f16, bf16; f64 inputs: f32)\n"
+	"                        as the largest finite one of its sign, instead of failing\n"
 	"  -h, --help            print this help\n"
 	"\n"
 	"An input that is not a readable .npy or raw file of the stated size, or whose values int8 cannot quantise\n"
 	"(NaN, infinity), makes the input invalid: exit 1.\n"
 	"\n";
 
-enum { OPT_OUTPUT, OPT_DTYPE, OPT_FROM, OPT_ROWS, OPT_DIM, OPT_META, OPT_CHUNK, OPT_ALIGN, OPT_HELP };
+enum { OPT_OUTPUT, OPT_DTYPE, OPT_FROM, OPT_ROWS, OPT_DIM, OPT_META, OPT_CHUNK, OPT_ALIGN, OPT_SATURATE, OPT_HELP };
 
 static const cli_option options[] = {
 	{"output", 'o', 1, OPT_OUTPUT},
@@ -46,6 +48,7 @@ static const cli_option options[] = {
 	{"meta", 'm', 1, OPT_META},
 	{"chunk-bytes", 0, 1, OPT_CHUNK},
 	{"align", 0, 1, OPT_ALIGN},
+	{"saturate", 0, 0, OPT_SATURATE},
 	{"help", 'h', 0, OPT_HELP},
 	{NULL, 0, 0, 0},
 };
@@ -70,6 +73,7 @@ typedef struct build_args {
 	int have_rows, have_dim;
 	uint64_t chunk_bytes, alignment;
 	int have_chunk_bytes, have_alignment;
+	int saturate;
 	input *inputs;
 	size_t input_count;
 	meta *metas;
@@ -216,6 +220,9 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 				                       p.value);
 			a->have_alignment = 1;
 			break;
+		case OPT_SATURATE:
+			a->saturate = 1;
+			break;
 		case OPT_HELP:
 			*done = 1;
 			return cli_help("build", usage);
@@ -318,6 +325,10 @@ static int import_error(const build_args *a, const input *in, embstore_status st
 			          embstore_strerror(st));
 		}
 		return CLI_EXIT_INVALID;
+	case EMBSTORE_RANGE:
+		cli_error("build", in->path, "%s: %s (--saturate clamps such values)", embstore_strerror(st),
+		          embstore_error_detail());
+		return CLI_EXIT_INVALID;
 	case EMBSTORE_NON_FINITE:
 		cli_error("build", in->path, "%s (int8 cannot quantise a row holding NaN or infinity)",
 		          embstore_strerror(st));
@@ -346,6 +357,11 @@ static int write_store(const build_args *a)
 		return CLI_EXIT_USAGE;
 	}
 	int rc = CLI_EXIT_OK;
+	if (a->saturate && (st = embstore_writer_set_saturate(w, 1)) != EMBSTORE_OK) {
+		cli_status_error("build", a->output, st, 0);
+		rc = CLI_EXIT_USAGE;
+		goto fail;
+	}
 	if (a->have_alignment && (st = embstore_writer_set_alignment(w, (uint32_t)a->alignment)) != EMBSTORE_OK) {
 		rc = cli_usage_error("build", "--align %" PRIu64 ": %s (a power of two from 4096 to 2M)", a->alignment,
 		                     embstore_strerror(st));
