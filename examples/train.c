@@ -1,7 +1,7 @@
 /* train.c: one SGD step in place on an f32 table, then embstore_sync so that the file's checksums match its
  * rows again (`embstore verify` passes).
  *
- *   train STORE TABLE ID...         e.g.  train words.emb words 3 17 3
+ *   train STORE TABLE ID...         e.g.  train model.emb words 3 17 3   (TABLE must be f32)
  *
  * A trainer takes its gradients from the backward pass; to stay self-contained this one uses the gradient of
  * 0.5 * |row|^2, which is the row itself, so each step moves the rows named by ID toward zero. An id given
