@@ -47,36 +47,12 @@ static int64_t *parse_ids(char **text, size_t n)
 	return ids;
 }
 
-/* embstore_table_scatter_add names its table by position: finds the position of table `name`. */
-static embstore_status find_table(const embstore *store, const char *name, uint32_t *index,
-                                  embstore_table *table)
-{
-	embstore_info info;
-	embstore_get_info(store, &info);
-	for (uint32_t i = 0; i < info.table_count; i++) {
-		embstore_status st = embstore_table_at(store, i, table);
-		if (st != EMBSTORE_OK)
-			return st;
-		if (strcmp(table->name, name) == 0) {
-			*index = i;
-			return EMBSTORE_OK;
-		}
-	}
-	return EMBSTORE_NOT_FOUND;
-}
-
 static int sgd_step(embstore *store, const char *name, const int64_t *ids, size_t n)
 {
-	uint32_t index;
 	embstore_table table;
-	embstore_status st = find_table(store, name, &index, &table);
+	embstore_status st = embstore_table_find(store, name, &table);
 	if (st != EMBSTORE_OK) {
 		fprintf(stderr, "train: table '%s': %s\n", name, reason(st));
-		return EXIT_FAILURE;
-	}
-	if (table.matrix.dtype != EMBSTORE_F32) { /* scatter-add would refuse it with BAD_DTYPE */
-		fprintf(stderr, "train: table '%s' is %s; training in place needs f32\n", name,
-		        embstore_dtype_name(table.matrix.dtype));
 		return EXIT_FAILURE;
 	}
 	float *grads = calloc(n, table.matrix.dim * sizeof *grads);
@@ -87,7 +63,7 @@ static int sgd_step(embstore *store, const char *name, const int64_t *ids, size_
 	size_t bad;
 	st = embstore_gather(&table.matrix, ids, EMBSTORE_ID64, n, grads, &bad);
 	if (st == EMBSTORE_OK) /* row -= LEARNING_RATE * grad, id by id; marks the chunks it changes */
-		st = embstore_table_scatter_add(store, index, ids, EMBSTORE_ID64, n, grads, -LEARNING_RATE, &bad, 1);
+		st = embstore_table_scatter_add(store, table.index, ids, EMBSTORE_ID64, n, grads, -LEARNING_RATE, &bad, 1);
 	if (st == EMBSTORE_OK) /* new checksums for the changed chunks and the header, then msync */
 		st = embstore_sync(store);
 	free(grads);

@@ -56,7 +56,7 @@ EMBSTORE_API const char *embstore_version(void);
 	X(HEADER_CHECKSUM, 8, "header checksum mismatch")                                                  \
 	X(CORRUPT, 9, "inconsistent header field")                                                         \
 	X(BAD_LAYOUT, 10, "sections overlap, leave a gap or do not cover the file exactly")                \
-	X(BAD_DTYPE, 11, "unknown dtype")                                                                  \
+	X(BAD_DTYPE, 11, "unknown dtype, or one this call does not take")                                 \
 	X(BAD_STRING, 12, "string out of bounds, not NUL-terminated or not valid UTF-8")                   \
 	X(DUPLICATE_NAME, 13, "duplicate table name or metadata key")                                      \
 	X(LIMIT, 14, "a count or size exceeds a documented cap")                                           \
@@ -169,6 +169,7 @@ typedef struct embstore_table {
 	uint64_t chunk_rows;   /* rows per checksum chunk */
 	uint64_t chunk_count;
 	int has_vocab;         /* always 0 in format 1.0 */
+	uint32_t index;        /* position in the store: what embstore_table_scatter_add and mark_rows take */
 } embstore_table;
 
 /* The table at `index` (0 <= index < table_count). Errors: INVALID_ARGUMENT (NULL, index out of range). */

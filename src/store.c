@@ -179,6 +179,7 @@ static void fill_table(const embstore *s, const es_table *t, embstore_table *out
 	out->chunk_rows = t->chunk_rows;
 	out->chunk_count = t->chunk_count;
 	out->has_vocab = 0;
+	out->index = (uint32_t)(t - s->layout.tables);
 }
 
 embstore_status embstore_table_at(const embstore *s, uint32_t index, embstore_table *out)

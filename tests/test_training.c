@@ -119,6 +119,7 @@ Test(training, read_only_matrix_is_refused)
 	cr_assert_eq(embstore_open(path, EMBSTORE_OPEN_WRITABLE, &rw), EMBSTORE_OK);
 	cr_assert_eq(embstore_table_find(rw, "emb", &t), EMBSTORE_OK);
 	cr_expect_eq(t.matrix.flags, 0);
+	cr_expect_eq(t.index, 1); /* "frozen" is table 0 */
 	cr_expect_eq(embstore_scatter_add(&t.matrix, ids, EMBSTORE_ID64, 2, g, -0.1f, &bad), EMBSTORE_OK);
 	embstore_close(rw);
 	free(path);
