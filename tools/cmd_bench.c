@@ -150,13 +150,14 @@ static unsigned char *map_region(size_t bytes)
 
 static embstore_matrix view(const bench *b, int table, embstore_dtype dtype)
 {
-	embstore_matrix m;
 	uint64_t row = embstore_row_bytes(dtype, DIM);
-	m.data = b->region[table];
-	m.rows = b->region_bytes[table] / row;
-	m.row_stride = row;
-	m.dim = DIM;
-	m.dtype = dtype;
+	embstore_matrix m = {
+		.data = b->region[table],
+		.rows = b->region_bytes[table] / row,
+		.row_stride = row,
+		.dim = DIM,
+		.dtype = dtype,
+	};
 	return m;
 }
 
