@@ -1,37 +1,49 @@
-/* cli_getopt.c: usage errors for getopt_long failures (see cli_getopt.h). */
+/* cli_getopt.c: getopt_long with usage errors worded like the tool's others (see cli_getopt.h). */
 #include "cli_getopt.h"
 
 #include <string.h>
 
 #include "cli.h"
 
-static int is_long_option(const struct option *options, int val)
+void cli_getopt_reset(void)
 {
-	for (const struct option *o = options; o->name != NULL; o++) {
-		if (o->flag == NULL && o->val == val)
-			return 1;
-	}
-	return 0;
+	/* 0 rather than 1: glibc then also forgets the rest of a half-read cluster of short options. */
+	optind = 0;
+	opterr = 0;
 }
 
-int cli_getopt_error(const char *command, int result, char **argv, const struct option *options)
+static const struct option *long_option(const struct option *longopts, int val)
 {
-	/* getopt_long has stepped past a long option it rejects, so argv[optind - 1] is its spelling; a short one
-	 * may sit inside a cluster ("-qZ"), so only optopt names it. */
-	const char *arg = optind > 0 ? argv[optind - 1] : "";
-	int long_spelling = strncmp(arg, "--", 2) == 0;
-	int name_len = (int)strcspn(arg, "=");
-	name_len = name_len > 200 ? 200 : name_len;
-	if (result == ':') {
-		if (long_spelling)
-			return cli_usage_error(command, "option '%.*s' needs a value", name_len, arg);
-		return cli_usage_error(command, "option '-%c' needs a value", optopt);
+	for (const struct option *o = longopts; o->name != NULL; o++) {
+		if (o->flag == NULL && o->val == val)
+			return o;
 	}
-	if (optopt == 0)
-		return cli_usage_error(command, "unknown option '%.*s'", name_len, arg);
-	if (long_spelling && is_long_option(options, optopt))
-		return cli_usage_error(command, "option '%.*s' takes no value", name_len, arg);
-	if (optopt < 0x20 || optopt >= 0x7f)
-		return cli_usage_error(command, "unknown option character 0x%02x", (unsigned)(unsigned char)optopt);
-	return cli_usage_error(command, "unknown option '-%c'", optopt);
+	return NULL;
+}
+
+int cli_getopt(const char *command, int argc, char **argv, const char *optstring, const struct option *longopts)
+{
+	int c = getopt_long(argc, argv, optstring, longopts, NULL);
+	if (c != '?' && c != ':')
+		return c;
+	/* getopt_long has stepped past a long option it rejects, so argv[optind - 1] holds it; a short one may sit
+	 * inside a cluster ("-qZ"), so only optopt (0 for an unknown long name) names it. */
+	const char *arg = argv[optind - 1];
+	int long_spelling = strncmp(arg, "--", 2) == 0;
+	size_t name_len = strcspn(arg, "=");
+	const struct option *o = long_spelling ? long_option(longopts, optopt) : NULL;
+	unsigned char letter = (unsigned char)optopt;
+	if (c == ':' && o != NULL)
+		cli_usage_error(command, "option '--%s' needs a value", o->name);
+	else if (c == ':')
+		cli_usage_error(command, "option '-%c' needs a value", letter);
+	else if (optopt == 0)
+		cli_usage_error(command, "unknown option '%.*s'", name_len > 200 ? 200 : (int)name_len, arg);
+	else if (o != NULL)
+		cli_usage_error(command, "option '--%s' takes no value", o->name);
+	else if (letter < 0x20 || letter >= 0x7f)
+		cli_usage_error(command, "unknown option character 0x%02x", (unsigned)letter);
+	else
+		cli_usage_error(command, "unknown option '-%c'", letter);
+	return '?';
 }

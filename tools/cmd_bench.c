@@ -38,7 +38,7 @@ static const char usage[] =
 	"  2  usage error (bad option or size), the tables could not be allocated, a kernel failed, or output\n"
 	"     error\n";
 
-enum { OPT_JSON = 256, OPT_SIZE };
+enum { OPT_JSON = CLI_LONG_ONLY, OPT_SIZE };
 
 static const struct option options[] = {
 	{"json", no_argument, NULL, OPT_JSON},
@@ -412,8 +412,8 @@ int cli_cmd_bench(int argc, char **argv)
 {
 	int json = 0;
 	uint64_t size = 0;
-	opterr = 0;
-	for (int opt; (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1;) {
+	cli_getopt_reset();
+	for (int opt; (opt = cli_getopt("bench", argc, argv, ":h", options)) != -1;) {
 		switch (opt) {
 		case OPT_JSON:
 			json = 1;
@@ -426,7 +426,7 @@ int cli_cmd_bench(int argc, char **argv)
 			fputs(usage, stdout);
 			return cli_finish_output("bench");
 		default:
-			return cli_getopt_error("bench", opt, argv, options);
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)

@@ -20,7 +20,7 @@ static const char usage[] =
 	"  2  usage error (bad option, ISA not a kernel set's name), EMBSTORE_ISA names a set that cannot run\n"
 	"     here, or output error\n";
 
-enum { OPT_CHECK = 256 };
+enum { OPT_CHECK = CLI_LONG_ONLY };
 
 static const struct option options[] = {
 	{"check", required_argument, NULL, OPT_CHECK},
@@ -46,8 +46,8 @@ static int check(const char *name)
 int cli_cmd_cpu(int argc, char **argv)
 {
 	const char *check_name = NULL;
-	opterr = 0;
-	for (int opt; (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1;) {
+	cli_getopt_reset();
+	for (int opt; (opt = cli_getopt("cpu", argc, argv, ":h", options)) != -1;) {
 		switch (opt) {
 		case OPT_CHECK:
 			check_name = optarg;
@@ -56,7 +56,7 @@ int cli_cmd_cpu(int argc, char **argv)
 			fputs(usage, stdout);
 			return cli_finish_output("cpu");
 		default:
-			return cli_getopt_error("cpu", opt, argv, options);
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
