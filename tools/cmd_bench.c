@@ -1,6 +1,6 @@
 /* cmd_bench.c: `embstore bench`: a quick throughput table of the kernels, for every kernel set this CPU runs. */
 
-/* MAP_ANONYMOUS and MADV_HUGEPAGE: the tool builds with _POSIX_C_SOURCE, which hides them. */
+/* MAP_ANONYMOUS and MADV_HUGEPAGE, which -std=c11 hides unless a feature macro asks for them. */
 #define _DEFAULT_SOURCE
 
 #include "cli.h"
