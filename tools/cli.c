@@ -1,5 +1,6 @@
 /* cli.c: the helpers every command of the embstore tool uses: option and number parsing, messages, escaping. */
 #include "cli.h"
+#include "workload.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -275,20 +276,16 @@ int cli_open_store(const char *command, const char *path, unsigned flags, embsto
 	return cli_exit_for(st);
 }
 
+static void put_feature(void *ctx, const char *name)
+{
+	(void)ctx;
+	printf(" %s", name);
+}
+
 void cli_print_cpu_features(void)
 {
 	fputs("cpu features:", stdout);
-	uint64_t features = embstore_cpu_features();
-	for (unsigned bit = 0; bit < 64; bit++) {
-		if ((features >> bit & 1u) == 0)
-			continue;
-		const char *name = embstore_cpu_feature_name(bit);
-		if (name != NULL)
-			printf(" %s", name);
-		else
-			printf(" bit%u", bit);
-	}
-	fputs(features ? "\n" : " (none)\n", stdout);
+	fputs(workload_cpu_features(put_feature, NULL) != 0 ? "\n" : " (none)\n", stdout);
 }
 
 int cli_help(const char *command, const char *usage)

@@ -1,8 +1,8 @@
 /* cmd_cpu.c: `embstore cpu`: the CPU features the library detected and the kernel sets it can run. */
 #include "cli.h"
+#include "cli_getopt.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 static const char usage[] =
 	"Usage: embstore cpu [--check ISA]\n"
@@ -11,17 +11,21 @@ static const char usage[] =
 	"one in use (the best, or the one the environment variable EMBSTORE_ISA names).\n"
 	"\n"
 	"Options:\n"
-	"  --check ISA  print only whether ISA (scalar, avx2, avx512, neon) can run here; exit 0 if it can,\n"
-	"               1 if it cannot, 2 if ISA is not a kernel set's name\n"
+	"  --check ISA  print only whether ISA (scalar, avx2, avx512, neon) can run here\n"
 	"  -h, --help   print this help\n"
-	"\n";
+	"\n"
+	"Exit status:\n"
+	"  0  success; with --check: ISA can run here\n"
+	"  1  with --check: ISA cannot run here\n"
+	"  2  usage error (bad option, ISA not a kernel set's name), EMBSTORE_ISA names a set that cannot run\n"
+	"     here, or output error\n";
 
-enum { OPT_CHECK, OPT_HELP };
+enum { OPT_CHECK = CLI_LONG_ONLY };
 
-static const cli_option options[] = {
-	{"check", 0, 1, OPT_CHECK},
-	{"help", 'h', 0, OPT_HELP},
-	{NULL, 0, 0, 0},
+static const struct option options[] = {
+	{"check", required_argument, NULL, OPT_CHECK},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
 };
 
 static int check(const char *name)
@@ -42,24 +46,21 @@ static int check(const char *name)
 int cli_cmd_cpu(int argc, char **argv)
 {
 	const char *check_name = NULL;
-	cli_parser p;
-	cli_parser_init(&p, "cpu", options, argc, argv);
-	for (;;) {
-		int opt = cli_next(&p);
-		if (opt == CLI_END)
-			break;
+	cli_getopt_reset();
+	for (int opt; (opt = cli_getopt("cpu", argc, argv, ":h", options)) != -1;) {
 		switch (opt) {
 		case OPT_CHECK:
-			check_name = p.value;
+			check_name = optarg;
 			break;
-		case OPT_HELP:
-			return cli_help("cpu", usage);
-		case CLI_OPERAND:
-			return cli_usage_error("cpu", "unexpected argument '%s'", p.value);
+		case 'h':
+			fputs(usage, stdout);
+			return cli_finish_output("cpu");
 		default:
 			return CLI_EXIT_USAGE;
 		}
 	}
+	if (optind < argc)
+		return cli_usage_error("cpu", "unexpected argument '%s'", argv[optind]);
 	if (check_name != NULL)
 		return check(check_name);
 
