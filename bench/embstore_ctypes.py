@@ -46,7 +46,7 @@ class Matrix(ctypes.Structure):
 
 class _Table(ctypes.Structure):
     _fields_ = [("name", c_char_p), ("matrix", Matrix), ("data_offset", c_uint64), ("chunk_rows", c_uint64),
-                ("chunk_count", c_uint64), ("has_vocab", c_int)]
+                ("chunk_count", c_uint64), ("has_vocab", c_int), ("index", c_uint32)]
 
 
 class _Info(ctypes.Structure):
