@@ -153,9 +153,7 @@ ES_INLINE const unsigned char *es_row(const embstore_matrix *t, int64_t id)
  * ES_PREFETCH_AHEAD ids ahead covers the latency with a few misses in flight (a core tracks 10-16 L1 misses, and
  * each prefetched row takes up to ES_PREFETCH_BYTES / 64 of them). Only the first ES_PREFETCH_BYTES of a row are
  * requested: on longer rows the L2 streamer follows the sequential reads within the row by itself. The id is
- * checked first: a bad id must not even form a pointer. Measured with AVX2 on a 2-core AMD EPYC VM, random ids
- * into 1M-row tables: f32 dim 128 went from 42-49 to 27-34 ns per row, int8 dim 256 from 87-102 to 32-36 ns;
- * 4, 8 and 16 ids ahead and 64 to 512 bytes differed by less than the run-to-run noise. */
+ * checked first: a bad id must not even form a pointer. (Measurements: docs/BENCHMARKS.md.) */
 #define ES_PREFETCH_AHEAD 8
 #define ES_PREFETCH_BYTES 256
 
