@@ -4,7 +4,8 @@
 //   bag_sum/avx2/int8/dim:64/bag:32/table:small
 //   scatter_add/scalar/f32/dim:300/table:large
 //   memcpy/f16/dim:128/table:large
-// Each kernel set is called directly through embstore_kernels_for(), so no benchmark changes global state.
+// Only the public API: each benchmark makes its kernel set the active one with embstore_isa_set and calls
+// embstore_gather, embstore_gather_bag or embstore_scatter_add, as any user of the library does.
 #include <unistd.h>
 
 #include <climits>
@@ -40,15 +41,10 @@ struct Case {
 	uint32_t bag_len;
 };
 
-// Rows per call. On the large table, 4096 random rows (a typical training batch) make each call long enough
-// that its fixed costs vanish. On the small one, outputs are kept to about 256 KiB so that they stay in L2 next
-// to the table: the point of that table is what the kernel costs when memory is not the limit.
+// Ids per call, the same as `embstore bench` makes (workload.h says why).
 size_t batch_rows(Size size, uint32_t dim)
 {
-	if (size == Size::large)
-		return 4096;
-	size_t n = 256 * 1024 / ((size_t)dim * 4);
-	return n < 64 ? 64 : n > 4096 ? 4096 : n;
+	return workload_ids_per_call(size == Size::small, dim);
 }
 
 // The same ids for every kernel set and dtype of one table size and dim (rows differ per dtype, so the ids are
@@ -63,14 +59,33 @@ const char *mode_name(embstore_bag_mode mode)
 	return mode == EMBSTORE_BAG_SUM ? "sum" : mode == EMBSTORE_BAG_MEAN ? "mean" : "max";
 }
 
-// Checks shared by the kernel benchmarks; returns the kernel table or nullptr after SkipWithError.
-const embstore_kernel_table *kernels_or_skip(benchmark::State &state, embstore_isa isa)
-{
-	const embstore_kernel_table *k = embstore_kernels_for(isa);
-	if (k == nullptr)
-		state.SkipWithError("kernel set not supported by this CPU or build");
-	return k;
-}
+// Makes `isa` the active kernel set for the life of one benchmark, then the previous one again. The choice is
+// process-wide, which is safe here: Google Benchmark runs the benchmarks one after the other on one thread
+// (none of them asks for more), and switching costs one atomic store. A set this CPU or build lacks skips the
+// benchmark with an error.
+class ActiveSet {
+public:
+	ActiveSet(benchmark::State &state, embstore_isa isa)
+	{
+		restore_ = embstore_isa_active(&previous_) == EMBSTORE_OK;
+		ok_ = embstore_isa_supported(isa) && embstore_isa_set(isa) == EMBSTORE_OK;
+		if (!ok_)
+			state.SkipWithError("kernel set not supported by this CPU or build");
+	}
+	~ActiveSet()
+	{
+		if (restore_)
+			embstore_isa_set(previous_);
+	}
+	ActiveSet(const ActiveSet &) = delete;
+	ActiveSet &operator=(const ActiveSet &) = delete;
+	bool ok() const { return ok_; }
+
+private:
+	embstore_isa previous_ = EMBSTORE_ISA_SCALAR;
+	bool restore_ = false;
+	bool ok_ = false;
+};
 
 bool region_or_skip(benchmark::State &state, const Region &r)
 {
@@ -89,8 +104,8 @@ void set_throughput(benchmark::State &state, size_t rows_per_iter, uint64_t row_
 
 void bm_gather(benchmark::State &state, Case c)
 {
-	const embstore_kernel_table *k = kernels_or_skip(state, c.isa);
-	if (k == nullptr)
+	ActiveSet set(state, c.isa);
+	if (!set.ok())
 		return;
 	const Region &r = esbench::read_region(c.size);
 	if (!region_or_skip(state, r))
@@ -101,7 +116,7 @@ void bm_gather(benchmark::State &state, Case c)
 	std::vector<float> out(n * c.dim);
 	size_t bad = 0;
 	for (auto _ : state) {
-		embstore_status st = k->gather(&m, ids.next(state, n), EMBSTORE_ID64, n, out.data(), &bad);
+		embstore_status st = embstore_gather(&m, ids.next(state, n), EMBSTORE_ID64, n, out.data(), &bad);
 		if (st != EMBSTORE_OK) {
 			state.SkipWithError(embstore_strerror(st));
 			break;
@@ -114,8 +129,8 @@ void bm_gather(benchmark::State &state, Case c)
 
 void bm_bag(benchmark::State &state, Case c)
 {
-	const embstore_kernel_table *k = kernels_or_skip(state, c.isa);
-	if (k == nullptr)
+	ActiveSet set(state, c.isa);
+	if (!set.ok())
 		return;
 	const Region &r = esbench::read_region(c.size);
 	if (!region_or_skip(state, r))
@@ -131,8 +146,8 @@ void bm_bag(benchmark::State &state, Case c)
 	std::vector<float> out(n_bags * c.dim);
 	size_t bad = 0;
 	for (auto _ : state) {
-		embstore_status st = k->gather_bag(&m, ids.next(state, n), EMBSTORE_ID64, offsets.data(), n_bags, nullptr,
-		                                   c.mode, out.data(), &bad);
+		embstore_status st = embstore_gather_bag(&m, ids.next(state, n), EMBSTORE_ID64, n, offsets.data(), n_bags,
+		                                         nullptr, c.mode, out.data(), &bad);
 		if (st != EMBSTORE_OK) {
 			state.SkipWithError(embstore_strerror(st));
 			break;
@@ -145,8 +160,8 @@ void bm_bag(benchmark::State &state, Case c)
 
 void bm_scatter_add(benchmark::State &state, Case c)
 {
-	const embstore_kernel_table *k = kernels_or_skip(state, c.isa);
-	if (k == nullptr)
+	ActiveSet set(state, c.isa);
+	if (!set.ok())
 		return;
 	const Region &r = esbench::write_region(c.size);
 	if (!region_or_skip(state, r))
@@ -159,8 +174,7 @@ void bm_scatter_add(benchmark::State &state, Case c)
 	std::vector<float> grads(n * c.dim, 1e-12f);
 	size_t bad = 0;
 	for (auto _ : state) {
-		embstore_status st =
-			k->scatter_add(&m, ids.next(state, n), EMBSTORE_ID64, n, grads.data(), 1.0f, 0, m.rows, &bad);
+		embstore_status st = embstore_scatter_add(&m, ids.next(state, n), EMBSTORE_ID64, n, grads.data(), 1.0f, &bad);
 		if (st != EMBSTORE_OK) {
 			state.SkipWithError(embstore_strerror(st));
 			break;
@@ -286,15 +300,13 @@ bool starts_with(const char *s, const char *prefix)
 std::string features_text()
 {
 	std::string s;
-	uint64_t f = embstore_cpu_features();
-	for (unsigned bit = 0; bit < 64; bit++) {
-		if ((f >> bit & 1u) == 0)
-			continue;
-		const char *name = embstore_cpu_feature_name(bit);
-		if (!s.empty())
-			s += ' ';
-		s += name != nullptr ? name : "bit" + std::to_string(bit);
-	}
+	workload_cpu_features(
+		[](void *ctx, const char *name) {
+			std::string &text = *static_cast<std::string *>(ctx);
+			text += text.empty() ? "" : " ";
+			text += name;
+		},
+		&s);
 	return s;
 }
 
@@ -302,7 +314,7 @@ std::string isas_text()
 {
 	std::string s;
 	for (int i = 0; i < EMBSTORE_ISA_COUNT; i++) {
-		if (embstore_kernels_for((embstore_isa)i) == nullptr)
+		if (!embstore_isa_supported((embstore_isa)i))
 			continue;
 		if (!s.empty())
 			s += ' ';
@@ -351,8 +363,8 @@ int main(int argc, char **argv)
 	benchmark::AddCustomContext("embstore_version", embstore_version());
 	benchmark::AddCustomContext("embstore_cpu_features", features_text());
 	benchmark::AddCustomContext("embstore_kernel_sets", isas_text());
-	benchmark::AddCustomContext("l2_cache_bytes", std::to_string(esbench::l2_bytes()));
-	benchmark::AddCustomContext("llc_bytes", std::to_string(esbench::llc_bytes()));
+	benchmark::AddCustomContext("l2_cache_bytes", std::to_string(workload_l2_bytes()));
+	benchmark::AddCustomContext("llc_bytes", std::to_string(workload_llc_bytes()));
 	benchmark::AddCustomContext("table_small_bytes", std::to_string(esbench::region_bytes(Size::small)));
 	benchmark::AddCustomContext("table_large_bytes", std::to_string(esbench::region_bytes(Size::large)));
 	benchmark::AddCustomContext("tables", "reads: store files written by embstore_writer in " + esbench::table_dir() +

@@ -1,5 +1,5 @@
-// bench_tables.cc: cache sizes, the shared tables the benchmarks read (store files built with the writer and
-// mapped with embstore_open) and write (anonymous memory), and random ids.
+// bench_tables.cc: the shared tables the benchmarks read (store files built with the writer and mapped with
+// embstore_open) and write (anonymous memory), and streams of random ids.
 #include "bench_tables.h"
 
 #include <sys/mman.h>
@@ -7,9 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
 
 namespace esbench {
 
@@ -27,44 +25,6 @@ constexpr const char *kMetaValue = "pattern v1";
 
 std::string g_table_dir = ".";
 uint64_t g_large_override = 0;
-
-// Size of the level-`level` data or unified cache from /sys (e.g. "32768K"); 0 when not found.
-uint64_t sys_cache_bytes(int level)
-{
-	for (int i = 0; i < 8; i++) {
-		std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
-		std::ifstream lf(dir + "level"), tf(dir + "type"), sf(dir + "size");
-		int l = 0;
-		std::string type, size;
-		if (!(lf >> l) || !(tf >> type) || !(sf >> size))
-			continue;
-		if (l != level || type == "Instruction")
-			continue;
-		char *end = nullptr;
-		uint64_t v = std::strtoull(size.c_str(), &end, 10);
-		if (end != nullptr && (*end == 'K' || *end == 'k'))
-			v *= KiB;
-		else if (end != nullptr && (*end == 'M' || *end == 'm'))
-			v *= MiB;
-		return v;
-	}
-	return 0;
-}
-
-uint64_t sysconf_bytes(int name)
-{
-	long v = sysconf(name);
-	return v > 0 ? (uint64_t)v : 0;
-}
-
-// Fills `bytes` (a multiple of 8) with the 16-bit values described in bench_tables.h.
-void fill_pattern(unsigned char *p, size_t bytes, uint64_t *rng)
-{
-	for (size_t i = 0; i + 8 <= bytes; i += 8) {
-		uint64_t v = (splitmix64(rng) & 0x03ff03ff03ff03ffull) | 0x3c003c003c003c00ull;
-		std::memcpy(p + i, &v, 8);
-	}
-}
 
 // Reads one byte per page so that the process' page table maps them all before any timed loop.
 void touch_pages(const unsigned char *p, size_t bytes)
@@ -116,7 +76,7 @@ std::string write_store(const std::string &path, uint64_t rows)
 	uint64_t rng = 0x5eed0f7ab1e5ull;
 	for (uint64_t done = 0; st == EMBSTORE_OK && done < rows; done += batch) {
 		uint64_t n = rows - done < batch ? rows - done : batch;
-		fill_pattern(buf.data(), n * kStoreRowBytes, &rng);
+		workload_fill(buf.data(), n * kStoreRowBytes, &rng);
 		errno = 0;
 		st = embstore_writer_append(w, buf.data(), EMBSTORE_F32, n, 0);
 	}
@@ -177,19 +137,11 @@ Region make_write_region(Size size)
 	r.data = (unsigned char *)p;
 	r.bytes = bytes;
 	uint64_t rng = 0x5ca77e2ull;
-	fill_pattern(r.data, r.bytes, &rng);
+	workload_fill(r.data, r.bytes, &rng);
 	return r;
 }
 
 } // namespace
-
-uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 const char *size_name(Size size)
 {
@@ -207,42 +159,14 @@ const std::string &table_dir()
 	return g_table_dir;
 }
 
-uint64_t l2_bytes()
-{
-	static const uint64_t v = [] {
-		uint64_t b = sysconf_bytes(_SC_LEVEL2_CACHE_SIZE);
-		if (b == 0)
-			b = sys_cache_bytes(2);
-		return b != 0 ? b : 1 * MiB;
-	}();
-	return v;
-}
-
-uint64_t llc_bytes()
-{
-	static const uint64_t v = [] {
-		uint64_t b = sysconf_bytes(_SC_LEVEL3_CACHE_SIZE);
-		if (b == 0)
-			b = sys_cache_bytes(3);
-		if (b == 0) // no L3 (many Arm cores): L2 is the last level
-			b = l2_bytes();
-		return b;
-	}();
-	return v;
-}
-
 uint64_t region_bytes(Size size)
 {
-	if (size == Size::small) {
-		// Half of L2, in whole 512-byte rows of the store's table (and at least 64 KiB).
-		uint64_t b = l2_bytes() / 2;
-		b = b < 64 * KiB ? 64 * KiB : b;
-		return b / kStoreRowBytes * kStoreRowBytes;
-	}
-	uint64_t b = g_large_override != 0 ? g_large_override : 4 * llc_bytes();
-	if (g_large_override == 0 && b < 256 * MiB)
-		b = 256 * MiB;
-	return (b + 2 * MiB - 1) / (2 * MiB) * (2 * MiB);
+	// Both are whole 4 KiB, hence whole 512-byte rows of the store's table.
+	if (size == Size::small)
+		return workload_small_bytes();
+	if (g_large_override == 0)
+		return workload_large_bytes();
+	return (g_large_override + 2 * MiB - 1) / (2 * MiB) * (2 * MiB);
 }
 
 const Region &read_region(Size size)
@@ -267,7 +191,7 @@ const Region &write_region(Size size)
 
 embstore_matrix view(const Region &region, embstore_dtype dtype, uint32_t dim)
 {
-	embstore_matrix m;
+	embstore_matrix m{}; // members this code does not know of (later additions) stay 0
 	uint64_t row = embstore_row_bytes(dtype, dim);
 	m.data = region.data;
 	m.rows = region.bytes / row;
@@ -288,9 +212,7 @@ IdStream::IdStream(uint64_t rows, uint64_t seed) : pool_(kPoolIds), rows_(rows),
 
 void IdStream::refill()
 {
-	// Multiply-shift maps a 64-bit random number onto [0, rows) with a bias far below anything measurable.
-	for (auto &id : pool_)
-		id = (int64_t)(((unsigned __int128)splitmix64(&rng_) * rows_) >> 64);
+	workload_random_ids(pool_.data(), pool_.size(), rows_, &rng_);
 	pos_ = 0;
 }
 

@@ -1,5 +1,5 @@
-// bench_tables.h: what the kernel benchmarks read and write: cache sizes, the tables (built once, shared) and
-// streams of random ids.
+// bench_tables.h: what the kernel benchmarks read and write: the tables (built once, shared) and streams of
+// random ids. Their sizes, fill and ids come from tools/workload.h, shared with `embstore bench`.
 #ifndef EMBSTORE_BENCH_TABLES_H
 #define EMBSTORE_BENCH_TABLES_H
 
@@ -10,16 +10,12 @@
 
 #include <benchmark/benchmark.h>
 
-// kernels.h is C and carries no extern "C" of its own.
-extern "C" {
 #include "embstore.h"
-#include "kernels.h"
-}
+#include "workload.h"
 
 namespace esbench {
 
-// small: fits in L2 (half of it, so that ids, outputs and the stack fit beside it).
-// large: at least 4x the last-level cache, so that nearly every random row comes from DRAM.
+// small: workload_small_bytes(), in L2. large: workload_large_bytes() (or --large_mb), mostly in DRAM.
 enum class Size { small, large };
 
 const char *size_name(Size size);
@@ -28,8 +24,6 @@ const char *size_name(Size size);
 // table is touched (main does, after parsing its flags).
 void configure(const std::string &table_dir, uint64_t large_bytes);
 
-uint64_t l2_bytes();
-uint64_t llc_bytes();
 uint64_t region_bytes(Size size);
 const std::string &table_dir();
 
@@ -49,10 +43,9 @@ const Region &read_region(Size size);
 // Writable (scatter-add): anonymous memory on 4 KiB pages, like the file mapping, filled the same way.
 const Region &write_region(Size size);
 
-// A packed table of `dtype` and `dim` over the whole region. The region holds random 16-bit values in
-// [0x3c00, 0x3fff], which are normal, finite numbers whatever they are read as: f16 in [1, 2), bf16 and f32 in
-// [2^-7, 2), int8 scale and bias too (for dims that are multiples of 4, as here). So one region serves every
-// dtype and dim, and no kernel ever meets a NaN, an infinity or a subnormal that could slow it down.
+// A packed table of `dtype` and `dim` over the whole region. Regions hold workload_fill()'s pattern, which reads
+// as normal, finite numbers in every dtype (int8 too, for dims that are multiples of 4, as here): one region
+// serves every dtype and dim.
 embstore_matrix view(const Region &region, embstore_dtype dtype, uint32_t dim);
 
 // Uniform random ids in [0, rows), handed out `n` at a time from a pool that is refilled with fresh ids, with
@@ -70,8 +63,6 @@ private:
 	uint64_t rows_;
 	uint64_t rng_;
 };
-
-uint64_t splitmix64(uint64_t *state);
 
 } // namespace esbench
 

@@ -36,15 +36,17 @@ _NUMPY_DTYPE = {F32: np.float32, F16: np.float16}
 
 
 class Matrix(ctypes.Structure):
-    """embstore_matrix. Keeps a reference to the object that owns the memory (`owner`) when built from numpy."""
+    """embstore_matrix. Built from numpy by Library.matrix, whose caller keeps the array alive."""
 
+    # flags last, as in the header: the library's marks on a store's tables (e.g. read-only); a matrix built
+    # here over caller memory leaves them 0.
     _fields_ = [("data", c_void_p), ("rows", c_uint64), ("row_stride", c_uint64), ("dim", c_uint32),
-                ("dtype", c_int)]
+                ("dtype", c_int), ("flags", c_uint32)]
 
 
 class _Table(ctypes.Structure):
     _fields_ = [("name", c_char_p), ("matrix", Matrix), ("data_offset", c_uint64), ("chunk_rows", c_uint64),
-                ("chunk_count", c_uint64), ("has_vocab", c_int)]
+                ("chunk_count", c_uint64), ("has_vocab", c_int), ("index", c_uint32)]
 
 
 class _Info(ctypes.Structure):
@@ -65,8 +67,8 @@ class Table:
     def __init__(self, store, raw):
         self.store = store
         self.name = raw.name.decode("utf-8")
-        self.matrix = Matrix(raw.matrix.data, raw.matrix.rows, raw.matrix.row_stride, raw.matrix.dim,
-                             raw.matrix.dtype)
+        # A byte copy keeps every field the library set, flags included.
+        self.matrix = Matrix.from_buffer_copy(raw.matrix)
         self.data_offset = raw.data_offset
         self.chunk_rows = raw.chunk_rows
 

@@ -56,7 +56,7 @@ EMBSTORE_API const char *embstore_version(void);
 	X(HEADER_CHECKSUM, 8, "header checksum mismatch")                                                  \
 	X(CORRUPT, 9, "inconsistent header field")                                                         \
 	X(BAD_LAYOUT, 10, "sections overlap, leave a gap or do not cover the file exactly")                \
-	X(BAD_DTYPE, 11, "unknown dtype")                                                                  \
+	X(BAD_DTYPE, 11, "unknown dtype, or one this call does not take")                                 \
 	X(BAD_STRING, 12, "string out of bounds, not NUL-terminated or not valid UTF-8")                   \
 	X(DUPLICATE_NAME, 13, "duplicate table name or metadata key")                                      \
 	X(LIMIT, 14, "a count or size exceeds a documented cap")                                           \
@@ -66,7 +66,8 @@ EMBSTORE_API const char *embstore_version(void);
 	X(UNSUPPORTED_ISA, 18, "instruction set not supported by this CPU or build")                       \
 	X(STATE, 19, "call not valid in the object's current state")                                       \
 	X(BAD_INPUT, 20, "input file is malformed or of an unsupported kind")                              \
-	X(NON_FINITE, 21, "value is NaN or infinite where a finite one is required")
+	X(NON_FINITE, 21, "value is NaN or infinite where a finite one is required")                      \
+	X(RANGE, 22, "value out of range for the destination dtype")
 
 typedef enum embstore_status {
 #define EMBSTORE_X_ENUM(name, value, msg) EMBSTORE_##name = value,
@@ -78,6 +79,15 @@ typedef enum embstore_status {
 EMBSTORE_API const char *embstore_strerror(embstore_status status);
 /* The status' name without prefix ("HEADER_CHECKSUM"); "UNKNOWN" for unknown values. */
 EMBSTORE_API const char *embstore_status_name(embstore_status status);
+
+/* What exactly the last failed call of this thread found, as one line of text without a final period: which
+ * rule, field and value ("table 'w': data_offset 4100 is not a multiple of 4096", ".npy dtype '<i4' is not
+ * '<f2', '<f4' or '<f8'", "table 'w', row 3, column 7: 1e+06 does not fit f16"). Set by the calls that read
+ * files or take rows (embstore_open, embstore_open_memory, embstore_verify, embstore_npy_parse, the writer and
+ * its importers); each of them clears it when it starts, so it never describes an older call. "" when there is
+ * nothing to add to the status' sentence. The string belongs to the thread and stays valid until its next
+ * such call. The status stays the stable thing to test; this is for people. */
+EMBSTORE_API const char *embstore_error_detail(void);
 
 /* ---------------------------------------------------------------------------------------------------------
  * Element types. Values are the on-disk codes.
@@ -106,7 +116,13 @@ typedef struct embstore_matrix {
 	uint64_t row_stride; /* bytes; at least embstore_row_bytes(dtype, dim) */
 	uint32_t dim;
 	embstore_dtype dtype;
+	uint32_t flags;      /* EMBSTORE_MATRIX_* bits; 0 for the caller's own memory */
 } embstore_matrix;
+
+/* The rows must not be written: set on every table of a store opened without EMBSTORE_OPEN_WRITABLE, whose
+ * mapping is read-only (a write through `data` would die of SIGSEGV). Writing kernels refuse such a matrix
+ * with EMBSTORE_READ_ONLY. */
+#define EMBSTORE_MATRIX_READ_ONLY (1u << 0)
 
 /* ---------------------------------------------------------------------------------------------------------
  * Reading a store.
@@ -133,7 +149,7 @@ EMBSTORE_API embstore_status embstore_open(const char *path, unsigned flags, emb
  * flags are refused (INVALID_ARGUMENT). */
 EMBSTORE_API embstore_status embstore_open_memory(const void *data, size_t len, unsigned flags, embstore **out);
 
-/* Unmaps and frees. Table views taken from the store become invalid. */
+/* Unmaps and frees. Table views taken from the store become invalid. NULL is a no-op. */
 EMBSTORE_API void embstore_close(embstore *store);
 
 typedef struct embstore_info {
@@ -148,11 +164,12 @@ EMBSTORE_API void embstore_get_info(const embstore *store, embstore_info *out);
 
 typedef struct embstore_table {
 	const char *name;      /* NUL-terminated, points into the mapping */
-	embstore_matrix matrix;
+	embstore_matrix matrix; /* flags has EMBSTORE_MATRIX_READ_ONLY unless the store was opened writable */
 	uint64_t data_offset;  /* in the file */
 	uint64_t chunk_rows;   /* rows per checksum chunk */
 	uint64_t chunk_count;
 	int has_vocab;         /* always 0 in format 1.0 */
+	uint32_t index;        /* position in the store: what embstore_table_scatter_add and mark_rows take */
 } embstore_table;
 
 /* The table at `index` (0 <= index < table_count). Errors: INVALID_ARGUMENT (NULL, index out of range). */
@@ -203,6 +220,12 @@ EMBSTORE_API embstore_status embstore_writer_set_alignment(embstore_writer *w, u
  * begun afterwards. Errors: INVALID_ARGUMENT. */
 EMBSTORE_API embstore_status embstore_writer_set_chunk_bytes(embstore_writer *w, uint64_t bytes);
 
+/* What append does with a finite value too large for the table's dtype (f16: beyond 65504; bf16: beyond
+ * about 3.39e38), or an f64 input value too large for f32: by default the call fails with EMBSTORE_RANGE and
+ * embstore_error_detail names the table, row and column; with `saturate` non-zero the value becomes the
+ * largest finite one of its sign. Applies to rows appended afterwards. Errors: INVALID_ARGUMENT, STATE. */
+EMBSTORE_API embstore_status embstore_writer_set_saturate(embstore_writer *w, int saturate);
+
 /* Adds a metadata key/value (UTF-8, key unique, caps as in docs/FORMAT.md).
  * Errors: INVALID_ARGUMENT, BAD_STRING, DUPLICATE_NAME, LIMIT, NO_MEMORY, STATE (after finish or failure). */
 EMBSTORE_API embstore_status embstore_writer_add_meta(embstore_writer *w, const char *key, const char *value);
@@ -219,21 +242,31 @@ EMBSTORE_API embstore_status embstore_writer_begin_table(embstore_writer *w, con
  * f32 -> int8 quantises each row (FBGEMM row-wise); f16 / bf16 sources are widened exactly first. An int8 source
  * is accepted only for an int8 table (copied after checking scale and bias are finite).
  * Errors: INVALID_ARGUMENT, STATE (no table, or more rows than declared), NON_FINITE (a value that int8 cannot
- * quantise, or an int8 row with non-finite scale or bias), IO, NO_MEMORY. Any error fails the writer: later
- * calls return STATE and finish does nothing. */
+ * quantise, or an int8 row with non-finite scale or bias), RANGE (see embstore_writer_set_saturate), IO,
+ * NO_MEMORY. Any error fails the writer: later calls return STATE and finish does nothing. */
 EMBSTORE_API embstore_status embstore_writer_append(embstore_writer *w, const void *src, embstore_dtype src_dtype,
                                                     uint64_t n, uint64_t src_stride);
 
-/* Imports a table from a .npy file (2-D, C order, little-endian f32 or f16) named `name`, stored as `dtype`,
- * or in the file's own dtype when `dtype` is 0. Streams the file in bounded batches.
- * Errors: those of begin_table and append, IO, BAD_INPUT (not a .npy this can read; see embstore_npy_parse). */
+/* Imports a table from a .npy file (2-D, C order, little-endian f16, f32 or f64; f64 is rounded to f32, to
+ * nearest) named `name`, stored as `dtype`, or in the file's own dtype (f64: f32) when `dtype` is 0. The file is
+ * read once from start to end in bounded batches, never mapped or seeked, so a FIFO works (the open waits for
+ * its writer, like cat), and a file truncated meanwhile is an error, not a SIGBUS.
+ * Errors: those of begin_table and append, IO, BAD_INPUT (not a .npy this can read, or shorter or longer than
+ * its header says; see embstore_npy_parse), LIMIT. */
 EMBSTORE_API embstore_status embstore_writer_import_npy(embstore_writer *w, const char *name, const char *path,
                                                         embstore_dtype dtype);
 /* Imports `rows` x `dim` little-endian f32 values from a raw file that must be exactly that long, stored as
- * `dtype` (0: f32).
+ * `dtype` (0: f32). Read like import_npy.
  * Errors: those of import_npy. */
 EMBSTORE_API embstore_status embstore_writer_import_raw(embstore_writer *w, const char *name, const char *path,
                                                         uint64_t rows, uint32_t dim, embstore_dtype dtype);
+/* The same from an open file descriptor (standard input, a pipe, a socket or a file), read with read() from
+ * its current position to its end: the input must end exactly where the data does. The descriptor is left
+ * open, positioned after what was read. */
+EMBSTORE_API embstore_status embstore_writer_import_npy_fd(embstore_writer *w, const char *name, int fd,
+                                                           embstore_dtype dtype);
+EMBSTORE_API embstore_status embstore_writer_import_raw_fd(embstore_writer *w, const char *name, int fd,
+                                                           uint64_t rows, uint32_t dim, embstore_dtype dtype);
 
 /* Writes the directory and commits the file at `path` atomically. After it, only free is valid.
  * Errors: STATE (a table short of its declared rows, or the writer failed earlier), IO, NO_MEMORY. */
@@ -246,14 +279,17 @@ EMBSTORE_API void embstore_writer_free(embstore_writer *w);
  * Parsers, exposed so that importers, the CLI and Python share them (and so they can be fuzzed directly).
  */
 typedef struct embstore_npy_info {
-	embstore_dtype dtype;  /* F32 or F16 */
+	embstore_dtype dtype;  /* what a table gets by default: F16 for '<f2', F32 for '<f4' and '<f8' */
+	uint32_t item_size;    /* bytes per element in the file: 2, 4 or 8 */
 	uint64_t rows;
 	uint64_t cols;
 	uint64_t data_offset;  /* bytes from the file start to the first element */
 } embstore_npy_info;
 
 /* Parses the .npy header held in the first `len` bytes of a file (at least the whole header). Accepts format
- * versions 1.0, 2.0 and 3.0, descr '<f4' or '<f2', fortran_order False, 2-D shape.
+ * versions 1.0, 2.0 and 3.0, descr '<f2', '<f4' or '<f8', fortran_order False, a 2-D shape of at least one row
+ * and one column. embstore_error_detail says what was found instead ("dtype '>f4' is big-endian", "3-D shape
+ * (2, 3, 4)", "fortran_order True", "0 rows").
  * Errors: INVALID_ARGUMENT (NULL), BAD_INPUT (anything else, including a header longer than `len`), LIMIT. */
 EMBSTORE_API embstore_status embstore_npy_parse(const void *buf, size_t len, embstore_npy_info *out);
 
@@ -303,9 +339,10 @@ EMBSTORE_API embstore_status embstore_gather_bag(const embstore_matrix *table, c
 
 /* Scatter-add (the backward pass of an embedding, or an SGD step with alpha = -learning_rate):
  * table[ids[i]][j] += alpha * grads[i * dim + j], for i in order, so repeated ids accumulate exactly as this
- * sequential loop would. The table must be f32. Rows updated before a bad id stay updated; no row is written
- * for the bad id or after it. Not safe against concurrent writers of the same table.
- * Errors: INVALID_ARGUMENT, BAD_DTYPE (not f32), ID_OUT_OF_RANGE. */
+ * sequential loop would. The table must be f32 and writable. Rows updated before a bad id stay updated; no row
+ * is written for the bad id or after it. Not safe against concurrent writers of the same table. A table of a
+ * writable store is better updated with embstore_table_scatter_add, which also marks the rows for sync.
+ * Errors: INVALID_ARGUMENT, READ_ONLY (EMBSTORE_MATRIX_READ_ONLY), BAD_DTYPE (not f32), ID_OUT_OF_RANGE. */
 EMBSTORE_API embstore_status embstore_scatter_add(const embstore_matrix *table, const void *ids,
                                                   embstore_id_type id_type, size_t n, const float *grads,
                                                   float alpha, size_t *bad_index);

@@ -8,11 +8,8 @@
 #include "kernels.h"
 
 #define VL 16
-/* 16 of the 32 ZMM registers accumulate a bag: a row of up to 256 floats in one walk over the bag's ids. Against
- * 8 (in-process, best of 7-21 calls of 32,768-131,072 random ids in bags of 32, f32 bag sum; 2-core AMD EPYC VM):
- * dim 256 went from 54-109 to 48-90 ns per row on a 512 MB table, dim 1024 from 49-71 to 44-57 on 8 MB and from
- * 227-431 to 198-316 on 1 GB, dim 200 from 11-12 to 10-11 in L2; dims up to 128, one walk either way, stayed
- * within 8%. */
+/* 16 of the 32 ZMM registers accumulate a bag: a row of up to 256 floats in one walk over the bag's ids, which
+ * beat 8 on wide rows (docs/BENCHMARKS.md, kernel design measurements). */
 #define BAG_REGS 16
 
 typedef __m512 vfloat;

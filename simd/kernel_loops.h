@@ -60,7 +60,12 @@
 
 ES_INLINE size_t elem_bytes(embstore_dtype dt)
 {
-	return dt == EMBSTORE_F32 ? 4 : dt == EMBSTORE_INT8_ROWWISE ? 1 : 2;
+	return (size_t)es_elem_bytes(dt);
+}
+
+ES_INLINE size_t row_bytes(embstore_dtype dt, uint32_t dim)
+{
+	return (size_t)es_row_bytes(dt, dim);
 }
 
 /* One table row being read: its bytes, the int8 scale and bias broadcast, and the end of the table's last row
@@ -73,7 +78,7 @@ typedef struct src_row {
 
 ES_INLINE const unsigned char *table_end(const embstore_matrix *t)
 {
-	return es_row(t, (int64_t)(t->rows - 1)) + es_row_bytes(t->dtype, t->dim);
+	return es_row(t, (int64_t)(t->rows - 1)) + row_bytes(t->dtype, t->dim);
 }
 
 ES_INLINE src_row open_row(const embstore_matrix *t, int64_t id, embstore_dtype dt, const unsigned char *end)
@@ -170,7 +175,7 @@ ES_INLINE vfloat row_load_tail(const src_row *s, embstore_dtype dt, size_t j, si
 /* How much of a row to prefetch (kernels.h, ES_PREFETCH_BYTES). */
 ES_INLINE size_t prefetch_bytes(embstore_dtype dt, uint32_t dim)
 {
-	size_t bytes = es_row_bytes(dt, dim);
+	size_t bytes = row_bytes(dt, dim);
 	return bytes < ES_PREFETCH_BYTES ? bytes : ES_PREFETCH_BYTES;
 }
 
@@ -178,11 +183,8 @@ ES_INLINE size_t prefetch_bytes(embstore_dtype dt, uint32_t dim)
  *
  * A row is copied two vectors at a time, one row per iteration. With the table in L2, f32 gather is bound by the
  * line traffic between L1 and L2 (the row in; the output row read for ownership, then written back), which the
- * scalar set's memcpy meets nearly as well: avx512 runs at 1.1-1.3x scalar there. Tried against this loop and not
- * kept (in-process, best of 11-4001 calls; f32 dim 128; 512 KB table with 512 ids per call, 32 MB table with
- * 262,144 ids): loading 2 or 4 rows before storing any, 0.86-1.07x in L2 and 0.77-0.92x on the 32 MB table;
- * non-temporal stores (aligned output), 0.40-0.59x in L2 and 0.82-0.95x for a 128 MB output; prefetching 4 or
- * 16 ids ahead instead of 8, within 5%; no prefetch in L2, 0.90-1.05x. */
+ * scalar set's memcpy meets nearly as well. Alternatives that lost are in docs/BENCHMARKS.md (kernel design
+ * measurements). */
 
 ES_INLINE void gather_row(float *o, const src_row *s, embstore_dtype dt, size_t dim)
 {
@@ -211,9 +213,7 @@ ES_INLINE embstore_status gather_impl(const embstore_matrix *t, const void *ids,
 		int64_t id;
 		if (!es_checked_id(t, ids, wide, i, &id, bad_index))
 			return EMBSTORE_ID_OUT_OF_RANGE;
-#ifndef GATHER_NOPF
 		es_prefetch_row(t, ids, wide, i, n, pf);
-#endif
 		src_row s = open_row(t, id, dt, end);
 		gather_row(out + i * dim, &s, dt, dim);
 	}
@@ -237,14 +237,9 @@ static embstore_status loops_gather(const embstore_matrix *t, const void *ids, e
  * false for every x, NaN included, so the first fold yields the first row's value itself, exactly as kernels.h's
  * "acc = the first x".
  *
- * Before, each row was folded into the output row in memory: a load and a store per vector and id, and each id's
- * add waited for the previous id's store. Measured in-process against that (2-core AMD EPYC VM, AVX-512; best of
- * 9-31 calls of 262,144 random ids in bags of 32, f32 dim 128, run-to-run spread up to 1.5x so ratios matter
- * most), bag sum went per row: 8.1 -> 4.5 ns on a 0.5 MB table (1.8x), 30-57 -> 18-26 on 32 MB (1.7-2.2x),
- * 54-76 -> 34-49 on 512 MB (1.5-1.6x); AVX2 (two walks of 64 floats) 8.6 -> 8.0 (1.1x), 41-76 -> 20-32 (2.0-2.4x),
- * 77-99 -> 50-59 (1.5-1.7x). Max gained most (it tested for the bag's first row at every vector): 2.2-3.7x.
- * Folding two ids per iteration (both rows loaded, then folded in order) was 8-14% slower at dims 128 and 256
- * and 7-12% faster only at dim 32; it was not kept. */
+ *
+ * Against folding each row into the output in memory it is 1.5-2.4x faster (docs/BENCHMARKS.md, kernel design
+ * measurements). */
 
 #if defined(__GNUC__) && __GNUC__ >= 7
 #define FALLTHROUGH __attribute__((fallthrough))
@@ -332,16 +327,14 @@ typedef struct bag_walk {
 } bag_walk;
 
 /* Bytes of each row a bag prefetches ES_PREFETCH_AHEAD ids ahead: as in gather, or, on a table larger than
- * BAG_PREFETCH_BIG, as much of the first walk as fits in BAG_PREFETCH_MAX bytes. Measured as above, AVX-512 f32 dim
- * 128 (512-byte walks): 22.5-23.7 -> 17.7-18.7 ns per row on a 32 MB table, 33.2 -> 31.3-32.1 on 512 MB; no
- * change on 8 MB; but with the table in L2 the extra prefetches cost 12% (4.35 -> 4.95), hence the size test.
- * Prefetching whole 1 KiB walks (dim 256) was 5% slower on 512 MB than 512 bytes. */
+ * BAG_PREFETCH_BIG, as much of the first walk as fits in BAG_PREFETCH_MAX bytes: it pays off on tables beyond the
+ * caches and costs in L2, hence the size test (docs/BENCHMARKS.md, kernel design measurements). */
 #define BAG_PREFETCH_BIG ((size_t)4 << 20)
 #define BAG_PREFETCH_MAX 512u
 
 ES_INLINE size_t bag_prefetch_bytes(const embstore_matrix *t, embstore_dtype dt)
 {
-	size_t row = es_row_bytes(dt, t->dim), walk = BAG_REGS * VL * elem_bytes(dt), pf = ES_PREFETCH_BYTES;
+	size_t row = row_bytes(dt, t->dim), walk = BAG_REGS * VL * elem_bytes(dt), pf = ES_PREFETCH_BYTES;
 	if ((size_t)t->rows * (size_t)t->row_stride > BAG_PREFETCH_BIG && walk > pf)
 		pf = walk < BAG_PREFETCH_MAX ? walk : BAG_PREFETCH_MAX;
 	return row < pf ? row : pf;
@@ -422,11 +415,7 @@ ES_INLINE embstore_status bag_impl(const embstore_matrix *t, const void *ids, co
 			block bk = {.j0 = j0, .full = left >= width ? BAG_REGS : left / VL, .r = left >= width ? 0 : left % VL};
 			bk.m = v_tail(bk.r ? bk.r : VL);
 			/* When a walk reads at most ES_PREFETCH_BYTES of each row, it also prefetches the part of the row
-			 * the next walk reads. Measured as above: AVX2 f32 (256-byte walks) on 512 MB tables went from 42 to
-			 * 34 ns per row at dim 128 and from 92 to 58 at dim 256, at a cost of 8.1 -> 9.4 on a 2 MB table;
-			 * AVX-512 int8 dim 1024 (256-byte walks) from 238 to 153 on 1 GB and from 91 to 51 on 20 MB.
-			 * With longer walks it only cost: AVX-512 f32 dim 1024 (1 KiB walks) went from 47 to 64 on 8 MB and
-			 * from 187 to 228 on 1 GB, even with only 256 bytes of the next part prefetched. */
+			 * the next walk reads; with longer walks that only cost (docs/BENCHMARKS.md, kernel design measurements). */
 			size_t walk_bytes = (bk.full * VL + bk.r) * elem_bytes(dt);
 			bw.next_lo = bw.next_hi = 0;
 			if (j0 + width < dim && walk_bytes <= ES_PREFETCH_BYTES) {

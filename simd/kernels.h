@@ -1,6 +1,6 @@
 /* kernels.h: the internal kernel table (one per instruction set), its lookup, and helpers the kernel files share.
  *
- * src/kernels.c validates every argument of the public calls, then calls one table's kernels. A kernel may
+ * kernels.c and threads.c validate every argument of the public calls, then call one table's kernels. A kernel may
  * therefore assume:
  *  - the matrix is valid: data != NULL, rows >= 1, dim >= 1, a known dtype, row_stride >= embstore_row_bytes()
  *    and a multiple of the element size for f32/f16/bf16, rows * row_stride fits in a size_t;
@@ -8,7 +8,7 @@
  *    the output (n x dim floats) fits in a size_t;
  *  - gather_bag: offsets[0..n_bags] is non-decreasing and every offset is a valid position in ids (offsets[0]
  *    need not be 0: the parallel variant hands a thread offsets + first_bag); mode is a known one;
- *  - scatter_add: the table is f32 and row_lo <= row_hi <= rows.
+ *  - scatter_add: the table is f32, not marked read-only, and row_lo <= row_hi <= rows.
  * Table rows and ids need no alignment at all; float arrays (outputs, weights, grads) only that of a float.
  * Every id is checked against rows as it is reached; the first bad one stops the kernel with
  * EMBSTORE_ID_OUT_OF_RANGE and its position (an index into ids) in *bad_index. Rows done before stay done.
@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "element.h"
 #include "embstore.h"
 
 /* Table data is little-endian (docs/FORMAT.md) and the kernels read it in place. */
@@ -76,6 +77,18 @@ const embstore_kernel_table *embstore_kernels_for(embstore_isa isa);
  * is a table whose kernels all return EMBSTORE_UNSUPPORTED_ISA. */
 const embstore_kernel_table *embstore_kernels_active(void);
 
+/* The argument checks of the public calls (kernels.c), shared by their parallel variants (threads.c): OK when
+ * the kernels may be called as described above. */
+embstore_status es_check_gather(const embstore_matrix *table, const void *ids, embstore_id_type id_type, size_t n,
+                                const float *out);
+embstore_status es_check_bag(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                             size_t n_ids, const int64_t *offsets, size_t n_bags, embstore_bag_mode mode,
+                             const float *out);
+embstore_status es_check_scatter(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                 size_t n, const float *grads);
+/* A public call's result: `bad` goes to *bad_index (when not NULL) only with ID_OUT_OF_RANGE. */
+embstore_status es_kernel_status(embstore_status status, size_t bad, size_t *bad_index);
+
 /* ---- helpers for the kernel files ---- */
 
 #if defined(__GNUC__)
@@ -116,13 +129,6 @@ ES_INLINE const unsigned char *es_row(const embstore_matrix *t, int64_t id)
 	return (const unsigned char *)t->data + (size_t)id * (size_t)t->row_stride;
 }
 
-/* An int8 row-wise row's scale and bias, stored unaligned after its dim bytes. */
-ES_INLINE void es_int8_scale_bias(const unsigned char *row, uint32_t dim, float *scale, float *bias)
-{
-	memcpy(scale, row + dim, 4);
-	memcpy(bias, row + (size_t)dim + 4, 4);
-}
-
 /* Returns IMPL(dtype, wide) with dtype and wide as constants (wide: 1 for ID64 ids), so that each combination of
  * element type and id width gets a loop of its own with no per-element tests. Use in a function's body. */
 #define ES_SPECIALIZE(dtype, id_type, IMPL)                                                                    \
@@ -141,30 +147,13 @@ ES_INLINE void es_int8_scale_bias(const unsigned char *row, uint32_t dim, float 
 		}                                                                                                      \
 	} while (0)
 
-/* Bytes of one packed row (the part of the row_stride that holds data). */
-ES_INLINE size_t es_row_bytes(embstore_dtype dtype, uint32_t dim)
-{
-	switch (dtype) {
-	case EMBSTORE_F32:
-		return (size_t)dim * 4;
-	case EMBSTORE_F16:
-	case EMBSTORE_BF16:
-		return (size_t)dim * 2;
-	case EMBSTORE_INT8_ROWWISE:
-	default:
-		return (size_t)dim + 8;
-	}
-}
-
 /* Software prefetch for the gather-like loops. Ids come in random order, so the hardware prefetchers cannot
  * guess the next row, and each row costs a full memory latency (about 80-100 ns) once the table is larger than
  * the caches. Converting one row of a typical dim (64-256) takes some 10-20 ns, so asking for the row
  * ES_PREFETCH_AHEAD ids ahead covers the latency with a few misses in flight (a core tracks 10-16 L1 misses, and
  * each prefetched row takes up to ES_PREFETCH_BYTES / 64 of them). Only the first ES_PREFETCH_BYTES of a row are
  * requested: on longer rows the L2 streamer follows the sequential reads within the row by itself. The id is
- * checked first: a bad id must not even form a pointer. Measured with AVX2 on a 2-core AMD EPYC VM, random ids
- * into 1M-row tables: f32 dim 128 went from 42-49 to 27-34 ns per row, int8 dim 256 from 87-102 to 32-36 ns;
- * 4, 8 and 16 ids ahead and 64 to 512 bytes differed by less than the run-to-run noise. */
+ * checked first: a bad id must not even form a pointer. (Measurements: docs/BENCHMARKS.md.) */
 #define ES_PREFETCH_AHEAD 8
 #define ES_PREFETCH_BYTES 256
 

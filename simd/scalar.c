@@ -4,11 +4,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "half.h"
 #include "kernels.h"
 
 /* Elements [j0, j0 + count) of a row as f32, into dst. f16 and bf16 widen with the library's exact conversions
- * (src/half.h), which quiet a signalling NaN and keep its payload as F16C and NEON do. */
+ * (element.h), which quiet a signalling NaN and keep its payload as F16C and NEON do. */
 static void convert(const unsigned char *row, embstore_dtype dtype, uint32_t dim, uint32_t j0, uint32_t count,
                     float *dst)
 {

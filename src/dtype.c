@@ -1,6 +1,7 @@
 /* dtype.c: the closed list of element types and their row sizes. */
 #include <string.h>
 
+#include "element.h"
 #include "util.h"
 
 static const char *const dtype_names[] = {NULL, "f32", "f16", "bf16", "int8"};
@@ -26,15 +27,5 @@ embstore_status embstore_dtype_parse(const char *name, embstore_dtype *out)
 
 uint64_t embstore_row_bytes(embstore_dtype dtype, uint64_t dim)
 {
-	uint64_t r;
-	switch (dtype) {
-	case EMBSTORE_F32:
-		return es_mul_u64(dim, 4, &r) ? r : 0;
-	case EMBSTORE_F16:
-	case EMBSTORE_BF16:
-		return es_mul_u64(dim, 2, &r) ? r : 0;
-	case EMBSTORE_INT8_ROWWISE:
-		return es_add_u64(dim, 8, &r) ? r : 0;
-	}
-	return 0;
+	return es_row_bytes(dtype, dim);
 }

@@ -20,8 +20,8 @@ uint64_t es_header_checksum(const uint8_t *superblock, const uint8_t *dir, uint6
 
 uint64_t es_chunk_checksum(const uint8_t *base, const es_table *t, uint64_t k)
 {
-	uint64_t first = k * t->chunk_rows;
-	uint64_t n = t->rows - first < t->chunk_rows ? t->rows - first : t->chunk_rows;
+	uint64_t first, n;
+	es_chunk_span(t, k, &first, &n);
 	return XXH3_64bits(base + t->data_offset + first * t->row_stride, (size_t)(n * t->row_stride));
 }
 
@@ -33,16 +33,23 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* Strings sit in the pool back to back, each followed by a zero byte; *cursor is where the next must start. */
+/* Strings sit in the pool back to back, each followed by a zero byte; *cursor is where the next must start.
+ * `what` and `index` name the string in messages ("table", 3 -> "table #3 name"). */
 static embstore_status take_string(const uint8_t *pool, uint64_t pool_size, uint64_t *cursor, uint32_t off,
-                                   uint32_t len, uint32_t min_len, uint32_t max_len, const char **out)
+                                   uint32_t len, uint32_t min_len, uint32_t max_len, const char *what,
+                                   uint32_t index, const char **out)
 {
 	uint64_t end;
-	ES_CHECK(off == *cursor, EMBSTORE_BAD_STRING);
-	ES_CHECK(len >= min_len, EMBSTORE_BAD_STRING);
-	ES_CHECK(len <= max_len, EMBSTORE_LIMIT);
-	ES_CHECK(es_add_u64(off, len, &end) && end < pool_size, EMBSTORE_BAD_STRING);
-	ES_CHECK(pool[end] == 0 && es_utf8_valid(pool + off, len), EMBSTORE_BAD_STRING);
+	ES_CHECKF(off == *cursor, EMBSTORE_BAD_STRING, "%s #%u: offset %u, but the previous string ends at %llu", what,
+	          index, off, (unsigned long long)*cursor);
+	ES_CHECKF(len >= min_len, EMBSTORE_BAD_STRING, "%s #%u is empty", what, index);
+	ES_CHECKF(len <= max_len, EMBSTORE_LIMIT, "%s #%u: length %u is over the cap of %u", what, index, len, max_len);
+	ES_CHECKF(es_add_u64(off, len, &end) && end < pool_size, EMBSTORE_BAD_STRING,
+	          "%s #%u: bytes %u..%llu and its zero byte are not inside the %llu-byte string pool", what, index, off,
+	          (unsigned long long)off + len, (unsigned long long)pool_size);
+	ES_CHECKF(pool[end] == 0, EMBSTORE_BAD_STRING, "%s #%u is not followed by a zero byte", what, index);
+	ES_CHECKF(es_utf8_valid(pool + off, len), EMBSTORE_BAD_STRING, "%s #%u is not valid UTF-8 (or holds a zero byte)",
+	          what, index);
 	*cursor = end + 1;
 	*out = (const char *)pool + off;
 	return EMBSTORE_OK;
@@ -54,85 +61,121 @@ static int cmp_str_ptr(const void *a, const void *b)
 }
 
 /* Sorting finds duplicates in n log n: a crafted file with 65,536 names must not cost n^2 comparisons. */
-static embstore_status check_unique(const char **names, uint32_t n)
+static embstore_status check_unique(const char **names, uint32_t n, const char *what)
 {
 	qsort(names, n, sizeof *names, cmp_str_ptr);
 	for (uint32_t i = 1; i < n; i++)
-		ES_CHECK(strcmp(names[i - 1], names[i]) != 0, EMBSTORE_DUPLICATE_NAME);
+		ES_CHECKF(strcmp(names[i - 1], names[i]) != 0, EMBSTORE_DUPLICATE_NAME, "%s '%.100s' appears twice", what,
+		          names[i]);
 	return EMBSTORE_OK;
 }
 
 static embstore_status parse_superblock(const uint8_t *base, uint64_t len, es_layout *L, uint64_t *pool_size)
 {
-	if (len >= ES_MAGIC_LEN && memcmp(base, ES_MAGIC, ES_MAGIC_LEN) != 0)
-		return EMBSTORE_BAD_MAGIC;
-	ES_CHECK(len >= ES_SUPERBLOCK_SIZE, EMBSTORE_TRUNCATED);
+	ES_CHECKF(len < ES_MAGIC_LEN || memcmp(base, ES_MAGIC, ES_MAGIC_LEN) == 0, EMBSTORE_BAD_MAGIC,
+	          "the first 8 bytes are not \\x89EMB\\r\\n\\x1a\\n");
+	ES_CHECKF(len >= ES_SUPERBLOCK_SIZE, EMBSTORE_TRUNCATED, "file is %llu bytes; the superblock alone is %u",
+	          (unsigned long long)len, ES_SUPERBLOCK_SIZE);
 	L->major = es_le16(base + ES_SB_VERSION_MAJOR);
 	L->minor = es_le16(base + ES_SB_VERSION_MINOR);
-	ES_CHECK(L->major == EMBSTORE_FORMAT_MAJOR, EMBSTORE_UNSUPPORTED_VERSION);
-	ES_CHECK(es_le32(base + ES_SB_SUPERBLOCK_SIZE) == ES_SUPERBLOCK_SIZE, EMBSTORE_CORRUPT);
-	ES_CHECK(es_le32(base + ES_SB_FLAGS) == 0, EMBSTORE_UNSUPPORTED_VERSION);
+	ES_CHECKF(L->major == EMBSTORE_FORMAT_MAJOR, EMBSTORE_UNSUPPORTED_VERSION,
+	          "format version %u.%u; this reader knows %u.x", L->major, L->minor, EMBSTORE_FORMAT_MAJOR);
+	uint32_t sb_size = es_le32(base + ES_SB_SUPERBLOCK_SIZE), flags = es_le32(base + ES_SB_FLAGS);
+	ES_CHECKF(sb_size == ES_SUPERBLOCK_SIZE, EMBSTORE_CORRUPT, "superblock_size %u is not %u", sb_size,
+	          ES_SUPERBLOCK_SIZE);
+	ES_CHECKF(flags == 0, EMBSTORE_UNSUPPORTED_VERSION, "superblock flags 0x%x name features this reader lacks",
+	          flags);
 	if (L->minor == 0)
-		ES_CHECK(all_zero(base + ES_SB_RESERVED, ES_SB_RESERVED_LEN), EMBSTORE_CORRUPT);
+		ES_CHECKF(all_zero(base + ES_SB_RESERVED, ES_SB_RESERVED_LEN), EMBSTORE_CORRUPT,
+		          "superblock reserved bytes are not zero");
 
 	L->file_size = es_le64(base + ES_SB_FILE_SIZE);
-	ES_CHECK(L->file_size <= len, EMBSTORE_TRUNCATED);
-	ES_CHECK(L->file_size == len, EMBSTORE_BAD_LAYOUT);
+	ES_CHECKF(L->file_size <= len, EMBSTORE_TRUNCATED, "file_size %llu, but the file has %llu bytes",
+	          (unsigned long long)L->file_size, (unsigned long long)len);
+	ES_CHECKF(L->file_size == len, EMBSTORE_BAD_LAYOUT, "file_size %llu, but the file has %llu bytes",
+	          (unsigned long long)L->file_size, (unsigned long long)len);
 
 	L->alignment = es_le32(base + ES_SB_ALIGNMENT);
-	ES_CHECK(es_is_pow2(L->alignment) && L->alignment >= ES_MIN_ALIGNMENT && L->alignment <= ES_MAX_ALIGNMENT,
-	         EMBSTORE_CORRUPT);
+	ES_CHECKF(es_is_pow2(L->alignment) && L->alignment >= ES_MIN_ALIGNMENT && L->alignment <= ES_MAX_ALIGNMENT,
+	          EMBSTORE_CORRUPT, "data_alignment %u is not a power of two from %u to %u", L->alignment,
+	          ES_MIN_ALIGNMENT, ES_MAX_ALIGNMENT);
 	L->table_count = es_le32(base + ES_SB_TABLE_COUNT);
 	L->meta_count = es_le32(base + ES_SB_META_COUNT);
-	ES_CHECK(L->table_count <= ES_MAX_TABLES && L->meta_count <= ES_MAX_META, EMBSTORE_LIMIT);
+	ES_CHECKF(L->table_count <= ES_MAX_TABLES, EMBSTORE_LIMIT, "table_count %u is over the cap of %u",
+	          L->table_count, ES_MAX_TABLES);
+	ES_CHECKF(L->meta_count <= ES_MAX_META, EMBSTORE_LIMIT, "meta_count %u is over the cap of %u", L->meta_count,
+	          ES_MAX_META);
 
 	L->dir_offset = es_le64(base + ES_SB_DIR_OFFSET);
 	L->dir_size = es_le64(base + ES_SB_DIR_SIZE);
-	ES_CHECK(L->dir_size <= ES_MAX_DIR_SIZE, EMBSTORE_LIMIT);
+	ES_CHECKF(L->dir_size <= ES_MAX_DIR_SIZE, EMBSTORE_LIMIT, "directory_size %llu is over the cap of %llu",
+	          (unsigned long long)L->dir_size, (unsigned long long)ES_MAX_DIR_SIZE);
 	uint64_t dir_end;
-	ES_CHECK(L->dir_offset >= ES_SUPERBLOCK_SIZE && L->dir_offset % ES_DIR_ALIGN == 0 &&
-	             es_add_u64(L->dir_offset, L->dir_size, &dir_end) && dir_end == L->file_size,
-	         EMBSTORE_BAD_LAYOUT);
+	ES_CHECKF(L->dir_offset >= ES_SUPERBLOCK_SIZE && L->dir_offset % ES_DIR_ALIGN == 0 &&
+	              es_add_u64(L->dir_offset, L->dir_size, &dir_end) && dir_end == L->file_size,
+	          EMBSTORE_BAD_LAYOUT,
+	          "directory_offset %llu + directory_size %llu must end the file (%llu bytes), after the superblock, at a "
+	          "multiple of %u",
+	          (unsigned long long)L->dir_offset, (unsigned long long)L->dir_size, (unsigned long long)L->file_size,
+	          ES_DIR_ALIGN);
 
-	ES_CHECK(es_header_checksum(base, base + L->dir_offset, L->dir_size) == es_le64(base + ES_SB_CHECKSUM),
-	         EMBSTORE_HEADER_CHECKSUM);
+	ES_CHECKF(es_header_checksum(base, base + L->dir_offset, L->dir_size) == es_le64(base + ES_SB_CHECKSUM),
+	          EMBSTORE_HEADER_CHECKSUM, "header_checksum %016llx does not match the superblock and directory",
+	          (unsigned long long)es_le64(base + ES_SB_CHECKSUM));
 
 	/* From here on the directory is what the writer wrote (or what someone crafted with care): still check. */
 	L->checksum_count = es_le64(base + ES_SB_CHECKSUM_COUNT);
 	*pool_size = es_le32(base + ES_SB_POOL_SIZE);
 	uint64_t need = (uint64_t)L->table_count * ES_TABLE_ENTRY_SIZE + (uint64_t)L->meta_count * ES_META_ENTRY_SIZE;
 	uint64_t sums;
-	ES_CHECK(es_mul_u64(L->checksum_count, 8, &sums) && es_add_u64(need, sums, &need) &&
-	             es_add_u64(need, *pool_size, &need) && need == L->dir_size,
-	         EMBSTORE_BAD_LAYOUT);
+	ES_CHECKF(es_mul_u64(L->checksum_count, 8, &sums) && es_add_u64(need, sums, &need) &&
+	              es_add_u64(need, *pool_size, &need) && need == L->dir_size,
+	          EMBSTORE_BAD_LAYOUT,
+	          "directory_size %llu is not the sum of its parts (%u tables, %u metadata entries, %llu checksums, a "
+	          "%llu-byte string pool)",
+	          (unsigned long long)L->dir_size, L->table_count, L->meta_count, (unsigned long long)L->checksum_count,
+	          (unsigned long long)*pool_size);
 	return EMBSTORE_OK;
 }
 
 static embstore_status parse_table(const uint8_t *e, es_table *t)
 {
-	t->dtype = (embstore_dtype)es_le32(e + ES_TE_DTYPE);
-	ES_CHECK(embstore_dtype_name(t->dtype) != NULL, EMBSTORE_BAD_DTYPE);
-	ES_CHECK(es_le32(e + ES_TE_FLAGS) == 0, EMBSTORE_UNSUPPORTED_VERSION);
+	const char *n = t->name; /* already taken from the pool */
+	uint32_t dtype = es_le32(e + ES_TE_DTYPE), flags = es_le32(e + ES_TE_FLAGS);
+	t->dtype = (embstore_dtype)dtype;
+	ES_CHECKF(es_elem_bytes(t->dtype) != 0, EMBSTORE_BAD_DTYPE, "table '%s': dtype code %u", n, dtype);
+	ES_CHECKF(flags == 0, EMBSTORE_UNSUPPORTED_VERSION, "table '%s': flags 0x%x name features this reader lacks", n,
+	          flags);
 	t->rows = es_le64(e + ES_TE_ROWS);
 	t->dim = es_le32(e + ES_TE_DIM);
-	ES_CHECK(t->rows >= 1 && t->rows <= ES_MAX_ROWS && t->dim >= 1 && t->dim <= ES_MAX_DIM, EMBSTORE_LIMIT);
+	ES_CHECKF(t->rows >= 1 && t->rows <= ES_MAX_ROWS, EMBSTORE_LIMIT, "table '%s': rows %llu is not 1 to %llu", n,
+	          (unsigned long long)t->rows, (unsigned long long)ES_MAX_ROWS);
+	ES_CHECKF(t->dim >= 1 && t->dim <= ES_MAX_DIM, EMBSTORE_LIMIT, "table '%s': dim %u is not 1 to %u", n, t->dim,
+	          ES_MAX_DIM);
 	t->chunk_rows = es_le32(e + ES_TE_CHUNK_ROWS);
-	ES_CHECK(t->chunk_rows >= 1, EMBSTORE_CORRUPT);
+	ES_CHECKF(t->chunk_rows >= 1, EMBSTORE_CORRUPT, "table '%s': chunk_rows 0", n);
 
 	t->row_stride = es_le64(e + ES_TE_ROW_STRIDE);
-	uint64_t elem = t->dtype == EMBSTORE_F32 ? 4 : t->dtype == EMBSTORE_INT8_ROWWISE ? 1 : 2;
-	ES_CHECK(t->row_stride >= embstore_row_bytes(t->dtype, t->dim) && t->row_stride % elem == 0 &&
-	             t->row_stride <= ES_MAX_ROW_STRIDE,
-	         EMBSTORE_CORRUPT);
+	ES_CHECKF(es_stride_fits(t->dtype, t->dim, t->row_stride) && t->row_stride <= ES_MAX_ROW_STRIDE,
+	          EMBSTORE_CORRUPT,
+	          "table '%s': row_stride %llu does not fit %u %s elements (at least %llu, a multiple of %llu, at most %llu)",
+	          n, (unsigned long long)t->row_stride, t->dim, embstore_dtype_name(t->dtype),
+	          (unsigned long long)es_row_bytes(t->dtype, t->dim), (unsigned long long)es_elem_bytes(t->dtype),
+	          (unsigned long long)ES_MAX_ROW_STRIDE);
 	t->data_offset = es_le64(e + ES_TE_DATA_OFFSET);
 	t->data_size = es_le64(e + ES_TE_DATA_SIZE);
 	uint64_t size;
-	ES_CHECK(es_mul_u64(t->rows, t->row_stride, &size) && size == t->data_size, EMBSTORE_CORRUPT);
+	ES_CHECKF(es_mul_u64(t->rows, t->row_stride, &size) && size == t->data_size, EMBSTORE_CORRUPT,
+	          "table '%s': data_size %llu is not rows %llu x row_stride %llu", n, (unsigned long long)t->data_size,
+	          (unsigned long long)t->rows, (unsigned long long)t->row_stride);
 	t->chunk_first = es_le64(e + ES_TE_CHUNK_FIRST);
 	t->chunk_count = es_le64(e + ES_TE_CHUNK_COUNT);
-	/* rows <= 2^40, so rows + chunk_rows - 1 cannot wrap */
-	ES_CHECK(t->chunk_count == (t->rows + t->chunk_rows - 1) / t->chunk_rows, EMBSTORE_CORRUPT);
-	ES_CHECK(es_le64(e + ES_TE_VOCAB_OFFSET) == 0 && es_le64(e + ES_TE_VOCAB_SIZE) == 0, EMBSTORE_CORRUPT);
+	ES_CHECKF(t->chunk_count == es_chunk_count(t->rows, t->chunk_rows), EMBSTORE_CORRUPT,
+	          "table '%s': chunk_count %llu, but %llu rows in chunks of %llu make %llu", n,
+	          (unsigned long long)t->chunk_count, (unsigned long long)t->rows, (unsigned long long)t->chunk_rows,
+	          (unsigned long long)es_chunk_count(t->rows, t->chunk_rows));
+	ES_CHECKF(es_le64(e + ES_TE_VOCAB_OFFSET) == 0 && es_le64(e + ES_TE_VOCAB_SIZE) == 0, EMBSTORE_CORRUPT,
+	          "table '%s': vocabulary fields are not zero (no vocabulary in format 1.0)", n);
 	return EMBSTORE_OK;
 }
 
@@ -148,35 +191,47 @@ static embstore_status parse_directory(const uint8_t *base, es_layout *L, uint64
 	for (uint32_t i = 0; i < L->table_count; i++) {
 		const uint8_t *e = dir + (uint64_t)i * ES_TABLE_ENTRY_SIZE;
 		es_table *t = &L->tables[i];
-		if (L->minor == 0)
-			ES_CHECK(all_zero(e + ES_TE_RESERVED, ES_TE_RESERVED_LEN), EMBSTORE_CORRUPT);
 		ES_TRY(take_string(pool, pool_size, &cursor, es_le32(e + ES_TE_NAME_OFFSET), es_le32(e + ES_TE_NAME_LENGTH),
-		                   1, ES_MAX_NAME_LEN, &t->name));
-		t->name_len = es_le32(e + ES_TE_NAME_LENGTH);
+		                   1, ES_MAX_NAME_LEN, "table name", i, &t->name));
+		if (L->minor == 0)
+			ES_CHECKF(all_zero(e + ES_TE_RESERVED, ES_TE_RESERVED_LEN), EMBSTORE_CORRUPT,
+			          "table '%s': reserved bytes are not zero", t->name);
 		names[i] = t->name;
 		ES_TRY(parse_table(e, t));
 
-		uint64_t expect;
-		ES_CHECK(es_align_up(end, L->alignment, &expect) && t->data_offset == expect &&
-		             es_add_u64(t->data_offset, t->data_size, &end) && end <= L->dir_offset,
-		         EMBSTORE_BAD_LAYOUT);
-		ES_CHECK(t->chunk_first == chunks && es_add_u64(chunks, t->chunk_count, &chunks), EMBSTORE_CORRUPT);
+		uint64_t expect = 0;
+		bool placed = es_align_up(end, L->alignment, &expect) && t->data_offset == expect;
+		ES_CHECKF(placed, EMBSTORE_BAD_LAYOUT,
+		          "table '%s': data_offset %llu; the data must start at %llu (the first multiple of %u after %llu)",
+		          t->name, (unsigned long long)t->data_offset, (unsigned long long)expect, L->alignment,
+		          (unsigned long long)end);
+		ES_CHECKF(es_add_u64(t->data_offset, t->data_size, &end) && end <= L->dir_offset, EMBSTORE_BAD_LAYOUT,
+		          "table '%s': data (%llu bytes from %llu) runs past the directory at %llu", t->name,
+		          (unsigned long long)t->data_size, (unsigned long long)t->data_offset,
+		          (unsigned long long)L->dir_offset);
+		ES_CHECKF(t->chunk_first == chunks && es_add_u64(chunks, t->chunk_count, &chunks), EMBSTORE_CORRUPT,
+		          "table '%s': chunk_first %llu; the previous tables' chunks end at %llu", t->name,
+		          (unsigned long long)t->chunk_first, (unsigned long long)chunks);
 	}
 	uint64_t dir_expect;
-	ES_CHECK(es_align_up(end, ES_DIR_ALIGN, &dir_expect) && dir_expect == L->dir_offset, EMBSTORE_BAD_LAYOUT);
-	ES_CHECK(chunks == L->checksum_count, EMBSTORE_CORRUPT);
-	ES_TRY(check_unique(names, L->table_count));
+	ES_CHECKF(es_align_up(end, ES_DIR_ALIGN, &dir_expect) && dir_expect == L->dir_offset, EMBSTORE_BAD_LAYOUT,
+	          "directory_offset %llu; after the last table's data it must be %llu", (unsigned long long)L->dir_offset,
+	          (unsigned long long)dir_expect);
+	ES_CHECKF(chunks == L->checksum_count, EMBSTORE_CORRUPT, "checksum_count %llu, but the tables have %llu chunks",
+	          (unsigned long long)L->checksum_count, (unsigned long long)chunks);
+	ES_TRY(check_unique(names, L->table_count, "table name"));
 
 	for (uint32_t i = 0; i < L->meta_count; i++) {
 		const uint8_t *e = metas + (uint64_t)i * ES_META_ENTRY_SIZE;
 		ES_TRY(take_string(pool, pool_size, &cursor, es_le32(e + 0), es_le32(e + 4), 1, ES_MAX_NAME_LEN,
-		                   &L->meta[i].key));
+		                   "metadata key", i, &L->meta[i].key));
 		ES_TRY(take_string(pool, pool_size, &cursor, es_le32(e + 8), es_le32(e + 12), 0, ES_MAX_VALUE_LEN,
-		                   &L->meta[i].value));
+		                   "metadata value", i, &L->meta[i].value));
 		names[i] = L->meta[i].key;
 	}
-	ES_CHECK(cursor == pool_size, EMBSTORE_BAD_STRING);
-	ES_TRY(check_unique(names, L->meta_count));
+	ES_CHECKF(cursor == pool_size, EMBSTORE_BAD_STRING, "string_pool_size %llu, but the strings end at %llu",
+	          (unsigned long long)pool_size, (unsigned long long)cursor);
+	ES_TRY(check_unique(names, L->meta_count, "metadata key"));
 	L->checksums = sums;
 	return EMBSTORE_OK;
 }

@@ -2,6 +2,7 @@
 #ifndef EMBSTORE_FORMAT_H
 #define EMBSTORE_FORMAT_H
 
+#include "element.h"
 #include "util.h"
 
 #define ES_MAGIC "\x89" "EMB\r\n\x1a\n"
@@ -59,10 +60,9 @@
 
 #define ES_DEFAULT_CHUNK_BYTES 65536u
 
-/* One validated table; pointers lead into the mapping. */
+/* One table's entry: validated, with pointers into the mapping (reader), or about to be encoded (writer). */
 typedef struct es_table {
 	const char *name;
-	uint32_t name_len;
 	embstore_dtype dtype;
 	uint64_t rows;
 	uint32_t dim;
@@ -93,6 +93,27 @@ typedef struct es_layout {
 	uint64_t dir_size;
 } es_layout;
 
+/* Rows per checksum chunk: about `chunk_bytes` of rows, at least one, and within the u32 field. A table shorter
+ * than that stores its row count instead, which gives the same single checksum. */
+static inline uint64_t es_chunk_rows(uint64_t chunk_bytes, uint64_t row_stride)
+{
+	uint64_t n = chunk_bytes / row_stride;
+	return n < 1 ? 1 : n > UINT32_MAX ? UINT32_MAX : n;
+}
+
+/* Chunks of a table: ceil(rows / chunk_rows). rows is capped at 2^40 first, so the sum cannot wrap. */
+static inline uint64_t es_chunk_count(uint64_t rows, uint64_t chunk_rows)
+{
+	return (rows + chunk_rows - 1) / chunk_rows;
+}
+
+/* Chunk k of t covers rows [*first, *first + *n). */
+static inline void es_chunk_span(const es_table *t, uint64_t k, uint64_t *first, uint64_t *n)
+{
+	*first = k * t->chunk_rows;
+	*n = t->rows - *first < t->chunk_rows ? t->rows - *first : t->chunk_rows;
+}
+
 /* Validates the `len` bytes at `base` as a whole embstore file, per docs/FORMAT.md. Touches the superblock
  * and directory only. On success fills *out (free with es_layout_free). */
 embstore_status es_layout_parse(const uint8_t *base, uint64_t len, es_layout *out);
@@ -101,7 +122,24 @@ void es_layout_free(es_layout *layout);
 /* XXH3-64 of the 120 superblock bytes before the checksum field, then the directory. */
 uint64_t es_header_checksum(const uint8_t *superblock, const uint8_t *dir, uint64_t dir_size);
 
-/* Chunk k of table t: its row range and its bytes' XXH3-64. */
+/* XXH3-64 of the bytes of chunk k of table t. */
 uint64_t es_chunk_checksum(const uint8_t *base, const es_table *t, uint64_t k);
+
+/* encode.c: the writer's side of the same layout. The parts of a directory, in file order. */
+typedef struct es_dir_parts {
+	const es_table *tables; /* complete entries: rows, chunk_rows, chunk_count, data_size final */
+	uint32_t table_count;
+	const es_meta *meta;
+	uint32_t meta_count;
+	const uint64_t *sums;   /* checksum_count chunk checksums, tables' chunks in order */
+	uint64_t checksum_count;
+	uint32_t pool_size;     /* bytes of every name, key and value with its zero byte */
+} es_dir_parts;
+
+/* The directory's bytes, malloc'd. Errors: LIMIT (over the size cap), NO_MEMORY. */
+embstore_status es_encode_directory(const es_dir_parts *d, uint8_t **out, uint64_t *size);
+/* The superblock of a file whose directory `dir` (dir_size bytes) starts at dir_offset, checksum included. */
+void es_encode_superblock(const es_dir_parts *d, uint32_t alignment, uint64_t dir_offset, const uint8_t *dir,
+                          uint64_t dir_size, uint8_t sb[ES_SUPERBLOCK_SIZE]);
 
 #endif

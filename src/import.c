@@ -1,5 +1,6 @@
-/* import.c: streaming table importers on top of the writer (.npy and raw f32). Input files are read in
- * bounded batches, never mapped, so a file truncated while we read it is an error, not a SIGBUS. */
+/* import.c: streaming table importers on top of the writer (.npy and raw f32). An input is read once, front to
+ * back, with read() in bounded batches - never mapped, never seeked - so pipes, FIFOs and standard input work
+ * like files, and a file truncated while we read it is an error, not a SIGBUS. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -7,32 +8,84 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "writer.h"
 
 #define IMPORT_BATCH_BYTES (4u << 20)
-#define NPY_HEAD_READ ((1u << 20) + 12)
+#define NPY_PREAMBLE 12              /* magic, version and the longest header-length field */
+#define NPY_MAX_HEADER_READ ((1u << 20) + NPY_PREAMBLE)
 
-static embstore_status read_exact(int fd, void *p, size_t n, uint64_t off)
+/* An input being read. For a regular file the size is known up front, so a size mismatch is named before any
+ * row is read; for anything else it shows at the end. */
+typedef struct input {
+	int fd;
+	bool sized;
+	uint64_t size; /* when sized */
+	uint64_t pos;
+} input;
+
+static embstore_status input_init(input *in, int fd)
 {
-	uint8_t *b = p;
-	while (n > 0) {
-		ssize_t k = pread(fd, b, n, (off_t)off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		ES_CHECK(k >= 0, EMBSTORE_IO);
-		ES_CHECK(k > 0, EMBSTORE_BAD_INPUT); /* shorter than its header promised */
-		b += k;
-		n -= (size_t)k;
-		off += (uint64_t)k;
+	struct stat sb;
+	*in = (input){.fd = fd};
+	ES_CHECK(fstat(fd, &sb) == 0, EMBSTORE_IO);
+	if (S_ISDIR(sb.st_mode)) {
+		errno = EISDIR;
+		return EMBSTORE_IO;
+	}
+	off_t here = S_ISREG(sb.st_mode) ? lseek(fd, 0, SEEK_CUR) : -1;
+	if (here >= 0 && here <= sb.st_size) {
+		in->sized = true;
+		in->size = (uint64_t)(sb.st_size - here);
 	}
 	return EMBSTORE_OK;
 }
 
-/* Streams rows x cols elements of `src_dtype` starting at `offset` into a new table. */
-static embstore_status stream_rows(embstore_writer *w, int fd, const char *name, embstore_dtype src_dtype,
-                                   embstore_dtype dtype, uint64_t rows, uint64_t cols, uint64_t offset)
+/* Reads up to n bytes; fewer only at the end of the input. */
+static embstore_status read_some(input *in, void *p, size_t n, size_t *got)
 {
-	ES_TRY(embstore_writer_begin_table(w, name, dtype ? dtype : src_dtype, rows, (uint32_t)cols));
-	uint64_t row_bytes = embstore_row_bytes(src_dtype, cols);
+	uint8_t *b = p;
+	*got = 0;
+	while (*got < n) {
+		ssize_t k = read(in->fd, b + *got, n - *got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		ES_CHECK(k >= 0, EMBSTORE_IO);
+		if (k == 0)
+			break;
+		*got += (size_t)k;
+	}
+	in->pos += *got;
+	return EMBSTORE_OK;
+}
+
+static embstore_status read_exact(input *in, void *p, size_t n, uint64_t need_total)
+{
+	size_t got;
+	ES_TRY(read_some(in, p, n, &got));
+	ES_CHECKF(got == n, EMBSTORE_BAD_INPUT, "input ends after %llu bytes; it should have %llu",
+	          (unsigned long long)in->pos, (unsigned long long)need_total);
+	return EMBSTORE_OK;
+}
+
+/* The input must end where the data does. */
+static embstore_status expect_end(input *in, uint64_t total)
+{
+	if (in->sized)
+		return EMBSTORE_OK; /* checked up front */
+	uint8_t extra;
+	size_t got;
+	ES_TRY(read_some(in, &extra, 1, &got));
+	ES_CHECKF(got == 0, EMBSTORE_BAD_INPUT, "input is longer than the %llu bytes it should have",
+	          (unsigned long long)total);
+	return EMBSTORE_OK;
+}
+
+/* Streams rows x cols elements of `src_type` into a new table. */
+static embstore_status stream_rows(embstore_writer *w, input *in, const char *name, embstore_dtype src_type,
+                                   embstore_dtype dtype, uint64_t rows, uint64_t cols, uint64_t total)
+{
+	ES_TRY(embstore_writer_begin_table(w, name, dtype, rows, (uint32_t)cols));
+	uint64_t row_bytes = es_src_row_bytes(src_type, (uint32_t)cols);
 	uint64_t per_batch = IMPORT_BATCH_BYTES / row_bytes;
 	if (per_batch == 0)
 		per_batch = 1;
@@ -41,84 +94,128 @@ static embstore_status stream_rows(embstore_writer *w, int fd, const char *name,
 	embstore_status st = EMBSTORE_OK;
 	for (uint64_t done = 0; done < rows && st == EMBSTORE_OK;) {
 		uint64_t k = rows - done < per_batch ? rows - done : per_batch;
-		st = read_exact(fd, buf, (size_t)(k * row_bytes), offset + done * row_bytes);
+		st = read_exact(in, buf, (size_t)(k * row_bytes), total);
 		if (st == EMBSTORE_OK)
-			st = embstore_writer_append(w, buf, src_dtype, k, 0);
+			st = es_writer_append(w, buf, src_type, k, 0);
 		done += k;
 	}
 	free(buf);
-	return st;
+	ES_TRY(st);
+	return expect_end(in, total);
 }
 
-static embstore_status open_input(const char *path, int *fd, uint64_t *size)
+static embstore_status import_npy(embstore_writer *w, const char *name, input *in, embstore_dtype dtype)
 {
-	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block: refused below */
-	ES_CHECK(*fd >= 0, EMBSTORE_IO);
-	struct stat sb;
-	int rc = fstat(*fd, &sb);
-	if (rc == 0 && !S_ISREG(sb.st_mode)) {
-		rc = -1;
-		errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
+	uint8_t pre[NPY_PREAMBLE];
+	size_t got;
+	ES_TRY(read_some(in, pre, 10, &got));
+	size_t head_len = 10;
+	if (got == 10 && memcmp(pre, "\x93NUMPY", 6) == 0 && (pre[6] == 2 || pre[6] == 3)) {
+		ES_TRY(read_some(in, pre + 10, 2, &got));
+		head_len = 10 + got;
+	} else if (got < 10) {
+		head_len = got;
 	}
-	if (rc != 0) {
-		int saved = errno;
-		close(*fd);
-		errno = saved;
-		return EMBSTORE_IO;
-	}
-	*size = (uint64_t)sb.st_size;
+	/* Let the parser name whatever is wrong with the preamble, then read the header it announces. */
+	embstore_npy_info info;
+	uint64_t announced = 0;
+	if (head_len >= 10 && memcmp(pre, "\x93NUMPY", 6) == 0)
+		announced = pre[6] == 1 ? es_le16(pre + 8) : head_len == 12 ? es_le32(pre + 8) : 0;
+	size_t want = head_len + (announced < NPY_MAX_HEADER_READ ? (size_t)announced : 0);
+	uint8_t *head = malloc(want);
+	ES_CHECK(head, EMBSTORE_NO_MEMORY);
+	memcpy(head, pre, head_len);
+	embstore_status st = read_some(in, head + head_len, want - head_len, &got);
+	if (st == EMBSTORE_OK)
+		st = embstore_npy_parse(head, head_len + got, &info);
+	free(head);
+	ES_TRY(st);
+
+	uint64_t data, total;
+	ES_CHECKF(es_mul_u64(info.rows * info.cols, info.item_size, &data) && es_add_u64(data, info.data_offset, &total),
+	          EMBSTORE_LIMIT, "%llu x %llu elements of %u bytes do not fit 64 bits", (unsigned long long)info.rows,
+	          (unsigned long long)info.cols, info.item_size);
+	ES_CHECKF(!in->sized || in->size == total, EMBSTORE_BAD_INPUT,
+	          "file is %llu bytes; its header says %llu (%llu x %llu elements of %u bytes after a %llu-byte header)",
+	          (unsigned long long)in->size, (unsigned long long)total, (unsigned long long)info.rows,
+	          (unsigned long long)info.cols, info.item_size, (unsigned long long)info.data_offset);
+	embstore_dtype src = info.item_size == 8 ? ES_SRC_F64 : info.dtype;
+	return stream_rows(w, in, name, src, dtype ? dtype : info.dtype, info.rows, info.cols, total);
+}
+
+static embstore_status import_raw(embstore_writer *w, const char *name, input *in, uint64_t rows, uint32_t dim,
+                                  embstore_dtype dtype)
+{
+	uint64_t total;
+	ES_CHECKF(es_mul_u64(rows, (uint64_t)dim * 4, &total), EMBSTORE_LIMIT,
+	          "%llu x %u f32 values do not fit 64 bits", (unsigned long long)rows, dim);
+	ES_CHECKF(!in->sized || in->size == total, EMBSTORE_BAD_INPUT, "file is %llu bytes; %llu x %u f32 values need %llu",
+	          (unsigned long long)in->size, (unsigned long long)rows, dim, (unsigned long long)total);
+	return stream_rows(w, in, name, EMBSTORE_F32, dtype ? dtype : EMBSTORE_F32, rows, dim, total);
+}
+
+static embstore_status check_args(embstore_writer *w, const char *name, embstore_dtype dtype)
+{
+	es_detail_clear();
+	ES_CHECK(w && name, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECKF(dtype == 0 || es_elem_bytes(dtype) != 0, EMBSTORE_BAD_DTYPE, "dtype code %d", (int)dtype);
 	return EMBSTORE_OK;
 }
 
-static embstore_status import_npy_fd(embstore_writer *w, const char *name, int fd, uint64_t size,
-                                     embstore_dtype dtype)
+/* Runs an importer on a path: opened blocking, so a FIFO waits for its writer as `cat` would. */
+typedef struct import_call {
+	embstore_writer *w;
+	const char *name;
+	embstore_dtype dtype;
+	uint64_t rows; /* raw only */
+	uint32_t dim;  /* raw only; 0 for .npy */
+} import_call;
+
+static embstore_status run(const import_call *c, int fd)
 {
-	/* enough for the largest header the parser accepts */
-	size_t want = size < NPY_HEAD_READ ? (size_t)size : NPY_HEAD_READ;
-	uint8_t *head = malloc(want ? want : 1);
-	ES_CHECK(head, EMBSTORE_NO_MEMORY);
-	embstore_npy_info info;
-	embstore_status st = read_exact(fd, head, want, 0);
-	if (st == EMBSTORE_OK)
-		st = embstore_npy_parse(head, want, &info);
-	free(head);
-	ES_TRY(st);
-	uint64_t data, end;
-	ES_CHECK(es_mul_u64(info.rows, embstore_row_bytes(info.dtype, info.cols), &data) &&
-	             es_add_u64(data, info.data_offset, &end),
-	         EMBSTORE_LIMIT);
-	ES_CHECK(end == size, EMBSTORE_BAD_INPUT); /* truncated, or trailing bytes that are not part of the array */
-	return stream_rows(w, fd, name, info.dtype, dtype, info.rows, info.cols, info.data_offset);
+	input in;
+	ES_TRY(input_init(&in, fd));
+	return c->dim ? import_raw(c->w, c->name, &in, c->rows, c->dim, c->dtype) : import_npy(c->w, c->name, &in, c->dtype);
+}
+
+static embstore_status run_path(const import_call *c, const char *path)
+{
+	ES_CHECK(path, EMBSTORE_INVALID_ARGUMENT);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ES_CHECK(fd >= 0, EMBSTORE_IO);
+	embstore_status st = run(c, fd);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return st;
 }
 
 embstore_status embstore_writer_import_npy(embstore_writer *w, const char *name, const char *path,
                                            embstore_dtype dtype)
 {
-	ES_CHECK(w && name && path, EMBSTORE_INVALID_ARGUMENT);
-	ES_CHECK(dtype == 0 || embstore_dtype_name(dtype), EMBSTORE_BAD_DTYPE);
-	int fd;
-	uint64_t size;
-	ES_TRY(open_input(path, &fd, &size));
-	embstore_status st = import_npy_fd(w, name, fd, size, dtype);
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return st;
+	ES_TRY(check_args(w, name, dtype));
+	return run_path(&(import_call){w, name, dtype, 0, 0}, path);
+}
+
+embstore_status embstore_writer_import_npy_fd(embstore_writer *w, const char *name, int fd, embstore_dtype dtype)
+{
+	ES_TRY(check_args(w, name, dtype));
+	ES_CHECK(fd >= 0, EMBSTORE_INVALID_ARGUMENT);
+	return run(&(import_call){w, name, dtype, 0, 0}, fd);
 }
 
 embstore_status embstore_writer_import_raw(embstore_writer *w, const char *name, const char *path, uint64_t rows,
                                            uint32_t dim, embstore_dtype dtype)
 {
-	ES_CHECK(w && name && path && rows >= 1 && dim >= 1, EMBSTORE_INVALID_ARGUMENT);
-	ES_CHECK(dtype == 0 || embstore_dtype_name(dtype), EMBSTORE_BAD_DTYPE);
-	int fd;
-	uint64_t size, expect;
-	ES_TRY(open_input(path, &fd, &size));
-	embstore_status st = EMBSTORE_BAD_INPUT;
-	if (es_mul_u64(rows, (uint64_t)dim * 4, &expect) && expect == size)
-		st = stream_rows(w, fd, name, EMBSTORE_F32, dtype, rows, dim, 0);
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return st;
+	ES_TRY(check_args(w, name, dtype));
+	ES_CHECK(rows >= 1 && dim >= 1, EMBSTORE_INVALID_ARGUMENT);
+	return run_path(&(import_call){w, name, dtype, rows, dim}, path);
+}
+
+embstore_status embstore_writer_import_raw_fd(embstore_writer *w, const char *name, int fd, uint64_t rows,
+                                              uint32_t dim, embstore_dtype dtype)
+{
+	ES_TRY(check_args(w, name, dtype));
+	ES_CHECK(fd >= 0 && rows >= 1 && dim >= 1, EMBSTORE_INVALID_ARGUMENT);
+	return run(&(import_call){w, name, dtype, rows, dim}, fd);
 }

@@ -77,6 +77,7 @@ static void advise(embstore *s, unsigned flags)
 
 embstore_status embstore_open(const char *path, unsigned flags, embstore **out)
 {
+	es_detail_clear();
 	ES_CHECK(path && out, EMBSTORE_INVALID_ARGUMENT);
 	ES_TRY(check_flags(flags));
 	bool writable = flags & EMBSTORE_OPEN_WRITABLE;
@@ -89,22 +90,20 @@ embstore_status embstore_open(const char *path, unsigned flags, embstore **out)
 	if (fstat(fd, &sb) != 0)
 		goto fail;
 	if (!S_ISREG(sb.st_mode)) {
+		es_detail("not a regular file");
 		errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
 		goto fail;
 	}
 	uint64_t len = (uint64_t)sb.st_size;
 	if (len < ES_SUPERBLOCK_SIZE) {
-		/* Too short to map usefully (and mmap of 0 bytes fails): let the parser name the problem. */
+		/* Too short to map usefully (and mmap of 0 bytes fails): let the parser name the problem, which it
+		 * always finds, since a valid file holds at least the superblock. */
 		uint8_t head[ES_SUPERBLOCK_SIZE];
 		ssize_t got = pread(fd, head, (size_t)len, 0);
 		if (got < 0)
 			goto fail;
 		es_layout probe;
 		st = es_layout_parse(head, (uint64_t)got, &probe);
-		if (st == EMBSTORE_OK) { /* cannot happen: a valid file is at least one superblock */
-			es_layout_free(&probe);
-			st = EMBSTORE_TRUNCATED;
-		}
 		goto fail;
 	}
 	if (len > SIZE_MAX) {
@@ -133,6 +132,7 @@ fail:;
 
 embstore_status embstore_open_memory(const void *data, size_t len, unsigned flags, embstore **out)
 {
+	es_detail_clear();
 	ES_CHECK(out && (data || len == 0), EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECK((flags & ~EMBSTORE_OPEN_VERIFY) == 0, EMBSTORE_INVALID_ARGUMENT);
 	static const uint8_t empty[1];
@@ -172,10 +172,14 @@ static void fill_table(const embstore *s, const es_table *t, embstore_table *out
 	out->matrix.row_stride = t->row_stride;
 	out->matrix.dim = t->dim;
 	out->matrix.dtype = t->dtype;
+	/* Only a writable store's mapping may be written; caller memory under open_memory is the caller's, and is
+	 * treated as read-only too, as its documentation promises the bytes stay unchanged. */
+	out->matrix.flags = s->writable ? 0 : EMBSTORE_MATRIX_READ_ONLY;
 	out->data_offset = t->data_offset;
 	out->chunk_rows = t->chunk_rows;
 	out->chunk_count = t->chunk_count;
 	out->has_vocab = 0;
+	out->index = (uint32_t)(t - s->layout.tables);
 }
 
 embstore_status embstore_table_at(const embstore *s, uint32_t index, embstore_table *out)

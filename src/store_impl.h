@@ -1,4 +1,4 @@
-/* store_impl.h: the opened store, shared by store.c (open, accessors), verify.c and sync.c. */
+/* store_impl.h: the opened store, shared by store.c (open, accessors), verify.c and train.c. */
 #ifndef EMBSTORE_STORE_IMPL_H
 #define EMBSTORE_STORE_IMPL_H
 

@@ -32,7 +32,7 @@ embstore_status embstore_table_scatter_add(embstore *s, uint32_t index, const vo
 {
 	const es_table *t;
 	ES_TRY(writable_table(s, index, &t));
-	embstore_matrix m = {s->base + t->data_offset, t->rows, t->row_stride, t->dim, t->dtype};
+	embstore_matrix m = {s->base + t->data_offset, t->rows, t->row_stride, t->dim, t->dtype, 0};
 	embstore_status st = embstore_scatter_add_mt(&m, ids, id_type, n, grads, alpha, bad_index, threads);
 	if ((st == EMBSTORE_OK || st == EMBSTORE_ID_OUT_OF_RANGE) && ids)
 		mark_ids(s, t, ids, id_type, n);

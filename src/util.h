@@ -9,7 +9,7 @@
 #include "embstore.h"
 
 /* Checked 64-bit arithmetic: false on overflow, *out untouched then. Every size computed from file data goes
- * through these (docs/FORMAT.md; FORMAT-RULES.md rule 3). */
+ * through these (docs/SECURITY.md). */
 static inline bool es_add_u64(uint64_t a, uint64_t b, uint64_t *out)
 {
 	return !__builtin_add_overflow(a, b, out);
@@ -81,6 +81,24 @@ static inline void es_put64(uint8_t *p, uint64_t v)
 	do {                                                                                               \
 		if (!(cond))                                                                                   \
 			return (status);                                                                           \
+	} while (0)
+
+/* errors.c: the text embstore_error_detail returns. The public calls that document a detail clear it when they
+ * start and set it where they fail; a printf format, cut to a few hundred bytes. */
+void es_detail_clear(void);
+void es_detail(const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 1, 2)))
+#endif
+	;
+
+/* ES_CHECK that also records what failed, for embstore_error_detail. */
+#define ES_CHECKF(cond, status, ...)                                                                   \
+	do {                                                                                               \
+		if (!(cond)) {                                                                                 \
+			es_detail(__VA_ARGS__);                                                                    \
+			return (status);                                                                           \
+		}                                                                                              \
 	} while (0)
 
 /* utf8.c: true when s[0..len) is valid UTF-8 (RFC 3629: no overlongs, surrogates or code points above

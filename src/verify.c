@@ -22,10 +22,19 @@ typedef struct reporter {
 	bool stop;
 } reporter;
 
-static void report(reporter *r, uint32_t table, embstore_status st, uint64_t first_row, uint64_t row_count)
+static void report(reporter *r, const es_layout *L, uint32_t table, embstore_status st, uint64_t first_row,
+                   uint64_t row_count)
 {
-	if (r->first == EMBSTORE_OK)
+	if (r->first == EMBSTORE_OK) {
 		r->first = st;
+		const char *name = table < L->table_count ? L->tables[table].name : "";
+		if (row_count == 0)
+			es_detail("alignment padding next to table '%s' is not zero", name);
+		else
+			es_detail("table '%s', rows %llu to %llu: %s", name, (unsigned long long)first_row,
+			          (unsigned long long)(first_row + row_count - 1),
+			          st == EMBSTORE_DATA_CHECKSUM ? "checksum mismatch" : "int8 scale or bias is not finite");
+	}
 	if (r->fn && !r->stop) {
 		embstore_problem p = {table, st, first_row, row_count};
 		r->stop = r->fn(r->ctx, &p) != 0;
@@ -63,22 +72,14 @@ static const uint8_t *rows_at(const embstore *s, const es_table *t, uint64_t fir
 	return buf;
 }
 
-/* An int8 row's scale and bias must be finite (FORMAT-RULES.md rule 10). */
-static bool int8_row_finite(const uint8_t *row, uint32_t dim)
-{
-	float sb[2];
-	memcpy(sb, row + dim, sizeof sb);
-	return isfinite(sb[0]) && isfinite(sb[1]);
-}
-
 /* One chunk: its checksum, then (only when the checksum holds, so that one accident is one problem) the
  * int8 rows it holds. Returns IO on a read error, OK otherwise (problems go to the reporter). */
 static embstore_status check_chunk(const embstore *s, uint32_t ti, uint64_t k, uint8_t *buf, size_t cap,
                                    reporter *r)
 {
 	const es_table *t = &s->layout.tables[ti];
-	uint64_t first = k * t->chunk_rows;
-	uint64_t n = t->rows - first < t->chunk_rows ? t->rows - first : t->chunk_rows;
+	uint64_t first, n;
+	es_chunk_span(t, k, &first, &n);
 	uint64_t per_read = cap / t->row_stride;
 	bool int8 = t->dtype == EMBSTORE_INT8_ROWWISE, any_bad = false;
 	XXH3_state_t st;
@@ -90,11 +91,11 @@ static embstore_status check_chunk(const embstore *s, uint32_t ti, uint64_t k, u
 		ES_CHECK(p, EMBSTORE_IO);
 		XXH3_64bits_update(&st, p, (size_t)(m * t->row_stride));
 		for (uint64_t j = 0; int8 && j < m; j++)
-			any_bad |= !int8_row_finite(p + j * t->row_stride, t->dim);
+			any_bad |= !es_int8_row_finite(p + j * t->row_stride, t->dim);
 		done += m;
 	}
 	if (XXH3_64bits_digest(&st) != es_le64(s->layout.checksums + 8 * (t->chunk_first + k))) {
-		report(r, ti, EMBSTORE_DATA_CHECKSUM, first, n);
+		report(r, &s->layout, ti, EMBSTORE_DATA_CHECKSUM, first, n);
 		return EMBSTORE_OK;
 	}
 	/* Rare: read the chunk again to name each bad row. */
@@ -103,8 +104,8 @@ static embstore_status check_chunk(const embstore *s, uint32_t ti, uint64_t k, u
 		const uint8_t *p = rows_at(s, t, first + done, m, buf);
 		ES_CHECK(p, EMBSTORE_IO);
 		for (uint64_t j = 0; j < m && !r->stop; j++)
-			if (!int8_row_finite(p + j * t->row_stride, t->dim))
-				report(r, ti, EMBSTORE_NON_FINITE, first + done + j, 1);
+			if (!es_int8_row_finite(p + j * t->row_stride, t->dim))
+				report(r, &s->layout, ti, EMBSTORE_NON_FINITE, first + done + j, 1);
 		done += m;
 	}
 	return EMBSTORE_OK;
@@ -112,6 +113,7 @@ static embstore_status check_chunk(const embstore *s, uint32_t ti, uint64_t k, u
 
 embstore_status embstore_verify(const embstore *s, embstore_problem_fn fn, void *ctx)
 {
+	es_detail_clear();
 	ES_CHECK(s, EMBSTORE_INVALID_ARGUMENT);
 	const es_layout *L = &s->layout;
 	uint64_t cap = VERIFY_BUFFER;
@@ -126,13 +128,13 @@ embstore_status embstore_verify(const embstore *s, embstore_problem_fn fn, void 
 	for (uint32_t i = 0; i < L->table_count && !r.stop && st == EMBSTORE_OK; i++) {
 		const es_table *t = &L->tables[i];
 		if (!zero_range(s->base, end, t->data_offset))
-			report(&r, i, EMBSTORE_CORRUPT, 0, 0);
+			report(&r, L, i, EMBSTORE_CORRUPT, 0, 0);
 		for (uint64_t k = 0; k < t->chunk_count && !r.stop && st == EMBSTORE_OK; k++)
 			st = check_chunk(s, i, k, buf, (size_t)cap, &r);
 		end = t->data_offset + t->data_size;
 	}
 	if (!r.stop && st == EMBSTORE_OK && !zero_range(s->base, end, L->dir_offset))
-		report(&r, L->table_count ? L->table_count - 1 : 0, EMBSTORE_CORRUPT, 0, 0);
+		report(&r, L, L->table_count ? L->table_count - 1 : 0, EMBSTORE_CORRUPT, 0, 0);
 	int saved = errno;
 	free(buf);
 	errno = saved;

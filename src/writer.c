@@ -1,57 +1,38 @@
-/* writer.c: the streaming builder. Rows go to a temporary file as they come, hashed chunk by chunk; the
- * directory (which holds the checksums) is written last, then the superblock, then the file is committed with
- * fsync + rename + directory fsync. Memory holds one conversion buffer and 8 bytes per chunk, whatever the
- * table size. */
+/* writer.c: the streaming builder. Rows are converted (convert.c) and written to the file being committed
+ * (commit.c) as they come, hashed chunk by chunk; the directory, which holds the checksums, is encoded last
+ * (encode.c), then the superblock. Memory holds one conversion buffer and 8 bytes per chunk, whatever the table
+ * size. */
 #include <errno.h>
-#include <fcntl.h>
-#include <math.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include "commit.h"
 #include "format.h"
-#include "half.h"
+#include "writer.h"
 
 #define ES_WRITE_BUFFER (1u << 20)
-
-typedef struct wtable {
-	char *name;
-	embstore_dtype dtype;
-	uint64_t rows_declared; /* 0: not known in advance */
-	uint64_t rows;
-	uint32_t dim;
-	uint64_t row_stride;
-	uint64_t chunk_rows;
-	uint64_t data_offset;
-	uint64_t chunk_first;
-} wtable;
-
-typedef struct wmeta {
-	char *key, *value;
-} wmeta;
 
 enum wstate { W_OPEN, W_FAILED, W_FINISHED };
 
 struct embstore_writer {
-	char *path, *tmp_path;
-	int fd;
-	bool named; /* tmp_path exists on disk and is ours to remove */
+	es_commit file;
 	enum wstate state;
 	uint64_t pos; /* bytes written so far = end of file */
 	uint32_t alignment;
 	uint64_t chunk_bytes;
-	wtable *tables;
+	bool saturate;
+	es_table *tables; /* names owned; the last one is being appended to */
 	uint32_t n_tables, cap_tables;
-	wmeta *meta;
+	uint64_t rows_declared; /* of the last table; 0: not known in advance */
+	es_meta *meta;          /* keys and values owned */
 	uint32_t n_meta, cap_meta;
 	uint64_t *sums;
 	uint64_t n_sums, cap_sums;
 	uint64_t pool_size;
-	XXH3_state_t chunk; /* hash of the current chunk so far */
+	XXH3_state_t chunk;    /* hash of the current chunk so far */
 	uint64_t chunk_filled; /* rows in it */
 	uint8_t *buf;          /* converted rows waiting to be written */
 	size_t buf_cap;
@@ -90,23 +71,15 @@ static bool grow32(void **p, uint32_t *cap, uint64_t need, size_t size)
 	return ok;
 }
 
-static embstore_status write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	while (n > 0) {
-		ssize_t k = write(fd, b, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		ES_CHECK(k > 0, EMBSTORE_IO);
-		b += k;
-		n -= (size_t)k;
-	}
-	return EMBSTORE_OK;
-}
-
 static embstore_status write_at_pos(embstore_writer *w, const void *p, size_t n)
 {
-	ES_TRY(write_all(w->fd, p, n));
+	embstore_status st = es_write_all(w->file.fd, p, n);
+	if (st != EMBSTORE_OK) {
+		int saved = errno;
+		es_detail("writing '%s'", w->file.path);
+		errno = saved;
+		return st;
+	}
 	w->pos += n;
 	return EMBSTORE_OK;
 }
@@ -132,86 +105,24 @@ static char *dup_str(const char *s)
 	return d;
 }
 
-/* The temporary file lives beside the target so that rename() is atomic (same file system). */
-static void next_temp_name(embstore_writer *w)
-{
-	static atomic_uint counter;
-	const char *slash = strrchr(w->path, '/');
-	int dir_len = slash ? (int)(slash - w->path) + 1 : 0;
-	snprintf(w->tmp_path, strlen(w->path) + 64, "%.*s.%s.%ld.%u.tmp", dir_len, w->path, w->path + dir_len,
-	         (long)getpid(), atomic_fetch_add(&counter, 1u));
-}
-
-static char *parent_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : dup_str(".");
-}
-
-/* Preferably an unnamed file (O_TMPFILE): if the process dies mid-build, not even a temporary is left behind.
- * File systems without O_TMPFILE get a named temporary, created O_EXCL (not mkstemp, whose mode 0600 would
- * end up on the final file). */
-static embstore_status create_temp(embstore_writer *w)
-{
-	w->tmp_path = malloc(strlen(w->path) + 64);
-	char *dir = parent_dir(w->path);
-	if (!w->tmp_path || !dir) {
-		free(dir);
-		return EMBSTORE_NO_MEMORY;
-	}
-#ifdef O_TMPFILE
-	w->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-#endif
-	free(dir);
-	if (w->fd >= 0)
-		return EMBSTORE_OK;
-	for (int attempt = 0; attempt < 100; attempt++) {
-		next_temp_name(w);
-		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (w->fd >= 0) {
-			w->named = true;
-			return EMBSTORE_OK;
-		}
-		if (errno != EEXIST)
-			break;
-	}
-	return EMBSTORE_IO;
-}
-
-/* Gives an unnamed temporary a name beside the target, right before the rename. */
-static embstore_status name_temp(embstore_writer *w)
-{
-	if (w->named)
-		return EMBSTORE_OK;
-	char proc[64];
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->fd);
-	for (int attempt = 0; attempt < 100; attempt++) {
-		next_temp_name(w);
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, w->tmp_path, AT_SYMLINK_FOLLOW) == 0) {
-			w->named = true;
-			return EMBSTORE_OK;
-		}
-		if (errno != EEXIST)
-			break;
-	}
-	return EMBSTORE_IO;
-}
-
 embstore_status embstore_writer_create(const char *path, embstore_writer **out)
 {
+	es_detail_clear();
 	ES_CHECK(path && *path && out, EMBSTORE_INVALID_ARGUMENT);
 	embstore_writer *w = calloc(1, sizeof *w);
 	ES_CHECK(w, EMBSTORE_NO_MEMORY);
-	w->fd = -1;
+	w->file.fd = -1;
 	w->alignment = ES_MIN_ALIGNMENT;
 	w->chunk_bytes = ES_DEFAULT_CHUNK_BYTES;
 	XXH3_INITSTATE(&w->chunk);
-	embstore_status st = EMBSTORE_NO_MEMORY;
-	if ((w->path = dup_str(path)) != NULL)
-		st = create_temp(w);
+	embstore_status st = es_commit_begin(&w->file, path);
 	if (st == EMBSTORE_OK) {
 		static const uint8_t placeholder[ES_SUPERBLOCK_SIZE];
 		st = write_at_pos(w, placeholder, sizeof placeholder);
+	} else {
+		int saved = errno;
+		es_detail("creating a temporary file beside '%s'", path);
+		errno = saved;
 	}
 	if (st != EMBSTORE_OK) {
 		int saved = errno;
@@ -239,42 +150,51 @@ embstore_status embstore_writer_set_chunk_bytes(embstore_writer *w, uint64_t byt
 	return EMBSTORE_OK;
 }
 
+embstore_status embstore_writer_set_saturate(embstore_writer *w, int saturate)
+{
+	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECK(w->state == W_OPEN, EMBSTORE_STATE);
+	w->saturate = saturate != 0;
+	return EMBSTORE_OK;
+}
+
 /* Validates a string for the pool and accounts for it (string plus its zero byte). */
-static embstore_status add_pool_string(embstore_writer *w, const char *s, uint32_t min_len, uint32_t max_len,
-                                       uint64_t *len_out)
+static embstore_status check_pool_string(embstore_writer *w, const char *what, const char *s, uint32_t min_len,
+                                         uint32_t max_len, uint64_t *len_out)
 {
 	size_t len = strlen(s);
-	ES_CHECK(len >= min_len, EMBSTORE_INVALID_ARGUMENT);
-	ES_CHECK(len <= max_len, EMBSTORE_LIMIT);
-	ES_CHECK(es_utf8_valid((const uint8_t *)s, len), EMBSTORE_BAD_STRING);
-	ES_CHECK(w->pool_size + len + 1 <= UINT32_MAX, EMBSTORE_LIMIT);
+	ES_CHECKF(len >= min_len, EMBSTORE_INVALID_ARGUMENT, "empty %s", what);
+	ES_CHECKF(len <= max_len, EMBSTORE_LIMIT, "%s of %zu bytes is over the cap of %u", what, len, max_len);
+	ES_CHECKF(es_utf8_valid((const uint8_t *)s, len), EMBSTORE_BAD_STRING, "%s is not valid UTF-8", what);
+	ES_CHECKF(w->pool_size + len + 1 <= UINT32_MAX, EMBSTORE_LIMIT, "names, keys and values exceed 4 GiB");
 	*len_out = len;
 	return EMBSTORE_OK;
 }
 
 embstore_status embstore_writer_add_meta(embstore_writer *w, const char *key, const char *value)
 {
+	es_detail_clear();
 	ES_CHECK(w && key && value, EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECK(w->state == W_OPEN, EMBSTORE_STATE);
 	uint64_t klen, vlen;
-	ES_TRY(add_pool_string(w, key, 1, ES_MAX_NAME_LEN, &klen));
-	ES_TRY(add_pool_string(w, value, 0, ES_MAX_VALUE_LEN, &vlen));
-	ES_CHECK(w->n_meta < ES_MAX_META, EMBSTORE_LIMIT);
+	ES_TRY(check_pool_string(w, "metadata key", key, 1, ES_MAX_NAME_LEN, &klen));
+	ES_TRY(check_pool_string(w, "metadata value", value, 0, ES_MAX_VALUE_LEN, &vlen));
+	ES_CHECKF(w->n_meta < ES_MAX_META, EMBSTORE_LIMIT, "more than %u metadata entries", ES_MAX_META);
 	for (uint32_t i = 0; i < w->n_meta; i++)
-		ES_CHECK(strcmp(w->meta[i].key, key) != 0, EMBSTORE_DUPLICATE_NAME);
+		ES_CHECKF(strcmp(w->meta[i].key, key) != 0, EMBSTORE_DUPLICATE_NAME, "metadata key '%s' given twice", key);
 	ES_CHECK(grow32((void **)&w->meta, &w->cap_meta, w->n_meta + 1, sizeof *w->meta), EMBSTORE_NO_MEMORY);
-	wmeta m = {dup_str(key), dup_str(value)};
-	if (!m.key || !m.value) {
-		free(m.key);
-		free(m.value);
+	char *k = dup_str(key), *v = dup_str(value);
+	if (!k || !v) {
+		free(k);
+		free(v);
 		return EMBSTORE_NO_MEMORY;
 	}
-	w->meta[w->n_meta++] = m;
+	w->meta[w->n_meta++] = (es_meta){k, v};
 	w->pool_size += klen + 1 + vlen + 1;
 	return EMBSTORE_OK;
 }
 
-static wtable *current(embstore_writer *w)
+static es_table *current(embstore_writer *w)
 {
 	return w->n_tables ? &w->tables[w->n_tables - 1] : NULL;
 }
@@ -288,39 +208,45 @@ static embstore_status close_chunk(embstore_writer *w)
 	return EMBSTORE_OK;
 }
 
-/* Closes the last chunk of the current table and checks it got all its rows. */
+/* Closes the last chunk of the current table, checks it got all its rows and completes its entry. */
 static embstore_status end_table(embstore_writer *w)
 {
-	wtable *t = current(w);
+	es_table *t = current(w);
 	if (!t)
 		return EMBSTORE_OK;
-	ES_CHECK(t->rows >= 1 && (t->rows_declared == 0 || t->rows == t->rows_declared), EMBSTORE_STATE);
-	return w->chunk_filled > 0 ? close_chunk(w) : EMBSTORE_OK;
+	ES_CHECKF(t->rows >= 1, EMBSTORE_STATE, "table '%s' has no rows", t->name);
+	ES_CHECKF(w->rows_declared == 0 || t->rows == w->rows_declared, EMBSTORE_STATE,
+	          "table '%s' has %llu of its %llu rows", t->name, (unsigned long long)t->rows,
+	          (unsigned long long)w->rows_declared);
+	if (w->chunk_filled > 0)
+		ES_TRY(close_chunk(w));
+	if (t->chunk_rows > t->rows)
+		t->chunk_rows = t->rows;
+	t->chunk_count = es_chunk_count(t->rows, t->chunk_rows);
+	t->data_size = t->rows * t->row_stride;
+	return EMBSTORE_OK;
 }
 
 embstore_status embstore_writer_begin_table(embstore_writer *w, const char *name, embstore_dtype dtype,
                                             uint64_t rows, uint32_t dim)
 {
+	es_detail_clear();
 	ES_CHECK(w && name, EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECK(w->state == W_OPEN, EMBSTORE_STATE);
-	ES_CHECK(embstore_dtype_name(dtype) != NULL, EMBSTORE_BAD_DTYPE);
-	ES_CHECK(dim >= 1, EMBSTORE_INVALID_ARGUMENT);
-	ES_CHECK(dim <= ES_MAX_DIM && rows <= ES_MAX_ROWS, EMBSTORE_LIMIT);
+	ES_CHECKF(es_elem_bytes(dtype) != 0, EMBSTORE_BAD_DTYPE, "dtype code %d", (int)dtype);
+	ES_CHECKF(dim >= 1, EMBSTORE_INVALID_ARGUMENT, "table '%s': dim 0", name);
+	ES_CHECKF(dim <= ES_MAX_DIM && rows <= ES_MAX_ROWS, EMBSTORE_LIMIT,
+	          "table '%s': %llu rows x %u dim is over the caps (%llu rows, %u dim)", name, (unsigned long long)rows,
+	          dim, (unsigned long long)ES_MAX_ROWS, ES_MAX_DIM);
 	uint64_t name_len;
-	ES_TRY(add_pool_string(w, name, 1, ES_MAX_NAME_LEN, &name_len));
-	ES_CHECK(w->n_tables < ES_MAX_TABLES, EMBSTORE_LIMIT);
+	ES_TRY(check_pool_string(w, "table name", name, 1, ES_MAX_NAME_LEN, &name_len));
+	ES_CHECKF(w->n_tables < ES_MAX_TABLES, EMBSTORE_LIMIT, "more than %u tables", ES_MAX_TABLES);
 	for (uint32_t i = 0; i < w->n_tables; i++)
-		ES_CHECK(strcmp(w->tables[i].name, name) != 0, EMBSTORE_DUPLICATE_NAME);
+		ES_CHECKF(strcmp(w->tables[i].name, name) != 0, EMBSTORE_DUPLICATE_NAME, "table '%s' given twice", name);
 	ES_TRY(end_table(w));
 
-	wtable t = {0};
-	t.dtype = dtype;
-	t.rows_declared = rows;
-	t.dim = dim;
-	t.row_stride = embstore_row_bytes(dtype, dim);
-	t.chunk_rows = w->chunk_bytes / t.row_stride;
-	t.chunk_rows = t.chunk_rows < 1 ? 1 : t.chunk_rows > UINT32_MAX ? UINT32_MAX : t.chunk_rows;
-	t.chunk_first = w->n_sums;
+	es_table t = {.dtype = dtype, .dim = dim, .row_stride = es_row_bytes(dtype, dim), .chunk_first = w->n_sums};
+	t.chunk_rows = es_chunk_rows(w->chunk_bytes, t.row_stride);
 
 	/* Buffers for this table's rows: at least one row, about a megabyte otherwise. */
 	size_t need = t.row_stride > ES_WRITE_BUFFER ? (size_t)t.row_stride : ES_WRITE_BUFFER;
@@ -338,11 +264,12 @@ embstore_status embstore_writer_begin_table(embstore_writer *w, const char *name
 
 	embstore_status st = pad_to(w, w->alignment);
 	if (st != EMBSTORE_OK) {
-		free(t.name);
+		free((char *)t.name);
 		return fail(w, st);
 	}
 	t.data_offset = w->pos;
 	w->tables[w->n_tables++] = t;
+	w->rows_declared = rows;
 	w->pool_size += name_len + 1;
 	XXH3_64bits_reset(&w->chunk);
 	w->chunk_filled = 0;
@@ -350,7 +277,7 @@ embstore_status embstore_writer_begin_table(embstore_writer *w, const char *name
 }
 
 /* Hashes `n` packed rows of the current table into the running chunks, closing chunks as they fill. */
-static embstore_status hash_rows(embstore_writer *w, const wtable *t, const uint8_t *p, uint64_t n)
+static embstore_status hash_rows(embstore_writer *w, const es_table *t, const uint8_t *p, uint64_t n)
 {
 	while (n > 0) {
 		uint64_t take = t->chunk_rows - w->chunk_filled;
@@ -366,81 +293,60 @@ static embstore_status hash_rows(embstore_writer *w, const wtable *t, const uint
 	return EMBSTORE_OK;
 }
 
-/* Widens one source row to f32. */
-static void widen_row(const uint8_t *src, embstore_dtype src_dtype, uint32_t dim, float *dst)
+/* Says which value of which row could not be stored. */
+static embstore_status conversion_error(const es_table *t, embstore_status st, const uint8_t *src,
+                                        embstore_dtype src_type, uint64_t row, uint32_t col, const float *widened)
 {
-	switch (src_dtype) {
-	case EMBSTORE_F32:
-		memcpy(dst, src, (size_t)dim * 4);
-		break;
-	case EMBSTORE_F16:
-	case EMBSTORE_BF16:
-		for (uint32_t j = 0; j < dim; j++) {
-			uint16_t h;
-			memcpy(&h, src + 2 * (size_t)j, 2);
-			dst[j] = src_dtype == EMBSTORE_F16 ? es_f16_to_f32(h) : es_bf16_to_f32(h);
-		}
-		break;
-	case EMBSTORE_INT8_ROWWISE: /* never a conversion source: refused by the caller */
-		break;
+	unsigned long long r = (unsigned long long)row;
+	if (st == EMBSTORE_RANGE) {
+		double v = widened[col];
+		if (src_type == ES_SRC_F64) /* the value itself: its f32 rounding is what overflowed */
+			memcpy(&v, src + 8 * (size_t)col, 8);
+		es_detail("table '%s', row %llu, column %u: %g does not fit %s", t->name, r, col, v,
+		          src_type == ES_SRC_F64 && t->dtype != EMBSTORE_F16 && t->dtype != EMBSTORE_BF16
+		                  ? "f32"
+		                  : embstore_dtype_name(t->dtype));
+	} else if (st == EMBSTORE_NON_FINITE && col == t->dim) {
+		es_detail("table '%s', row %llu: the int8 row's scale or bias is not finite", t->name, r);
+	} else if (st == EMBSTORE_NON_FINITE) {
+		es_detail("table '%s', row %llu, column %u: int8 cannot quantise %g", t->name, r, col, (double)widened[col]);
 	}
+	return st;
 }
 
-/* Converts one source row into the table's dtype at dst. */
-static embstore_status convert_row(embstore_writer *w, const wtable *t, const uint8_t *src,
-                                   embstore_dtype src_dtype, uint8_t *dst)
-{
-	if (src_dtype == t->dtype) {
-		memcpy(dst, src, (size_t)t->row_stride);
-		if (t->dtype == EMBSTORE_INT8_ROWWISE) {
-			float sb[2];
-			memcpy(sb, src + t->dim, sizeof sb);
-			ES_CHECK(isfinite(sb[0]) && isfinite(sb[1]), EMBSTORE_NON_FINITE);
-		}
-		return EMBSTORE_OK;
-	}
-	widen_row(src, src_dtype, t->dim, w->row_f32);
-	switch (t->dtype) {
-	case EMBSTORE_F32:
-		memcpy(dst, w->row_f32, (size_t)t->dim * 4);
-		break;
-	case EMBSTORE_F16:
-	case EMBSTORE_BF16:
-		for (uint32_t j = 0; j < t->dim; j++) {
-			uint16_t h = t->dtype == EMBSTORE_F16 ? embstore_f32_to_f16(w->row_f32[j])
-			                                      : embstore_f32_to_bf16(w->row_f32[j]);
-			memcpy(dst + 2 * (size_t)j, &h, 2);
-		}
-		break;
-	case EMBSTORE_INT8_ROWWISE:
-		return embstore_quantize_row_int8(w->row_f32, t->dim, dst);
-	}
-	return EMBSTORE_OK;
-}
-
-embstore_status embstore_writer_append(embstore_writer *w, const void *src, embstore_dtype src_dtype, uint64_t n,
-                                       uint64_t src_stride)
+embstore_status es_writer_append(embstore_writer *w, const void *src, embstore_dtype src_type, uint64_t n,
+                                 uint64_t src_stride)
 {
 	ES_CHECK(w && (src || n == 0), EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECK(w->state == W_OPEN, EMBSTORE_STATE);
-	wtable *t = current(w);
-	ES_CHECK(t, EMBSTORE_STATE);
-	ES_CHECK(embstore_dtype_name(src_dtype) != NULL, EMBSTORE_BAD_DTYPE);
-	ES_CHECK(src_dtype != EMBSTORE_INT8_ROWWISE || t->dtype == EMBSTORE_INT8_ROWWISE, EMBSTORE_BAD_DTYPE);
-	uint64_t src_row = embstore_row_bytes(src_dtype, t->dim);
+	es_table *t = current(w);
+	ES_CHECKF(t, EMBSTORE_STATE, "rows appended before any table was begun");
+	uint64_t src_row = es_src_row_bytes(src_type, t->dim);
+	ES_CHECKF(src_row != 0, EMBSTORE_BAD_DTYPE, "source dtype code %d", (int)src_type);
+	ES_CHECKF(src_type != EMBSTORE_INT8_ROWWISE || t->dtype == EMBSTORE_INT8_ROWWISE, EMBSTORE_BAD_DTYPE,
+	          "int8 rows can only go to an int8 table; table '%s' is %s", t->name, embstore_dtype_name(t->dtype));
 	if (src_stride == 0)
 		src_stride = src_row;
 	ES_CHECK(src_stride >= src_row, EMBSTORE_INVALID_ARGUMENT);
 	uint64_t total;
-	ES_CHECK(es_add_u64(t->rows, n, &total) && total <= ES_MAX_ROWS, EMBSTORE_LIMIT);
-	ES_CHECK(t->rows_declared == 0 || total <= t->rows_declared, EMBSTORE_STATE);
+	ES_CHECKF(es_add_u64(t->rows, n, &total) && total <= ES_MAX_ROWS, EMBSTORE_LIMIT,
+	          "table '%s': more than %llu rows", t->name, (unsigned long long)ES_MAX_ROWS);
+	ES_CHECKF(w->rows_declared == 0 || total <= w->rows_declared, EMBSTORE_STATE,
+	          "table '%s': %llu rows appended to a table of %llu", t->name, (unsigned long long)total,
+	          (unsigned long long)w->rows_declared);
 
 	const uint8_t *s = src;
 	uint64_t per_batch = w->buf_cap / t->row_stride;
 	while (n > 0) {
 		uint64_t k = n < per_batch ? n : per_batch;
-		for (uint64_t r = 0; r < k; r++)
-			ES_TRY(fail(w, convert_row(w, t, s + r * src_stride, src_dtype, w->buf + r * t->row_stride)));
+		for (uint64_t r = 0; r < k; r++) {
+			uint32_t col = 0;
+			const uint8_t *row = s + r * src_stride;
+			embstore_status st = es_convert_row(row, src_type, w->buf + r * t->row_stride, t->dtype, t->dim,
+			                                    w->saturate, w->row_f32, &col);
+			if (st != EMBSTORE_OK)
+				return fail(w, conversion_error(t, st, row, src_type, t->rows + r, col, w->row_f32));
+		}
 		ES_TRY(fail(w, hash_rows(w, t, w->buf, k)));
 		ES_TRY(fail(w, write_at_pos(w, w->buf, (size_t)(k * t->row_stride))));
 		t->rows += k;
@@ -450,117 +356,43 @@ embstore_status embstore_writer_append(embstore_writer *w, const void *src, embs
 	return EMBSTORE_OK;
 }
 
-static void put_string(uint8_t *pool, uint64_t *cursor, const char *s, uint8_t *entry_off, uint8_t *entry_len)
+embstore_status embstore_writer_append(embstore_writer *w, const void *src, embstore_dtype src_dtype, uint64_t n,
+                                       uint64_t src_stride)
 {
-	size_t len = strlen(s);
-	es_put32(entry_off, (uint32_t)*cursor);
-	es_put32(entry_len, (uint32_t)len);
-	memcpy(pool + *cursor, s, len + 1);
-	*cursor += len + 1;
-}
-
-/* Lays the directory out exactly as docs/FORMAT.md says, in one buffer. */
-static embstore_status build_directory(embstore_writer *w, uint8_t **out, uint64_t *size)
-{
-	uint64_t n = (uint64_t)w->n_tables * ES_TABLE_ENTRY_SIZE + (uint64_t)w->n_meta * ES_META_ENTRY_SIZE +
-	             w->n_sums * 8 + w->pool_size;
-	ES_CHECK(n <= ES_MAX_DIR_SIZE, EMBSTORE_LIMIT);
-	uint8_t *dir = calloc(1, (size_t)(n ? n : 1));
-	ES_CHECK(dir, EMBSTORE_NO_MEMORY);
-	uint8_t *metas = dir + (uint64_t)w->n_tables * ES_TABLE_ENTRY_SIZE;
-	uint8_t *sums = metas + (uint64_t)w->n_meta * ES_META_ENTRY_SIZE;
-	uint8_t *pool = sums + w->n_sums * 8;
-	uint64_t cursor = 0;
-	for (uint32_t i = 0; i < w->n_tables; i++) {
-		const wtable *t = &w->tables[i];
-		uint8_t *e = dir + (uint64_t)i * ES_TABLE_ENTRY_SIZE;
-		put_string(pool, &cursor, t->name, e + ES_TE_NAME_OFFSET, e + ES_TE_NAME_LENGTH);
-		es_put32(e + ES_TE_DTYPE, (uint32_t)t->dtype);
-		es_put64(e + ES_TE_ROWS, t->rows);
-		es_put32(e + ES_TE_DIM, t->dim);
-		/* a table shorter than one chunk says so: the checksum is the same either way */
-		es_put32(e + ES_TE_CHUNK_ROWS, (uint32_t)(t->chunk_rows < t->rows ? t->chunk_rows : t->rows));
-		es_put64(e + ES_TE_ROW_STRIDE, t->row_stride);
-		es_put64(e + ES_TE_DATA_OFFSET, t->data_offset);
-		es_put64(e + ES_TE_DATA_SIZE, t->rows * t->row_stride);
-		es_put64(e + ES_TE_CHUNK_FIRST, t->chunk_first);
-		es_put64(e + ES_TE_CHUNK_COUNT, (t->rows + t->chunk_rows - 1) / t->chunk_rows);
-	}
-	for (uint32_t i = 0; i < w->n_meta; i++) {
-		uint8_t *e = metas + (uint64_t)i * ES_META_ENTRY_SIZE;
-		put_string(pool, &cursor, w->meta[i].key, e + 0, e + 4);
-		put_string(pool, &cursor, w->meta[i].value, e + 8, e + 12);
-	}
-	for (uint64_t i = 0; i < w->n_sums; i++)
-		es_put64(sums + 8 * i, w->sums[i]);
-	*out = dir;
-	*size = n;
-	return EMBSTORE_OK;
-}
-
-static embstore_status write_superblock(embstore_writer *w, const uint8_t *dir, uint64_t dir_offset,
-                                        uint64_t dir_size)
-{
-	uint8_t sb[ES_SUPERBLOCK_SIZE] = {0};
-	memcpy(sb, ES_MAGIC, ES_MAGIC_LEN);
-	es_put16(sb + ES_SB_VERSION_MAJOR, EMBSTORE_FORMAT_MAJOR);
-	es_put16(sb + ES_SB_VERSION_MINOR, EMBSTORE_FORMAT_MINOR);
-	es_put32(sb + ES_SB_SUPERBLOCK_SIZE, ES_SUPERBLOCK_SIZE);
-	es_put64(sb + ES_SB_FILE_SIZE, dir_offset + dir_size);
-	es_put64(sb + ES_SB_DIR_OFFSET, dir_offset);
-	es_put64(sb + ES_SB_DIR_SIZE, dir_size);
-	es_put32(sb + ES_SB_TABLE_COUNT, w->n_tables);
-	es_put32(sb + ES_SB_META_COUNT, w->n_meta);
-	es_put64(sb + ES_SB_CHECKSUM_COUNT, w->n_sums);
-	es_put32(sb + ES_SB_POOL_SIZE, (uint32_t)w->pool_size);
-	es_put32(sb + ES_SB_ALIGNMENT, w->alignment);
-	es_put64(sb + ES_SB_CHECKSUM, es_header_checksum(sb, dir, dir_size));
-	ES_CHECK(pwrite(w->fd, sb, sizeof sb, 0) == (ssize_t)sizeof sb, EMBSTORE_IO);
-	return EMBSTORE_OK;
-}
-
-/* fsync of the directory makes the rename itself durable. */
-static embstore_status sync_parent_dir(const char *path)
-{
-	char *dir = parent_dir(path);
-	ES_CHECK(dir, EMBSTORE_NO_MEMORY);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	ES_CHECK(fd >= 0, EMBSTORE_IO);
-	int rc = fsync(fd);
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	ES_CHECK(rc == 0, EMBSTORE_IO);
-	return EMBSTORE_OK;
+	es_detail_clear();
+	ES_CHECKF(es_elem_bytes(src_dtype) != 0, EMBSTORE_BAD_DTYPE, "source dtype code %d", (int)src_dtype);
+	return es_writer_append(w, src, src_dtype, n, src_stride);
 }
 
 static embstore_status commit(embstore_writer *w)
 {
 	ES_TRY(end_table(w));
 	ES_TRY(pad_to(w, ES_DIR_ALIGN));
+	es_dir_parts parts = {w->tables, w->n_tables, w->meta, w->n_meta, w->sums, w->n_sums, (uint32_t)w->pool_size};
 	uint64_t dir_offset = w->pos, dir_size;
 	uint8_t *dir;
-	ES_TRY(build_directory(w, &dir, &dir_size));
+	ES_TRY(es_encode_directory(&parts, &dir, &dir_size));
+	uint8_t sb[ES_SUPERBLOCK_SIZE];
+	es_encode_superblock(&parts, w->alignment, dir_offset, dir, dir_size, sb);
 	embstore_status st = write_at_pos(w, dir, (size_t)dir_size);
-	if (st == EMBSTORE_OK)
-		st = write_superblock(w, dir, dir_offset, dir_size);
 	free(dir);
 	ES_TRY(st);
-	ES_CHECK(fsync(w->fd) == 0, EMBSTORE_IO);
-	ES_TRY(name_temp(w));
-	int rc = close(w->fd);
-	w->fd = -1;
-	ES_CHECK(rc == 0, EMBSTORE_IO);
-	ES_CHECK(rename(w->tmp_path, w->path) == 0, EMBSTORE_IO);
-	w->named = false; /* committed: nothing for free() to remove */
-	return sync_parent_dir(w->path);
+	ES_CHECKF(pwrite(w->file.fd, sb, sizeof sb, 0) == (ssize_t)sizeof sb, EMBSTORE_IO, "writing '%s'",
+	          w->file.path);
+	st = es_commit_finish(&w->file);
+	if (st != EMBSTORE_OK) {
+		int saved = errno;
+		es_detail("committing '%s'", w->file.path);
+		errno = saved;
+	}
+	return st;
 }
 
 embstore_status embstore_writer_finish(embstore_writer *w)
 {
+	es_detail_clear();
 	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
-	ES_CHECK(w->state == W_OPEN, EMBSTORE_STATE);
+	ES_CHECKF(w->state == W_OPEN, EMBSTORE_STATE, "the writer failed earlier or was finished");
 	embstore_status st = commit(w);
 	w->state = st == EMBSTORE_OK ? W_FINISHED : W_FAILED;
 	return st;
@@ -570,24 +402,17 @@ void embstore_writer_free(embstore_writer *w)
 {
 	if (!w)
 		return;
-	int saved = errno;
-	if (w->fd >= 0)
-		close(w->fd);
-	if (w->named)
-		unlink(w->tmp_path);
-	errno = saved;
+	es_commit_abandon(&w->file);
 	for (uint32_t i = 0; i < w->n_tables; i++)
-		free(w->tables[i].name);
+		free((char *)w->tables[i].name);
 	for (uint32_t i = 0; i < w->n_meta; i++) {
-		free(w->meta[i].key);
-		free(w->meta[i].value);
+		free((char *)w->meta[i].key);
+		free((char *)w->meta[i].value);
 	}
 	free(w->tables);
 	free(w->meta);
 	free(w->sums);
 	free(w->buf);
 	free(w->row_f32);
-	free(w->tmp_path);
-	free(w->path);
 	free(w);
 }

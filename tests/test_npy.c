@@ -40,37 +40,55 @@ Test(npy, accepts_what_numpy_writes)
 	cr_expect_eq(info.data_offset, 128);
 	cr_assert_eq(parse("{'shape': (3, 5), 'fortran_order': False, 'descr': '<f2'}", &info), EMBSTORE_OK);
 	cr_expect_eq(info.dtype, EMBSTORE_F16);
+	cr_expect_eq(info.item_size, 2);
 	cr_expect_eq(info.rows, 3);
+	/* f64, what numpy makes by default: read as f32 */
+	cr_assert_eq(parse("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", &info), EMBSTORE_OK);
+	cr_expect_eq(info.dtype, EMBSTORE_F32);
+	cr_expect_eq(info.item_size, 8);
+	cr_expect_eq(info.cols, 3);
 }
 
+/* Each refusal says what it found, in embstore_error_detail. */
 Test(npy, refuses_everything_else)
 {
-	const char *bad[] = {
-		"{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }",  /* big-endian */
-		"{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }",  /* int */
-		"{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }",  /* f64 */
-		"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",   /* column-major */
-		"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",    /* 1-D */
-		"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }",
-		"{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2), }",
-		"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 2), }",
-		"{'descr': '<f4', 'fortran_order': False}",                      /* no shape */
-		"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)}",
-		"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'extra': 1}",
-		"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)} trailing",
-		"{'descr': '<f4\\x', 'fortran_order': False, 'shape': (2, 2)}",
-		"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)",
-		"",
-		"{",
-		"[1, 2]",
+	static const struct {
+		const char *dict, *detail;
+	} bad[] = {
+		{"{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", "'>f4' is big-endian"},
+		{"{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }", "dtype '<i4' is not"},
+		{"{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }", "dtype '<c8' is not"},
+		{"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", "fortran_order True"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", "1-D, shape (2,)"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }", "3-D, shape (2, 3, 4)"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (), }", "0-D, shape ()"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", "malformed"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2), }", "0 rows"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 0), }", "0 columns"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 2), }", "malformed"},
+		{"{'descr': '<f4', 'fortran_order': False}", "lacks 'shape'"},
+		{"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)}", "'descr' is unknown or repeated"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'extra': 1}", "'extra' is unknown"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)} trailing", "malformed"},
+		{"{'descr': '<f4\\x', 'fortran_order': False, 'shape': (2, 2)}", "malformed"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)", "malformed"},
+		{"", "malformed"},
+		{"{", "malformed"},
+		{"[1, 2]", "malformed at byte 0"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		embstore_npy_info info;
-		embstore_status st = parse(bad[i], &info);
+		embstore_status st = parse(bad[i].dict, &info);
 		cr_expect_eq(st, EMBSTORE_BAD_INPUT, "case %zu: %s", i, embstore_status_name(st));
+		cr_expect(strstr(embstore_error_detail(), bad[i].detail) != NULL, "case %zu: detail '%s', expected '%s'", i,
+		          embstore_error_detail(), bad[i].detail);
 	}
 	embstore_npy_info info;
 	cr_expect_eq(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1048577), }", &info), EMBSTORE_LIMIT);
+	cr_expect(strstr(embstore_error_detail(), "over the caps") != NULL, "%s", embstore_error_detail());
+	/* a success clears what the last failure said */
+	cr_assert_eq(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }", &info), EMBSTORE_OK);
+	cr_expect_str_eq(embstore_error_detail(), "");
 }
 
 Test(npy, header_bounds)

@@ -96,6 +96,35 @@ Test(training, sgd_in_place_then_sync_verifies)
 	free(path);
 }
 
+/* A table of a read-only store lies in a PROT_READ mapping: a writing kernel given its matrix must refuse with
+ * READ_ONLY (it used to die of SIGSEGV), and so must the _mt variant. Reading it stays allowed. */
+Test(training, read_only_matrix_is_refused)
+{
+	char *path = build_random_store("ro.emb");
+	embstore *ro, *rw;
+	embstore_table t;
+	int64_t ids[2] = {1, 2};
+	float g[2 * DIM] = {0}, out[2 * DIM];
+	size_t bad = 0;
+	cr_assert_eq(embstore_open(path, 0, &ro), EMBSTORE_OK);
+	cr_assert_eq(embstore_table_find(ro, "emb", &t), EMBSTORE_OK);
+	cr_expect(t.matrix.flags & EMBSTORE_MATRIX_READ_ONLY);
+	cr_expect_eq(embstore_scatter_add(&t.matrix, ids, EMBSTORE_ID64, 2, g, -0.1f, &bad), EMBSTORE_READ_ONLY);
+	cr_expect_eq(embstore_scatter_add_mt(&t.matrix, ids, EMBSTORE_ID64, 2, g, -0.1f, &bad, 2), EMBSTORE_READ_ONLY);
+	cr_expect_eq(embstore_gather(&t.matrix, ids, EMBSTORE_ID64, 2, out, &bad), EMBSTORE_OK);
+	cr_assert_eq(embstore_table_at(ro, 0, &t), EMBSTORE_OK);
+	cr_expect(t.matrix.flags & EMBSTORE_MATRIX_READ_ONLY);
+	embstore_close(ro);
+
+	cr_assert_eq(embstore_open(path, EMBSTORE_OPEN_WRITABLE, &rw), EMBSTORE_OK);
+	cr_assert_eq(embstore_table_find(rw, "emb", &t), EMBSTORE_OK);
+	cr_expect_eq(t.matrix.flags, 0);
+	cr_expect_eq(t.index, 1); /* "frozen" is table 0 */
+	cr_expect_eq(embstore_scatter_add(&t.matrix, ids, EMBSTORE_ID64, 2, g, -0.1f, &bad), EMBSTORE_OK);
+	embstore_close(rw);
+	free(path);
+}
+
 Test(training, guards)
 {
 	char *path = build_random_store("guards.emb");

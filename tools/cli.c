@@ -1,5 +1,6 @@
 /* cli.c: the helpers every command of the embstore tool uses: option and number parsing, messages, escaping. */
 #include "cli.h"
+#include "workload.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -74,117 +75,6 @@ int cli_getopt(const char *command, int argc, char **argv, const char *optstring
 			cli_usage_error(command, "unknown option '-%c'", u);
 	}
 	return '?';
-}
-
-/* The hand-written parser (cmd_cpu.c and cmd_bench.c, until they move to cli_getopt). */
-
-void cli_parser_init(cli_parser *p, const char *command, const cli_option *options, int argc, char **argv)
-{
-	p->command = command;
-	p->options = options;
-	p->argc = argc;
-	p->argv = argv;
-	p->next = 1;
-	p->pending = NULL;
-	p->operands_only = 0;
-	p->value = NULL;
-}
-
-static const cli_option *find_long(const cli_option *options, const char *name, size_t len)
-{
-	for (const cli_option *o = options; o->name != NULL; o++) {
-		if (strlen(o->name) == len && memcmp(o->name, name, len) == 0)
-			return o;
-	}
-	return NULL;
-}
-
-static const cli_option *find_short(const cli_option *options, char c)
-{
-	for (const cli_option *o = options; o->name != NULL; o++) {
-		if (o->short_name != 0 && o->short_name == c)
-			return o;
-	}
-	return NULL;
-}
-
-/* The value of option `o` (spelt `spelling` in messages): `attached` if not NULL, else the next argument. */
-static int take_value(cli_parser *p, const cli_option *o, const char *attached, const char *spelling)
-{
-	if (attached != NULL) {
-		p->value = attached;
-		return o->id;
-	}
-	if (p->next >= p->argc) {
-		cli_usage_error(p->command, "option '%s' needs a value", spelling);
-		return CLI_ERROR;
-	}
-	p->value = p->argv[p->next++];
-	return o->id;
-}
-
-static int next_short(cli_parser *p)
-{
-	char c = *p->pending++;
-	char spelling[3] = {'-', c, 0};
-	const cli_option *o = find_short(p->options, c);
-	if (o == NULL) {
-		p->pending = NULL;
-		if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
-			cli_usage_error(p->command, "unknown option character 0x%02x", (unsigned)(unsigned char)c);
-		else
-			cli_usage_error(p->command, "unknown option '%s'", spelling);
-		return CLI_ERROR;
-	}
-	if (o->has_value) {
-		const char *attached = *p->pending != 0 ? p->pending : NULL;
-		p->pending = NULL;
-		return take_value(p, o, attached, spelling);
-	}
-	if (*p->pending == 0)
-		p->pending = NULL;
-	p->value = NULL;
-	return o->id;
-}
-
-int cli_next(cli_parser *p)
-{
-	if (p->pending != NULL)
-		return next_short(p);
-	if (p->next >= p->argc)
-		return CLI_END;
-	const char *arg = p->argv[p->next++];
-	if (p->operands_only || arg[0] != '-' || arg[1] == 0) {
-		p->value = arg;
-		return CLI_OPERAND;
-	}
-	if (arg[1] != '-') {
-		p->pending = arg + 1;
-		return next_short(p);
-	}
-	if (arg[2] == 0) {
-		p->operands_only = 1;
-		return cli_next(p);
-	}
-	const char *name = arg + 2;
-	const char *eq = strchr(name, '=');
-	size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
-	const cli_option *o = find_long(p->options, name, len);
-	if (o == NULL) {
-		cli_usage_error(p->command, "unknown option '--%.*s'", (int)(len > 200 ? 200 : len), name);
-		return CLI_ERROR;
-	}
-	if (!o->has_value) {
-		if (eq != NULL) {
-			cli_usage_error(p->command, "option '--%s' takes no value", o->name);
-			return CLI_ERROR;
-		}
-		p->value = NULL;
-		return o->id;
-	}
-	char spelling[64];
-	snprintf(spelling, sizeof spelling, "--%s", o->name);
-	return take_value(p, o, eq != NULL ? eq + 1 : NULL, spelling);
 }
 
 /* ------------------------------------------------------------------------------------------------------------
@@ -338,20 +228,16 @@ int cli_open_store(const char *command, const char *path, unsigned flags, embsto
 	return cli_exit_for(st);
 }
 
+static void put_feature(void *ctx, const char *name)
+{
+	(void)ctx;
+	printf(" %s", name);
+}
+
 void cli_print_cpu_features(void)
 {
 	fputs("cpu features:", stdout);
-	uint64_t features = embstore_cpu_features();
-	for (unsigned bit = 0; bit < 64; bit++) {
-		if ((features >> bit & 1u) == 0)
-			continue;
-		const char *name = embstore_cpu_feature_name(bit);
-		if (name != NULL)
-			printf(" %s", name);
-		else
-			printf(" bit%u", bit);
-	}
-	fputs(features ? "\n" : " (none)\n", stdout);
+	fputs(workload_cpu_features(put_feature, NULL) != 0 ? "\n" : " (none)\n", stdout);
 }
 
 int cli_help(const char *command, const char *usage)

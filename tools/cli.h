@@ -41,34 +41,6 @@ void cli_getopt_reset(void);
  * error. */
 int cli_getopt(const char *command, int argc, char **argv, const char *optstring, const struct option *longopts);
 
-/* The hand-written parser that cmd_cpu.c and cmd_bench.c still use until they move to cli_getopt. */
-typedef struct cli_option {
-	const char *name; /* long name without the dashes */
-	char short_name;  /* 0 when there is none */
-	int has_value;
-	int id;           /* returned by cli_next; must be >= 0 */
-} cli_option;
-
-enum {
-	CLI_END = -1,     /* no arguments left */
-	CLI_ERROR = -2,   /* a usage error, already reported */
-	CLI_OPERAND = -3, /* an operand, in parser.value */
-};
-
-typedef struct cli_parser {
-	const char *command;
-	const cli_option *options; /* terminated by an entry whose name is NULL */
-	int argc;
-	char **argv;
-	int next;           /* index of the next argument to look at */
-	const char *pending; /* rest of a cluster of short flags, or NULL */
-	int operands_only;  /* after "--" */
-	const char *value;  /* the value of the option (or the operand) just returned */
-} cli_parser;
-
-void cli_parser_init(cli_parser *p, const char *command, const cli_option *options, int argc, char **argv);
-int cli_next(cli_parser *p);
-
 /* ------------------------------------------------------------------------------------------------------------
  * Numbers. Strict: decimal digits only (ids: an optional leading '-'), no spaces, no empty string, no overflow.
  */

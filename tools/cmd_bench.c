@@ -1,9 +1,10 @@
 /* cmd_bench.c: `embstore bench`: a quick throughput table of the kernels, for every kernel set this CPU runs. */
 
-/* MAP_ANONYMOUS and MADV_HUGEPAGE: the tool builds with _POSIX_C_SOURCE, which hides them. */
+/* MAP_ANONYMOUS and MADV_HUGEPAGE, which -std=c11 hides unless a feature macro asks for them. */
 #define _DEFAULT_SOURCE
 
 #include "cli.h"
+#include "workload.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,16 +20,16 @@ static const char usage[] =
 	"Measures, in 10 to 20 seconds, the rows per second and bytes per second of the kernels at dim 128 with\n"
 	"random ids, for every kernel set this CPU and build can run: gather of f32, f16, bf16 and int8 rows, bag sum\n"
 	"(f32, bags of 32) and scatter-add (f32), on a table that fits in the L2 cache and on one several times the\n"
-	"last-level cache; plus a memcpy of the same number of bytes as the baseline. Prints the CPU model and the\n"
-	"features embstore detected first. Tables live in anonymous memory (no file is written). Each figure is the\n"
-	"best of 7 runs of about 30 ms: on a busy machine, run it twice.\n"
+	"last-level cache; plus, as the baseline, a memcpy of the bytes of as many f32 rows. Prints the CPU model\n"
+	"and the features embstore detected first. Tables live in anonymous memory (no file is written). Each\n"
+	"figure is the best of 7 runs of about 30 ms: on a busy machine, run it twice.\n"
 	"\n"
 	"Options:\n"
-	"  --json       print one JSON object: embstore_version, cpu (model, features), tables (bytes of each),\n"
-	"               results (list of objects with isa, operation, dtype, table, rows_per_second,\n"
-	"               bytes_per_second; bytes are those of the table rows read)\n"
-	"  --size SIZE  bytes of the large table (K, M, G suffixes; default 4 x the last-level cache, at least\n"
-	"               256M, at most a quarter of the RAM)\n"
+	"  --json       print one JSON object: embstore_version, cpu (model, arch, features), dim, bag_length,\n"
+	"               tables (bytes and ids_per_call of each), results (list of objects with isa, operation,\n"
+	"               dtype, table, rows_per_second, bytes_per_second; bytes are those of the table rows read)\n"
+	"  --size SIZE  bytes of the large table, from 64M to 1024G (K, M, G suffixes; default 4 x the last-level\n"
+	"               cache, at least 256M, at most a quarter of the RAM)\n"
 	"  -h, --help   print this help\n"
 	"\n"
 	"Exit status:\n"
@@ -36,13 +37,13 @@ static const char usage[] =
 	"  2  usage error (bad option or size), the tables could not be allocated, a kernel failed, or output\n"
 	"     error\n";
 
-enum { OPT_JSON, OPT_SIZE, OPT_HELP };
+enum { OPT_JSON = CLI_LONG_ONLY, OPT_SIZE };
 
-static const cli_option options[] = {
-	{"json", 0, 0, OPT_JSON},
-	{"size", 0, 1, OPT_SIZE},
-	{"help", 'h', 0, OPT_HELP},
-	{NULL, 0, 0, 0},
+static const struct option options[] = {
+	{"json", no_argument, NULL, OPT_JSON},
+	{"size", required_argument, NULL, OPT_SIZE},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
 };
 
 #define DIM 128u
@@ -77,14 +78,6 @@ typedef struct bench {
 	uint64_t rng;
 } bench;
 
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
 static double now_seconds(void)
 {
 	struct timespec ts;
@@ -95,43 +88,6 @@ static double now_seconds(void)
 /* ------------------------------------------------------------------------------------------------------------
  * The machine
  */
-
-/* Size of the level-`level` data or unified cache: sysconf, else /sys; 0 when neither knows. */
-static uint64_t cache_bytes(int level)
-{
-	long v = sysconf(level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
-	if (v > 0)
-		return (uint64_t)v;
-	for (int i = 0; i < 8; i++) {
-		char path[96], type[32] = "", size[32] = "";
-		int lvl = 0;
-		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
-		FILE *f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		int ok = fscanf(f, "%d", &lvl) == 1;
-		fclose(f);
-		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
-		if (!ok || lvl != level || (f = fopen(path, "r")) == NULL)
-			continue;
-		ok = fscanf(f, "%31s", type) == 1;
-		fclose(f);
-		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
-		if (!ok || strcmp(type, "Instruction") == 0 || (f = fopen(path, "r")) == NULL)
-			continue;
-		ok = fscanf(f, "%31s", size) == 1;
-		fclose(f);
-		char *end;
-		unsigned long long b = strtoull(size, &end, 10);
-		if (ok && (*end == 'K' || *end == 'k'))
-			return (uint64_t)b * 1024;
-		if (ok && (*end == 'M' || *end == 'm'))
-			return (uint64_t)b * 1024 * 1024;
-		if (ok)
-			return (uint64_t)b;
-	}
-	return 0;
-}
 
 /* "model name" (x86) or "CPU implementer" / "CPU part" (Arm) from /proc/cpuinfo, into buf; "unknown" if none. */
 static void cpu_model(char *buf, size_t size)
@@ -178,17 +134,6 @@ static const char *arch_name(void)
  * Tables and measurements
  */
 
-/* Random 16-bit values in [0x3c00, 0x3fff]: normal and finite read as f16, bf16, f32 or int8 scale and bias
- * (dim 128 keeps those 4-byte aligned), so one region serves every dtype, and no kernel meets a NaN or a
- * subnormal. Writing it also faults every page in before anything is timed. */
-static void fill_pattern(unsigned char *p, size_t bytes, uint64_t *rng)
-{
-	for (size_t i = 0; i + 8 <= bytes; i += 8) {
-		uint64_t v = (splitmix64(rng) & 0x03ff03ff03ff03ffu) | 0x3c003c003c003c00u;
-		memcpy(p + i, &v, 8);
-	}
-}
-
 static unsigned char *map_region(size_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -204,13 +149,14 @@ static unsigned char *map_region(size_t bytes)
 
 static embstore_matrix view(const bench *b, int table, embstore_dtype dtype)
 {
-	embstore_matrix m;
 	uint64_t row = embstore_row_bytes(dtype, DIM);
-	m.data = b->region[table];
-	m.rows = b->region_bytes[table] / row;
-	m.row_stride = row;
-	m.dim = DIM;
-	m.dtype = dtype;
+	embstore_matrix m = {
+		.data = b->region[table],
+		.rows = b->region_bytes[table] / row,
+		.row_stride = row,
+		.dim = DIM,
+		.dtype = dtype,
+	};
 	return m;
 }
 
@@ -219,8 +165,7 @@ static embstore_matrix view(const bench *b, int table, embstore_dtype dtype)
 static double timed_call(bench *b, int op, const embstore_matrix *m, int table, size_t n, size_t *copy_at)
 {
 	if (op != OP_MEMCPY) {
-		for (size_t i = 0; i < n; i++)
-			b->ids[i] = (int64_t)((splitmix64(&b->rng) >> 11) % m->rows);
+		workload_random_ids(b->ids, n, m->rows, &b->rng);
 	}
 	size_t bad = 0;
 	embstore_status st = EMBSTORE_OK;
@@ -300,6 +245,16 @@ static const char *op_name(int op)
 	}
 }
 
+/* One element of the JSON list of CPU features; *ctx is non-zero before the first one. */
+static void put_json_feature(void *ctx, const char *name)
+{
+	int *first = ctx;
+	fputs(*first ? "\"" : ", \"", stdout);
+	cli_put_escaped(stdout, name, CLI_ESCAPE_JSON);
+	fputc('"', stdout);
+	*first = 0;
+}
+
 static void print_json(const char *model, const bench *b, const measurement *ms, size_t count)
 {
 	fputs("{\"embstore_version\": \"", stdout);
@@ -307,18 +262,8 @@ static void print_json(const char *model, const bench *b, const measurement *ms,
 	fputs("\",\n \"cpu\": {\"model\": \"", stdout);
 	cli_put_escaped(stdout, model, CLI_ESCAPE_JSON);
 	printf("\", \"arch\": \"%s\", \"features\": [", arch_name());
-	uint64_t features = embstore_cpu_features();
 	int first = 1;
-	for (unsigned bit = 0; bit < 64; bit++) {
-		if ((features >> bit & 1u) == 0)
-			continue;
-		const char *name = embstore_cpu_feature_name(bit);
-		if (name != NULL)
-			printf("%s\"%s\"", first ? "" : ", ", name);
-		else
-			printf("%s\"bit%u\"", first ? "" : ", ", bit);
-		first = 0;
-	}
+	workload_cpu_features(put_json_feature, &first);
 	printf("]},\n \"dim\": %u, \"bag_length\": %u,\n \"tables\": {", DIM, BAG_LEN);
 	for (int t = 0; t < TABLE_COUNT; t++)
 		printf("%s\"%s\": {\"bytes\": %zu, \"ids_per_call\": %zu}", t == 0 ? "" : ", ", table_names[t],
@@ -371,13 +316,9 @@ static void print_text(const char *model, const bench *b, const measurement *ms,
 
 static int run(int json, uint64_t large_bytes)
 {
-	uint64_t l2 = cache_bytes(2), llc = cache_bytes(3);
-	if (l2 == 0)
-		l2 = 1024 * 1024;
-	if (llc == 0)
-		llc = l2;
+	uint64_t l2 = workload_l2_bytes(), llc = workload_llc_bytes();
 	if (large_bytes == 0) {
-		large_bytes = 4 * llc < 256 * 1024 * 1024 ? 256 * 1024 * 1024 : 4 * llc;
+		large_bytes = workload_large_bytes();
 		long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
 		if (pages > 0 && page > 0 && large_bytes > (uint64_t)pages * (uint64_t)page / 4)
 			large_bytes = (uint64_t)pages * (uint64_t)page / 4;
@@ -385,12 +326,11 @@ static int run(int json, uint64_t large_bytes)
 	bench b;
 	memset(&b, 0, sizeof b);
 	b.rng = 0x5eedu;
-	/* Half of L2 for the small table (room for ids and output beside it); whole 2 MiB for the large one. */
-	b.region_bytes[TABLE_SMALL] = (size_t)(l2 / 2 / 4096 * 4096);
+	/* Whole 2 MiB for the large table, as --size and the RAM cap may give any number of bytes. */
+	b.region_bytes[TABLE_SMALL] = (size_t)workload_small_bytes();
 	b.region_bytes[TABLE_LARGE] = (size_t)((large_bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20));
-	/* Outputs of the small table's calls stay in L2 too (256 KiB); the large one's calls are a typical batch. */
-	b.batch[TABLE_SMALL] = 256 * 1024 / (DIM * 4);
-	b.batch[TABLE_LARGE] = 4096;
+	b.batch[TABLE_SMALL] = workload_ids_per_call(1, DIM);
+	b.batch[TABLE_LARGE] = workload_ids_per_call(0, DIM);
 	size_t max_batch = b.batch[TABLE_LARGE];
 	b.ids = malloc(max_batch * sizeof *b.ids);
 	b.offsets = malloc((max_batch / BAG_LEN + 1) * sizeof *b.offsets);
@@ -407,8 +347,9 @@ static int run(int json, uint64_t large_bytes)
 		rc = CLI_EXIT_USAGE;
 		goto done;
 	}
+	/* Filling the tables also faults every page in before anything is timed. */
 	for (int t = 0; t < TABLE_COUNT; t++)
-		fill_pattern(b.region[t], b.region_bytes[t], &b.rng);
+		workload_fill(b.region[t], b.region_bytes[t], &b.rng);
 	for (size_t i = 0; i <= max_batch / BAG_LEN; i++)
 		b.offsets[i] = (int64_t)(i * BAG_LEN);
 	for (size_t i = 0; i < max_batch * DIM; i++) {
@@ -470,27 +411,24 @@ int cli_cmd_bench(int argc, char **argv)
 {
 	int json = 0;
 	uint64_t size = 0;
-	cli_parser p;
-	cli_parser_init(&p, "bench", options, argc, argv);
-	for (;;) {
-		int opt = cli_next(&p);
-		if (opt == CLI_END)
-			break;
+	cli_getopt_reset();
+	for (int opt; (opt = cli_getopt("bench", argc, argv, ":h", options)) != -1;) {
 		switch (opt) {
 		case OPT_JSON:
 			json = 1;
 			break;
 		case OPT_SIZE:
-			if (!cli_parse_size(p.value, &size) || size < (64u << 20) || size > ((uint64_t)1 << 40))
-				return cli_usage_error("bench", "--size needs a size from 64M to 1024G, not '%s'", p.value);
+			if (!cli_parse_size(optarg, &size) || size < (64u << 20) || size > ((uint64_t)1 << 40))
+				return cli_usage_error("bench", "--size needs a size from 64M to 1024G, not '%s'", optarg);
 			break;
-		case OPT_HELP:
-			return cli_help("bench", usage);
-		case CLI_OPERAND:
-			return cli_usage_error("bench", "unexpected argument '%s'", p.value);
+		case 'h':
+			fputs(usage, stdout);
+			return cli_finish_output("bench");
 		default:
 			return CLI_EXIT_USAGE;
 		}
 	}
+	if (optind < argc)
+		return cli_usage_error("bench", "unexpected argument '%s'", argv[optind]);
 	return run(json, size);
 }

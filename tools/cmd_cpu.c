@@ -2,7 +2,6 @@
 #include "cli.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 static const char usage[] =
 	"Usage: embstore cpu [--check ISA]\n"
@@ -20,12 +19,12 @@ static const char usage[] =
 	"  2  usage error (bad option, ISA not a kernel set's name), EMBSTORE_ISA names a set that cannot run\n"
 	"     here, or output error\n";
 
-enum { OPT_CHECK, OPT_HELP };
+enum { OPT_CHECK = CLI_LONG_ONLY };
 
-static const cli_option options[] = {
-	{"check", 0, 1, OPT_CHECK},
-	{"help", 'h', 0, OPT_HELP},
-	{NULL, 0, 0, 0},
+static const struct option options[] = {
+	{"check", required_argument, NULL, OPT_CHECK},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
 };
 
 static int check(const char *name)
@@ -46,24 +45,21 @@ static int check(const char *name)
 int cli_cmd_cpu(int argc, char **argv)
 {
 	const char *check_name = NULL;
-	cli_parser p;
-	cli_parser_init(&p, "cpu", options, argc, argv);
-	for (;;) {
-		int opt = cli_next(&p);
-		if (opt == CLI_END)
-			break;
+	cli_getopt_reset();
+	for (int opt; (opt = cli_getopt("cpu", argc, argv, ":h", options)) != -1;) {
 		switch (opt) {
 		case OPT_CHECK:
-			check_name = p.value;
+			check_name = optarg;
 			break;
-		case OPT_HELP:
-			return cli_help("cpu", usage);
-		case CLI_OPERAND:
-			return cli_usage_error("cpu", "unexpected argument '%s'", p.value);
+		case 'h':
+			fputs(usage, stdout);
+			return cli_finish_output("cpu");
 		default:
 			return CLI_EXIT_USAGE;
 		}
 	}
+	if (optind < argc)
+		return cli_usage_error("cpu", "unexpected argument '%s'", argv[optind]);
 	if (check_name != NULL)
 		return check(check_name);
 

@@ -6,7 +6,7 @@ job=${1:-build}
 pkgs="cmake make gcc libxxhash-dev"
 case $job in
 build) ;;
-test) pkgs="$pkgs libcriterion-dev python3 python3-numpy" ;;
+test) pkgs="$pkgs libcriterion-dev python3 python3-numpy jq" ;;
 bench) pkgs="$pkgs g++ libbenchmark-dev python3 python3-numpy python3-torch" ;;
 *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac

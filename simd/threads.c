@@ -1,143 +1,11 @@
-/* kernels.c: the public gather / bag / scatter-add calls: argument checks, then the active kernel set, on the
- * calling thread or split over POSIX threads (_mt). */
+/* threads.c: the parallel (_mt) variants of the kernel calls: the same checks (kernels.c), then the work split
+ * over POSIX threads so that results are those of one thread. */
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "embstore.h"
 #include "kernels.h"
-
-/* ---- argument checks ---- */
-
-static embstore_status check_matrix(const embstore_matrix *m)
-{
-	if (!m || !m->data || m->rows == 0 || m->dim == 0)
-		return EMBSTORE_INVALID_ARGUMENT;
-	uint64_t elem;
-	switch (m->dtype) {
-	case EMBSTORE_F32:
-		elem = 4;
-		break;
-	case EMBSTORE_F16:
-	case EMBSTORE_BF16:
-		elem = 2;
-		break;
-	case EMBSTORE_INT8_ROWWISE:
-		elem = 1;
-		break;
-	default:
-		return EMBSTORE_BAD_DTYPE;
-	}
-	uint64_t row_bytes = embstore_row_bytes(m->dtype, m->dim);
-	if (row_bytes == 0 || m->row_stride < row_bytes || m->row_stride % elem != 0)
-		return EMBSTORE_INVALID_ARGUMENT;
-	/* Kernels address row r as data + r * row_stride in size_t: the whole table must fit. */
-	if (m->row_stride > SIZE_MAX || m->rows > SIZE_MAX / m->row_stride)
-		return EMBSTORE_INVALID_ARGUMENT;
-	return EMBSTORE_OK;
-}
-
-static int id_type_ok(embstore_id_type id_type)
-{
-	return id_type == EMBSTORE_ID32 || id_type == EMBSTORE_ID64;
-}
-
-/* An output (or gradient) array of n rows of dim floats must be addressable. */
-static int rows_fit(size_t n, uint32_t dim)
-{
-	return n <= SIZE_MAX / sizeof(float) / dim;
-}
-
-static embstore_status check_gather(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
-                                    size_t n, const float *out)
-{
-	embstore_status s = check_matrix(table);
-	if (s != EMBSTORE_OK)
-		return s;
-	if (!id_type_ok(id_type) || (n > 0 && (!ids || !out)) || !rows_fit(n, table->dim))
-		return EMBSTORE_INVALID_ARGUMENT;
-	return EMBSTORE_OK;
-}
-
-static embstore_status check_bag(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
-                                 size_t n_ids, const int64_t *offsets, size_t n_bags, embstore_bag_mode mode,
-                                 const float *out)
-{
-	embstore_status s = check_matrix(table);
-	if (s != EMBSTORE_OK)
-		return s;
-	if (!id_type_ok(id_type) || !offsets || (n_ids > 0 && !ids) || (n_bags > 0 && !out) ||
-	    !rows_fit(n_bags, table->dim) || (uint64_t)n_ids > INT64_MAX)
-		return EMBSTORE_INVALID_ARGUMENT;
-	if (mode != EMBSTORE_BAG_SUM && mode != EMBSTORE_BAG_MEAN && mode != EMBSTORE_BAG_MAX)
-		return EMBSTORE_INVALID_ARGUMENT;
-	/* CSR: starts at 0, never decreases, ends at n_ids; so every offset is a position in ids. */
-	if (offsets[0] != 0 || offsets[n_bags] != (int64_t)n_ids)
-		return EMBSTORE_INVALID_ARGUMENT;
-	for (size_t b = 0; b < n_bags; b++)
-		if (offsets[b + 1] < offsets[b])
-			return EMBSTORE_INVALID_ARGUMENT;
-	return EMBSTORE_OK;
-}
-
-static embstore_status check_scatter(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
-                                     size_t n, const float *grads)
-{
-	embstore_status s = check_matrix(table);
-	if (s != EMBSTORE_OK)
-		return s;
-	if (table->dtype != EMBSTORE_F32)
-		return EMBSTORE_BAD_DTYPE;
-	if (!id_type_ok(id_type) || (n > 0 && (!ids || !grads)) || !rows_fit(n, table->dim))
-		return EMBSTORE_INVALID_ARGUMENT;
-	return EMBSTORE_OK;
-}
-
-static embstore_status finish(embstore_status s, size_t bad, size_t *bad_index)
-{
-	if (s == EMBSTORE_ID_OUT_OF_RANGE && bad_index)
-		*bad_index = bad;
-	return s;
-}
-
-/* ---- single thread ---- */
-
-embstore_status embstore_gather(const embstore_matrix *table, const void *ids, embstore_id_type id_type, size_t n,
-                                float *out, size_t *bad_index)
-{
-	embstore_status s = check_gather(table, ids, id_type, n, out);
-	if (s != EMBSTORE_OK)
-		return s;
-	size_t bad = 0;
-	s = embstore_kernels_active()->gather(table, ids, id_type, n, out, &bad);
-	return finish(s, bad, bad_index);
-}
-
-embstore_status embstore_gather_bag(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
-                                    size_t n_ids, const int64_t *offsets, size_t n_bags, const float *weights,
-                                    embstore_bag_mode mode, float *out, size_t *bad_index)
-{
-	embstore_status s = check_bag(table, ids, id_type, n_ids, offsets, n_bags, mode, out);
-	if (s != EMBSTORE_OK)
-		return s;
-	size_t bad = 0;
-	s = embstore_kernels_active()->gather_bag(table, ids, id_type, offsets, n_bags, weights, mode, out, &bad);
-	return finish(s, bad, bad_index);
-}
-
-embstore_status embstore_scatter_add(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
-                                     size_t n, const float *grads, float alpha, size_t *bad_index)
-{
-	embstore_status s = check_scatter(table, ids, id_type, n, grads);
-	if (s != EMBSTORE_OK)
-		return s;
-	size_t bad = 0;
-	s = embstore_kernels_active()->scatter_add(table, ids, id_type, n, grads, alpha, 0, table->rows, &bad);
-	return finish(s, bad, bad_index);
-}
-
-/* ---- threads ---- */
 
 /* Creating and joining a thread costs some tens of microseconds, about what an in-cache kernel needs for 64 Ki
  * floats of output (256 KiB); below that per thread, more threads make a call slower, so smaller batches get
@@ -215,7 +83,7 @@ static embstore_status combine(const job *jobs, unsigned count, size_t *bad_inde
 			s = jobs[t].status;
 		}
 	}
-	return finish(s, bad, bad_index);
+	return es_kernel_status(s, bad, bad_index);
 }
 
 static void *gather_job(void *arg)
@@ -248,7 +116,7 @@ static void *scatter_job(void *arg)
 embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                    size_t n, float *out, size_t *bad_index, unsigned threads)
 {
-	embstore_status s = check_gather(table, ids, id_type, n, out);
+	embstore_status s = es_check_gather(table, ids, id_type, n, out);
 	if (s != EMBSTORE_OK)
 		return s;
 	unsigned count = thread_count(threads, n, n * table->dim);
@@ -282,7 +150,7 @@ embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void 
                                        size_t n_ids, const int64_t *offsets, size_t n_bags, const float *weights,
                                        embstore_bag_mode mode, float *out, size_t *bad_index, unsigned threads)
 {
-	embstore_status s = check_bag(table, ids, id_type, n_ids, offsets, n_bags, mode, out);
+	embstore_status s = es_check_bag(table, ids, id_type, n_ids, offsets, n_bags, mode, out);
 	if (s != EMBSTORE_OK)
 		return s;
 	/* n_ids + n_bags cannot overflow: both arrays are in memory. */
@@ -347,7 +215,7 @@ embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void
                                         size_t n, const float *grads, float alpha, size_t *bad_index,
                                         unsigned threads)
 {
-	embstore_status s = check_scatter(table, ids, id_type, n, grads);
+	embstore_status s = es_check_scatter(table, ids, id_type, n, grads);
 	if (s != EMBSTORE_OK)
 		return s;
 	/* Each thread reads every id but updates only the rows of its own range, so every row receives its updates

@@ -1,0 +1,71 @@
+/* encode.c: the superblock and directory bytes of docs/FORMAT.md, written the way format.c reads them. */
+#include <stdlib.h>
+
+#include "format.h"
+
+static void put_string(uint8_t *pool, uint64_t *cursor, const char *s, uint8_t *entry_off, uint8_t *entry_len)
+{
+	size_t len = strlen(s);
+	es_put32(entry_off, (uint32_t)*cursor);
+	es_put32(entry_len, (uint32_t)len);
+	memcpy(pool + *cursor, s, len + 1);
+	*cursor += len + 1;
+}
+
+embstore_status es_encode_directory(const es_dir_parts *d, uint8_t **out, uint64_t *size)
+{
+	/* Counts are capped by the writer long before these products could wrap. */
+	uint64_t n = (uint64_t)d->table_count * ES_TABLE_ENTRY_SIZE + (uint64_t)d->meta_count * ES_META_ENTRY_SIZE +
+	             d->checksum_count * 8 + d->pool_size;
+	ES_CHECKF(n <= ES_MAX_DIR_SIZE, EMBSTORE_LIMIT, "directory of %llu bytes is over the cap of %llu",
+	          (unsigned long long)n, (unsigned long long)ES_MAX_DIR_SIZE);
+	uint8_t *dir = calloc(1, (size_t)(n ? n : 1));
+	ES_CHECK(dir, EMBSTORE_NO_MEMORY);
+	uint8_t *metas = dir + (uint64_t)d->table_count * ES_TABLE_ENTRY_SIZE;
+	uint8_t *sums = metas + (uint64_t)d->meta_count * ES_META_ENTRY_SIZE;
+	uint8_t *pool = sums + d->checksum_count * 8;
+	uint64_t cursor = 0;
+	for (uint32_t i = 0; i < d->table_count; i++) {
+		const es_table *t = &d->tables[i];
+		uint8_t *e = dir + (uint64_t)i * ES_TABLE_ENTRY_SIZE;
+		put_string(pool, &cursor, t->name, e + ES_TE_NAME_OFFSET, e + ES_TE_NAME_LENGTH);
+		es_put32(e + ES_TE_DTYPE, (uint32_t)t->dtype);
+		es_put64(e + ES_TE_ROWS, t->rows);
+		es_put32(e + ES_TE_DIM, t->dim);
+		es_put32(e + ES_TE_CHUNK_ROWS, (uint32_t)t->chunk_rows);
+		es_put64(e + ES_TE_ROW_STRIDE, t->row_stride);
+		es_put64(e + ES_TE_DATA_OFFSET, t->data_offset);
+		es_put64(e + ES_TE_DATA_SIZE, t->data_size);
+		es_put64(e + ES_TE_CHUNK_FIRST, t->chunk_first);
+		es_put64(e + ES_TE_CHUNK_COUNT, t->chunk_count);
+	}
+	for (uint32_t i = 0; i < d->meta_count; i++) {
+		uint8_t *e = metas + (uint64_t)i * ES_META_ENTRY_SIZE;
+		put_string(pool, &cursor, d->meta[i].key, e + 0, e + 4);
+		put_string(pool, &cursor, d->meta[i].value, e + 8, e + 12);
+	}
+	for (uint64_t i = 0; i < d->checksum_count; i++)
+		es_put64(sums + 8 * i, d->sums[i]);
+	*out = dir;
+	*size = n;
+	return EMBSTORE_OK;
+}
+
+void es_encode_superblock(const es_dir_parts *d, uint32_t alignment, uint64_t dir_offset, const uint8_t *dir,
+                          uint64_t dir_size, uint8_t sb[ES_SUPERBLOCK_SIZE])
+{
+	memset(sb, 0, ES_SUPERBLOCK_SIZE);
+	memcpy(sb, ES_MAGIC, ES_MAGIC_LEN);
+	es_put16(sb + ES_SB_VERSION_MAJOR, EMBSTORE_FORMAT_MAJOR);
+	es_put16(sb + ES_SB_VERSION_MINOR, EMBSTORE_FORMAT_MINOR);
+	es_put32(sb + ES_SB_SUPERBLOCK_SIZE, ES_SUPERBLOCK_SIZE);
+	es_put64(sb + ES_SB_FILE_SIZE, dir_offset + dir_size);
+	es_put64(sb + ES_SB_DIR_OFFSET, dir_offset);
+	es_put64(sb + ES_SB_DIR_SIZE, dir_size);
+	es_put32(sb + ES_SB_TABLE_COUNT, d->table_count);
+	es_put32(sb + ES_SB_META_COUNT, d->meta_count);
+	es_put64(sb + ES_SB_CHECKSUM_COUNT, d->checksum_count);
+	es_put32(sb + ES_SB_POOL_SIZE, d->pool_size);
+	es_put32(sb + ES_SB_ALIGNMENT, alignment);
+	es_put64(sb + ES_SB_CHECKSUM, es_header_checksum(sb, dir, dir_size));
+}
