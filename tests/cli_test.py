@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 import numpy as np
@@ -27,12 +28,13 @@ ISAS = ("scalar", "avx2", "avx512", "neon")
 
 
 def run(*args, stdin=None, env=None, cwd=None, timeout=60):
-    """Runs the tool; returns (returncode, stdout bytes, stderr text)."""
+    """Runs the tool; returns (returncode, stdout bytes, stderr text). stdin: bytes, or an open file."""
     full_env = dict(os.environ)
     if env is not None:
         full_env.update(env)
-    p = subprocess.run([BIN] + [str(a) for a in args], input=stdin, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, env=full_env, cwd=cwd, timeout=timeout)
+    feed = {"stdin": stdin} if hasattr(stdin, "fileno") else {"input": stdin}
+    p = subprocess.run([BIN] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=full_env, cwd=cwd, timeout=timeout, **feed)
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
 
@@ -242,9 +244,7 @@ class TestGeneral(Base):
         self.assertNotIn("docs/", top)  # not installed
         self.assertIn("embstore(1)", top)
         env = top[top.index("Environment:"):]
-        self.assertNotRegex(env, r"for get\b", env)
-        for cmd in ("get", "bench"):
-            self.assertIn(cmd, env)
+        self.assertNotRegex(env, r"for get\b", env)  # not get's alone: the library's, in any program
         self.assertIn("any program", env)
         # Each command's own exit statuses; verify's "intact" belongs to verify alone.
         for cmd in ("build", "inspect", "get", "cpu", "bench"):
@@ -724,6 +724,154 @@ class TestOptions(Base):
         # `help COMMAND` parses the command's options after main parsed its own.
         self.assertEqual(self.ok("help", "get")[0], self.ok("get", "--help")[0])
         self.assertEqual(self.ok("--vers")[0], self.ok("--version")[0])
+
+
+class TestStreams(Base):
+    def test_standard_input(self):
+        out = tmp("stdin.emb")
+        self.ok("build", "-o", out, "w=-", tmp("half.npy"), stdin=read_bytes(tmp("words.npy")))
+        info = self.inspect(out)
+        self.assertEqual([(t["name"], t["rows"], t["dim"]) for t in info["tables"]],
+                         [("w", 300, 37), ("half", 1000, 8)])
+        self.assertEqual(info["metadata"]["source.w"], "-")
+        np.testing.assert_array_equal(bits(parse_rows(self.get(out, [0, 299], table="w"))),
+                                      bits(Data.words[[0, 299]]))
+        # Through a pipe, which cannot seek; and raw input.
+        raw = Data.words[2:].astype("<f4").tobytes()
+        with open(tmp("stdin.f32"), "wb") as f:
+            f.write(raw)
+        cat = subprocess.Popen(["cat", tmp("stdin.f32")], stdout=subprocess.PIPE)
+        self.ok("build", "-f", "-o", out, "--from", "raw", "--rows", 298, "--dim", 37, "v=-", stdin=cat.stdout)
+        cat.stdout.close()
+        self.assertEqual(cat.wait(), 0)
+        np.testing.assert_array_equal(bits(parse_rows(self.get(out, [0, 297]))), bits(Data.words[[2, 299]]))
+
+    def test_standard_input_errors(self):
+        out = tmp("stdin_bad.emb")
+        data = read_bytes(tmp("words.npy"))
+        _, err = self.fails(2, "build", "-o", out, "-", stdin=data)
+        self.assertIn("NAME=-", err)
+        self.assertIn("Try 'embstore build --help'", err)
+        self.fails(2, "build", "-o", out, "a=-", "b=-", stdin=data)
+        for bad in (b"", b"junk", data[:-4], data + b"\0"):
+            _, err = self.fails(1, "build", "-o", out, "w=-", stdin=bad)
+            self.assertIn("embstore: build: standard input: ", err)
+        self.fails(1, "build", "-o", out, "--from", "raw", "--rows", 10, "--dim", 37, "v=-", stdin=data[:100])
+        self.assertFalse(os.path.exists(out))
+        # Standard input redirected from OUT itself is OUT's input.
+        self.build(out, tmp("words.npy"))
+        before = read_bytes(out)
+        with open(out, "rb") as f:
+            _, err = self.fails(2, "build", "-f", "-o", out, "--from", "raw", "--rows", 1, "--dim", 1, "w=-",
+                                stdin=f)
+        self.assertIn("standard input", err)
+        self.assertEqual(read_bytes(out), before)
+
+    def test_fifo(self):
+        fifo = tmp("fifo.npy")
+        os.mkfifo(fifo)
+        data = read_bytes(tmp("words.npy"))
+
+        def feed():
+            with open(fifo, "wb") as f:  # blocks until the tool opens the FIFO for reading
+                f.write(data)
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        try:
+            rc, _, err = run("build", "-o", tmp("fifo.emb"), fifo)
+        finally:
+            if writer.is_alive():  # the tool never opened it: let the writer's open return
+                os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+            writer.join()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.inspect(tmp("fifo.emb"))["tables"][0]["name"], "fifo")
+        np.testing.assert_array_equal(bits(parse_rows(self.get(tmp("fifo.emb"), [5, 6]))), bits(Data.words[[5, 6]]))
+
+
+class TestValueRanges(Base):
+    def test_f64_input(self):
+        rng = np.random.default_rng(64)
+        a = rng.standard_normal((40, 11)) * 1e3
+        a[0, :4] = [1e-300, -0.0, np.float32(1.5) + 2.0 ** -40, 3.4028234663852886e38]  # the last: f32's max
+        np.save(tmp("f64.npy"), a)
+        path = self.build(tmp("f64.emb"), tmp("f64.npy"))
+        t = self.inspect(path)["tables"][0]
+        self.assertEqual((t["name"], t["dtype"], t["rows"], t["dim"]), ("f64", "f32", 40, 11))
+        np.testing.assert_array_equal(bits(parse_rows(self.get(path, range(40)))), bits(a.astype(np.float32)))
+        # A finite f64 beyond f32: the input's fault, unless --saturate.
+        a[7, 3] = -1e300
+        np.save(tmp("f64_big.npy"), a)
+        _, err = self.fails(1, "build", "-o", tmp("f64_big.emb"), tmp("f64_big.npy"))
+        self.assertRegex(err, r"row 7\b.*column 3\b")
+        self.assertIn("--saturate", err)
+        self.assertFalse(os.path.exists(tmp("f64_big.emb")))
+        path = self.build(tmp("f64_big.emb"), "--saturate", tmp("f64_big.npy"))
+        got = parse_rows(self.get(path, [7]))
+        self.assertEqual(got[0, 3], -np.finfo(np.float32).max)
+
+    def test_saturate(self):
+        a = np.ones((5, 9), dtype=np.float32)
+        a[3, 7] = 1e6
+        a[4, 0] = -70000.0
+        a[2, 2] = np.inf  # not finite: stays infinite either way
+        np.save(tmp("big.npy"), a)
+        out = tmp("big.emb")
+        _, err = self.fails(1, "build", "-o", out, "--dtype", "f16", tmp("big.npy"))
+        self.assertIn("embstore: build: %s: value out of range" % tmp("big.npy"), err)
+        self.assertRegex(err, r"row 3\b.*column 7\b")
+        self.assertFalse(os.path.exists(out))
+        self.build(out, "--dtype", "f16", "--saturate", tmp("big.npy"))
+        got = parse_rows(self.get(out, [2, 3, 4]))
+        self.assertEqual((got[1, 7], got[2, 0], got[0, 2]), (65504.0, -65504.0, np.inf))
+        self.assertEqual(got[1, 6], 1.0)
+        # bf16 holds 1e6 but not 1e39 (f64 input).
+        b = np.ones((2, 3))
+        b[1, 2] = 1e39
+        np.save(tmp("big64.npy"), b)
+        self.fails(1, "build", "-o", tmp("big_bf.emb"), "--dtype", "bf16", tmp("big64.npy"))
+        path = self.build(tmp("big_bf.emb"), "--dtype", "bf16", "--saturate", tmp("big64.npy"))
+        bf16_max = np.array([0x7F7F0000], dtype=np.uint32).view(np.float32)[0]
+        self.assertEqual(parse_rows(self.get(path, [1]))[0, 2], bf16_max)
+
+
+class TestDetail(Base):
+    def test_corrupt_store_names_the_field(self):
+        if xxh3(b"") is None:
+            self.skipTest("libxxhash not found: cannot reseal a changed directory")
+        src = self.build(tmp("detail_src.emb"), tmp("words.npy"), tmp("half.npy"))
+        data = bytearray(read_bytes(src))
+        e = u64(data, 24) + 128  # the second table's directory entry
+        data[e + 40:e + 48] = (u64(data, e + 40) + 4).to_bytes(8, "little")  # data_offset
+        reseal(data)
+        bad = tmp("detail_bad.emb")
+        write_bytes(bad, bytes(data))
+        for args in (["inspect", bad], ["verify", bad], ["get", bad, "-t", "words", "--ids", "0"]):
+            out, err = self.fails(1, *args)
+            m = re.match(r"^embstore: %s: %s: ([^:\n]+): (.+)\n$" % (args[0], re.escape(bad)), err)
+            self.assertIsNotNone(m, err)
+            self.assertIn("data_offset", m.group(2))
+            self.assertIn(str(u64(data, e + 40)), m.group(2))
+        write_bytes(bad, b"\0" * 200)
+        _, err = self.fails(1, "inspect", bad)
+        self.assertRegex(err, r"^embstore: inspect: %s: not an embstore file \(bad magic\): .+\n$" % re.escape(bad))
+        # A detail quoting a hostile table name reaches the terminal without its control characters.
+        src = self.build(tmp("detail_esc.emb"), "e\x1b[31m=" + tmp("words.npy"))
+        data = bytearray(read_bytes(src))
+        e = u64(data, 24)
+        data[e + 24:e + 28] = (0).to_bytes(4, "little")  # dim
+        reseal(data)
+        write_bytes(bad, bytes(data))
+        _, err = self.fails(1, "inspect", bad)
+        self.assertIn("table 'e\\x1b[31m': dim 0", err)
+        self.assertNotIn("\x1b", err)
+
+    def test_bad_npy_input_names_the_problem(self):
+        np.save(tmp("detail_i4.npy"), np.ones((3, 2), dtype="<i4"))
+        _, err = self.fails(1, "build", "-o", tmp("detail.emb"), tmp("detail_i4.npy"))
+        self.assertIn("'<i4'", err)
+        np.save(tmp("detail_3d.npy"), np.ones((2, 3, 4), dtype="<f4"))
+        _, err = self.fails(1, "build", "-o", tmp("detail.emb"), tmp("detail_3d.npy"))
+        self.assertIn("(2, 3, 4)", err)
 
 
 class TestInspect(Base):

@@ -151,7 +151,7 @@ int cli_parse_size(const char *s, uint64_t *out)
  * Messages
  */
 
-static void vmessage(const char *command, const char *subject, const char *fmt, va_list ap)
+static void put_prefix(const char *command, const char *subject)
 {
 	fputs("embstore: ", stderr);
 	if (command != NULL)
@@ -160,6 +160,11 @@ static void vmessage(const char *command, const char *subject, const char *fmt, 
 		cli_put_escaped(stderr, subject, CLI_ESCAPE_PLAIN);
 		fputs(": ", stderr);
 	}
+}
+
+static void vmessage(const char *command, const char *subject, const char *fmt, va_list ap)
+{
+	put_prefix(command, subject);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
@@ -187,10 +192,25 @@ int cli_usage_error(const char *command, const char *fmt, ...)
 
 void cli_status_error(const char *command, const char *subject, embstore_status status, int saved_errno)
 {
+	cli_status_error_hint(command, subject, status, saved_errno, NULL);
+}
+
+void cli_status_error_hint(const char *command, const char *subject, embstore_status status, int saved_errno,
+                           const char *hint)
+{
+	put_prefix(command, subject);
+	fputs(embstore_strerror(status), stderr);
 	if (status == EMBSTORE_IO && saved_errno != 0)
-		cli_error(command, subject, "%s: %s", embstore_strerror(status), strerror(saved_errno));
-	else
-		cli_error(command, subject, "%s", embstore_strerror(status));
+		fprintf(stderr, ": %s", strerror(saved_errno));
+	/* The detail may quote a hostile file's strings (a table name): no control character reaches the terminal. */
+	const char *detail = embstore_error_detail();
+	if (detail != NULL && detail[0] != 0) {
+		fputs(": ", stderr);
+		cli_put_escaped(stderr, detail, CLI_ESCAPE_CONTROLS);
+	} else if (hint != NULL) {
+		fprintf(stderr, " (%s)", hint);
+	}
+	fputc('\n', stderr);
 }
 
 int cli_exit_for(embstore_status status)
@@ -268,7 +288,8 @@ void cli_put_escaped(FILE *f, const char *s, cli_escape mode)
 		s = "";
 	for (const unsigned char *p = (const unsigned char *)s; *p != 0; p++) {
 		unsigned c = *p;
-		if (c == '\\' || (c == '"' && mode != CLI_ESCAPE_PLAIN)) {
+		int quote = c == '"' && (mode == CLI_ESCAPE_JSON || mode == CLI_ESCAPE_QUOTED);
+		if ((c == '\\' && mode != CLI_ESCAPE_CONTROLS) || quote) {
 			fputc('\\', f);
 			fputc((int)c, f);
 		} else if (c < 0x20 || c == 0x7f) {

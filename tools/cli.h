@@ -63,8 +63,13 @@ int cli_usage_error(const char *command, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)))
 #endif
 	;
-/* Reports a library status about `subject`, with strerror(saved_errno) appended for EMBSTORE_IO. */
+/* Reports a failed library call about `subject`: "embstore: COMMAND: SUBJECT: STATUS SENTENCE", then ": " and
+ * strerror(saved_errno) for EMBSTORE_IO, then ": " and embstore_error_detail() when the call left one. Call it
+ * before any other library call that could reset the detail. */
 void cli_status_error(const char *command, const char *subject, embstore_status status, int saved_errno);
+/* The same, with " (HINT)" in place of the detail when the library left none. */
+void cli_status_error_hint(const char *command, const char *subject, embstore_status status, int saved_errno,
+                           const char *hint);
 /* The exit status for a status returned while reading a store: the format statuses -> CLI_EXIT_INVALID,
  * everything else (IO, INVALID_ARGUMENT, NO_MEMORY, ...) -> CLI_EXIT_USAGE. */
 int cli_exit_for(embstore_status status);
@@ -91,6 +96,8 @@ typedef enum cli_escape {
 	CLI_ESCAPE_JSON,   /* for inside a JSON string: \" \\ and control characters as \u00XX */
 	CLI_ESCAPE_QUOTED, /* for inside "...": \" \\ and control characters as \n, \t, \r or \xNN */
 	CLI_ESCAPE_PLAIN,  /* unquoted text: as QUOTED but quotes are left alone */
+	CLI_ESCAPE_CONTROLS, /* text that has its own backslash escapes (the library's details): as PLAIN, but
+	                      * backslashes are left alone too */
 } cli_escape;
 
 void cli_put_escaped(FILE *f, const char *s, cli_escape mode);

@@ -6,24 +6,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage[] =
 	"Usage: embstore build -o OUT [OPTIONS] [NAME=]INPUT...\n"
 	"\n"
 	"Writes the store OUT with one table per INPUT, named NAME or else after the input's file name without its\n"
 	"extension ('data/words.npy' -> 'words'). A path that contains '=' can be given as NAME=PATH or as './PATH'.\n"
+	"NAME=- reads that table from standard input ('embstore build -o x.emb words=- < words.npy'). Inputs are\n"
+	"read once from start to end, so a pipe or a FIFO works as well as a file.\n"
 	"OUT appears atomically once everything is written; on any error nothing is written and an existing OUT is\n"
 	"left as it was. An existing OUT is replaced only with --force, and never when it is one of the INPUTs.\n"
 	"\n"
 	"Inputs:\n"
-	"  .npy  2-D, C order, little-endian f32 ('<f4') or f16 ('<f2'); the format of inputs named *.npy\n"
+	"  .npy  2-D, C order, little-endian f32 ('<f4'), f16 ('<f2') or f64 ('<f8', rounded to f32); the format\n"
+	"        of inputs named *.npy and of standard input\n"
 	"  raw   little-endian f32, rows x dim values and nothing else (--from raw, with --rows and --dim)\n"
 	"\n"
 	"Options:\n"
 	"  -o, --output OUT      the store to write (required)\n"
 	"  -f, --force           replace OUT if it exists\n"
 	"  -d, --dtype TYPE      store every table as f32, f16, bf16 or int8 (row-wise quantised); default: the\n"
-	"                        input's own dtype (f32 for raw). Conversions round to nearest, ties to even.\n"
+	"                        input's own dtype (f32 for raw and f64). Conversions round to nearest, ties to even.\n"
 	"      --from FORMAT     npy or raw: the format of every INPUT; default: npy for inputs named *.npy\n"
 	"      --rows R          rows of each raw input\n"
 	"      --dim D           values per row of each raw input\n"
@@ -31,12 +35,14 @@ static const char usage[] =
 	"                        'source.TABLE' (the input path) are added unless given here\n"
 	"      --chunk-bytes N   target bytes per checksum chunk (default 65536; K, M, G suffixes allowed)\n"
 	"      --align N         data alignment, a power of two from 4096 to 2M (default 4096; 2M allows huge pages)\n"
+	"      --saturate        store a finite value too large for the table's dtype (f16, bf16; f32 for f64\n"
+	"                        input) as the largest finite value of its sign, instead of failing\n"
 	"  -h, --help            print this help\n"
 	"\n"
 	"Exit status:\n"
 	"  0  OUT was written\n"
-	"  1  an INPUT is invalid: not a readable .npy or raw file of the stated size, or values int8 cannot\n"
-	"     quantise (NaN, infinity)\n"
+	"  1  an INPUT is invalid: not a readable .npy or raw file of the stated size, a value too large for the\n"
+	"     table's dtype (without --saturate), or values int8 cannot quantise (NaN, infinity)\n"
 	"  2  usage error, OUT exists (without --force) or is an INPUT, I/O error, or out of memory\n";
 
 enum {
@@ -50,6 +56,7 @@ enum {
 	OPT_DIM,
 	OPT_CHUNK,
 	OPT_ALIGN,
+	OPT_SATURATE,
 };
 
 static const char short_options[] = ":o:fd:m:h";
@@ -64,6 +71,7 @@ static const struct option long_options[] = {
 	{"meta", required_argument, NULL, OPT_META},
 	{"chunk-bytes", required_argument, NULL, OPT_CHUNK},
 	{"align", required_argument, NULL, OPT_ALIGN},
+	{"saturate", no_argument, NULL, OPT_SATURATE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -72,8 +80,19 @@ enum input_format { FORMAT_AUTO, FORMAT_NPY, FORMAT_RAW };
 
 typedef struct input {
 	char *name;       /* owned */
-	const char *path; /* an argv string */
+	const char *path; /* an argv string; "-" for standard input */
 } input;
+
+static int is_stdin(const input *in)
+{
+	return strcmp(in->path, "-") == 0;
+}
+
+/* How messages name an input. */
+static const char *input_label(const input *in)
+{
+	return is_stdin(in) ? "standard input" : in->path;
+}
 
 typedef struct meta {
 	char *key; /* owned; value follows the key's NUL */
@@ -82,7 +101,7 @@ typedef struct meta {
 
 typedef struct build_args {
 	const char *output;
-	int force;
+	int force, saturate;
 	embstore_dtype dtype; /* 0: keep the input's */
 	enum input_format format;
 	uint64_t rows, dim;
@@ -122,6 +141,9 @@ static int add_input(build_args *a, const char *arg)
 	const char *eq = strchr(arg, '=');
 	const char *path = arg;
 	char *name;
+	if (strcmp(arg, "-") == 0)
+		return cli_usage_error("build", "standard input has no file name to name its table after; give it as "
+		                       "NAME=-");
 	if (eq != NULL && memchr(arg, '/', (size_t)(eq - arg)) == NULL) {
 		if (eq == arg)
 			return cli_usage_error("build", "empty table name in '%s'", arg);
@@ -235,6 +257,9 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 				                       optarg);
 			a->have_alignment = 1;
 			break;
+		case OPT_SATURATE:
+			a->saturate = 1;
+			break;
 		case OPT_HELP:
 			*done = 1;
 			return cli_help("build", usage);
@@ -258,10 +283,13 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 	if (a->format != FORMAT_RAW && (a->have_rows || a->have_dim))
 		return cli_usage_error("build", "--rows and --dim apply to --from raw only");
 	for (size_t i = 0; i < a->input_count; i++) {
-		if (a->format == FORMAT_AUTO && !ends_with_npy(a->inputs[i].path))
+		if (a->format == FORMAT_AUTO && !is_stdin(&a->inputs[i]) && !ends_with_npy(a->inputs[i].path))
 			return cli_usage_error("build", "'%s': cannot tell its format; use --from npy, or --from raw with "
 			                       "--rows and --dim", a->inputs[i].path);
 		for (size_t j = 0; j < i; j++) {
+			if (is_stdin(&a->inputs[i]) && is_stdin(&a->inputs[j]))
+				return cli_usage_error("build", "standard input can be read for one table only ('%s=-' and "
+				                       "'%s=-')", a->inputs[j].name, a->inputs[i].name);
 			if (strcmp(a->inputs[i].name, a->inputs[j].name) == 0)
 				return cli_usage_error("build", "two inputs make a table named '%s' ('%s' and '%s'); name "
 				                       "them with NAME=INPUT", a->inputs[i].name, a->inputs[j].path,
@@ -280,13 +308,21 @@ static int user_has_key(const build_args *a, const char *key)
 	return 0;
 }
 
+/* Reports a failure about something the command line named: "metadata 'KEY'", "table name 'NAME'". */
+static void named_error(const char *what, const char *name, embstore_status st)
+{
+	char subject[160];
+	snprintf(subject, sizeof subject, "%s '%s'", what, name);
+	cli_status_error("build", subject, st, 0);
+}
+
 static int add_meta(embstore_writer *w, const char *key, const char *value)
 {
 	embstore_status st = embstore_writer_add_meta(w, key, value);
 	if (st == EMBSTORE_OK)
 		return CLI_EXIT_OK;
 	/* The entries are the command line's (keys, values, input paths): never the input files' fault. */
-	cli_error("build", NULL, "metadata '%s': %s", key, embstore_strerror(st));
+	named_error("metadata", key, st);
 	return CLI_EXIT_USAGE;
 }
 
@@ -321,38 +357,44 @@ static int add_all_meta(embstore_writer *w, const build_args *a)
 	return CLI_EXIT_OK;
 }
 
-/* Reports a failed import. The table name and the input are the user's choices; the exit status says whose fault
- * it was: the input file's (1) or the command's or the machine's (2). */
+/* Reports a failed import, with the library's detail or else a hint of what was expected. The table name and
+ * the input are the user's choices; the exit status says whose fault it was: the input's (1) or the command's
+ * or the machine's (2). */
 static int import_error(const build_args *a, const input *in, embstore_status st, int saved_errno)
 {
+	const char *subject = input_label(in);
+	char hint[96];
 	switch (st) {
 	case EMBSTORE_BAD_STRING:
 	case EMBSTORE_DUPLICATE_NAME:
-		cli_error("build", NULL, "table name '%s': %s", in->name, embstore_strerror(st));
+		named_error("table name", in->name, st);
 		return CLI_EXIT_USAGE;
 	case EMBSTORE_BAD_INPUT:
-		if (a->format == FORMAT_RAW) {
-			cli_error("build", in->path, "%s (expected exactly %" PRIu64 " x %" PRIu64 " little-endian f32 values)",
-			          embstore_strerror(st), a->rows, a->dim);
-		} else {
-			cli_error("build", in->path, "%s (expected a 2-D, C-order, little-endian f32 or f16 .npy file)",
-			          embstore_strerror(st));
-		}
+		if (a->format == FORMAT_RAW)
+			snprintf(hint, sizeof hint, "expected exactly %" PRIu64 " x %" PRIu64 " little-endian f32 values",
+			         a->rows, a->dim);
+		else
+			snprintf(hint, sizeof hint, "expected a 2-D, C-order, little-endian f16, f32 or f64 .npy file");
+		cli_status_error_hint("build", subject, st, saved_errno, hint);
 		return CLI_EXIT_INVALID;
 	case EMBSTORE_NON_FINITE:
-		cli_error("build", in->path, "%s (int8 cannot quantise a row holding NaN or infinity)",
-		          embstore_strerror(st));
+		cli_status_error_hint("build", subject, st, saved_errno, "int8 cannot quantise a row holding NaN or "
+		                      "infinity");
+		return CLI_EXIT_INVALID;
+	case EMBSTORE_RANGE:
+		cli_status_error("build", subject, st, saved_errno);
+		cli_error("build", NULL, "--saturate stores such a value as the largest finite value of its sign");
 		return CLI_EXIT_INVALID;
 	case EMBSTORE_LIMIT:
 		if (a->format == FORMAT_RAW) { /* the sizes came from --rows and --dim */
-			cli_error("build", in->path, "--rows %" PRIu64 " --dim %" PRIu64 ": %s (see the caps in docs/FORMAT.md)",
-			          a->rows, a->dim, embstore_strerror(st));
+			snprintf(hint, sizeof hint, "--rows %" PRIu64 " --dim %" PRIu64, a->rows, a->dim);
+			cli_status_error_hint("build", subject, st, saved_errno, hint);
 			return CLI_EXIT_USAGE;
 		}
-		cli_error("build", in->path, "%s (see the caps in docs/FORMAT.md)", embstore_strerror(st));
+		cli_status_error("build", subject, st, saved_errno);
 		return CLI_EXIT_INVALID;
 	default:
-		cli_status_error("build", in->path, st, saved_errno);
+		cli_status_error("build", subject, st, saved_errno);
 		return cli_exit_for(st) == CLI_EXIT_INVALID ? CLI_EXIT_INVALID : CLI_EXIT_USAGE;
 	}
 }
@@ -366,10 +408,12 @@ static int check_output(const build_args *a)
 	if (stat(a->output, &out) != 0)
 		return CLI_EXIT_OK; /* nothing there; anything else wrong with OUT, the writer reports */
 	for (size_t i = 0; i < a->input_count; i++) {
+		const input *inp = &a->inputs[i];
 		struct stat in;
-		if (stat(a->inputs[i].path, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+		int found = is_stdin(inp) ? fstat(STDIN_FILENO, &in) : stat(inp->path, &in);
+		if (found == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
 			cli_error("build", a->output, "is the input '%s'; refusing to replace an input, even with --force",
-			          a->inputs[i].path);
+			          input_label(inp));
 			return CLI_EXIT_USAGE;
 		}
 	}
@@ -399,6 +443,11 @@ static int write_store(const build_args *a)
 		rc = cli_usage_error("build", "--chunk-bytes %" PRIu64 ": %s", a->chunk_bytes, embstore_strerror(st));
 		goto fail;
 	}
+	if (a->saturate && (st = embstore_writer_set_saturate(w, 1)) != EMBSTORE_OK) {
+		cli_status_error("build", "--saturate", st, 0);
+		rc = CLI_EXIT_USAGE;
+		goto fail;
+	}
 	if ((rc = add_all_meta(w, a)) != CLI_EXIT_OK)
 		goto fail;
 	for (size_t i = 0; i < a->input_count; i++) {
@@ -406,9 +455,12 @@ static int write_store(const build_args *a)
 		errno = 0;
 		if (a->format == FORMAT_RAW) {
 			embstore_dtype dtype = a->dtype != 0 ? a->dtype : EMBSTORE_F32;
-			st = embstore_writer_import_raw(w, in->name, in->path, a->rows, (uint32_t)a->dim, dtype);
+			uint32_t dim = (uint32_t)a->dim;
+			st = is_stdin(in) ? embstore_writer_import_raw_fd(w, in->name, STDIN_FILENO, a->rows, dim, dtype)
+			                  : embstore_writer_import_raw(w, in->name, in->path, a->rows, dim, dtype);
 		} else {
-			st = embstore_writer_import_npy(w, in->name, in->path, a->dtype);
+			st = is_stdin(in) ? embstore_writer_import_npy_fd(w, in->name, STDIN_FILENO, a->dtype)
+			                  : embstore_writer_import_npy(w, in->name, in->path, a->dtype);
 		}
 		if (st != EMBSTORE_OK) {
 			rc = import_error(a, in, st, errno);

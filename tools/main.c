@@ -41,8 +41,9 @@ static void print_help(void)
 	       "  2  usage error, I/O error, or out of memory\n"
 	       "\n"
 	       "Environment:\n"
-	       "  EMBSTORE_ISA  force a kernel set (scalar, avx2, avx512, neon) for everything that runs kernels: get,\n"
-	       "                bench, and the library in any program; see 'embstore cpu'\n");
+	       "  EMBSTORE_ISA  force a kernel set (scalar, avx2, avx512, neon) wherever the library runs kernels: in\n"
+	       "                get, and in any program using the library. 'embstore cpu' shows the set in use; 'embstore\n"
+	       "                bench' measures every set whatever it says.\n");
 }
 
 static void print_version(void)
