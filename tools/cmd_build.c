@@ -101,13 +101,14 @@ typedef struct meta {
 
 typedef struct build_args {
 	const char *output;
-	int force, saturate;
+	int force;
 	embstore_dtype dtype; /* 0: keep the input's */
 	enum input_format format;
 	uint64_t rows, dim;
 	int have_rows, have_dim;
 	uint64_t chunk_bytes, alignment;
 	int have_chunk_bytes, have_alignment;
+	int saturate;
 	input *inputs;
 	size_t input_count;
 	meta *metas;
@@ -363,19 +364,21 @@ static int add_all_meta(embstore_writer *w, const build_args *a)
 static int import_error(const build_args *a, const input *in, embstore_status st, int saved_errno)
 {
 	const char *subject = input_label(in);
-	char hint[96];
+	char sizes[96];
 	switch (st) {
 	case EMBSTORE_BAD_STRING:
 	case EMBSTORE_DUPLICATE_NAME:
 		named_error("table name", in->name, st);
 		return CLI_EXIT_USAGE;
 	case EMBSTORE_BAD_INPUT:
-		if (a->format == FORMAT_RAW)
-			snprintf(hint, sizeof hint, "expected exactly %" PRIu64 " x %" PRIu64 " little-endian f32 values",
+		if (a->format == FORMAT_RAW) {
+			snprintf(sizes, sizeof sizes, "expected exactly %" PRIu64 " x %" PRIu64 " little-endian f32 values",
 			         a->rows, a->dim);
-		else
-			snprintf(hint, sizeof hint, "expected a 2-D, C-order, little-endian f16, f32 or f64 .npy file");
-		cli_status_error_hint("build", subject, st, saved_errno, hint);
+			cli_status_error_hint("build", subject, st, saved_errno, sizes);
+		} else {
+			cli_status_error_hint("build", subject, st, saved_errno, "expected a 2-D, C-order, little-endian f16, "
+			                      "f32 or f64 .npy file");
+		}
 		return CLI_EXIT_INVALID;
 	case EMBSTORE_NON_FINITE:
 		cli_status_error_hint("build", subject, st, saved_errno, "int8 cannot quantise a row holding NaN or "
@@ -387,8 +390,8 @@ static int import_error(const build_args *a, const input *in, embstore_status st
 		return CLI_EXIT_INVALID;
 	case EMBSTORE_LIMIT:
 		if (a->format == FORMAT_RAW) { /* the sizes came from --rows and --dim */
-			snprintf(hint, sizeof hint, "--rows %" PRIu64 " --dim %" PRIu64, a->rows, a->dim);
-			cli_status_error_hint("build", subject, st, saved_errno, hint);
+			snprintf(sizes, sizeof sizes, "--rows %" PRIu64 " --dim %" PRIu64, a->rows, a->dim);
+			cli_status_error_hint("build", subject, st, saved_errno, sizes);
 			return CLI_EXIT_USAGE;
 		}
 		cli_status_error("build", subject, st, saved_errno);
@@ -434,6 +437,11 @@ static int write_store(const build_args *a)
 		return CLI_EXIT_USAGE;
 	}
 	int rc = CLI_EXIT_OK;
+	if (a->saturate && (st = embstore_writer_set_saturate(w, 1)) != EMBSTORE_OK) {
+		cli_status_error("build", a->output, st, 0);
+		rc = CLI_EXIT_USAGE;
+		goto fail;
+	}
 	if (a->have_alignment && (st = embstore_writer_set_alignment(w, (uint32_t)a->alignment)) != EMBSTORE_OK) {
 		rc = cli_usage_error("build", "--align %" PRIu64 ": %s (a power of two from 4096 to 2M)", a->alignment,
 		                     embstore_strerror(st));
@@ -441,11 +449,6 @@ static int write_store(const build_args *a)
 	}
 	if (a->have_chunk_bytes && (st = embstore_writer_set_chunk_bytes(w, a->chunk_bytes)) != EMBSTORE_OK) {
 		rc = cli_usage_error("build", "--chunk-bytes %" PRIu64 ": %s", a->chunk_bytes, embstore_strerror(st));
-		goto fail;
-	}
-	if (a->saturate && (st = embstore_writer_set_saturate(w, 1)) != EMBSTORE_OK) {
-		cli_status_error("build", "--saturate", st, 0);
-		rc = CLI_EXIT_USAGE;
 		goto fail;
 	}
 	if ((rc = add_all_meta(w, a)) != CLI_EXIT_OK)
