@@ -1,7 +1,7 @@
 #!/bin/sh
 # consumer_test.sh SOURCE_DIR WORK_DIR CMAKE GENERATOR C_COMPILER MULTIARCH VERSION: installs embstore into two staging
 # trees and builds and runs tests/consumer/ against each, the ways another project takes embstore in.
-#   1. prefix chosen at install time (`cmake --install --prefix`), libdir lib;
+#   1. the default libdir (lib on Debian), the prefix chosen only at install time (`cmake --install --prefix`);
 #   2. /usr layout staged with DESTDIR, libdir lib/MULTIARCH (lib64 when MULTIARCH is empty), with the CLI,
 #      its man page and its completion.
 # Each: find_package(embstore CONFIG) with embstore::embstore and embstore::embstore_static, and pkg-config
@@ -91,9 +91,9 @@ configure_build() { # configure_build NAME CMAKE_ARGS...: embstore itself, libra
 }
 
 # 1. A prefix given only at install time: everything must follow it.
-configure_build build-local -DCMAKE_INSTALL_LIBDIR=lib -DEMBSTORE_BUILD_TOOLS=OFF
+configure_build build-local -DEMBSTORE_BUILD_TOOLS=OFF
 run install-local "$cmake" --install "$work/build-local" --prefix "$work/local"
-consume local "$work/local" lib
+consume local "$work/local" "$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$work/build-local/CMakeCache.txt")"
 
 # 2. /usr with a multiarch libdir, staged under DESTDIR, with the CLI and its files.
 libdir=lib64
