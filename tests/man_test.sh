@@ -60,7 +60,10 @@ for c in $commands; do
 done
 check_options ".SH OPTIONS" "$(printf '%s\n' "$help" | sed '/^Commands:/,/^$/d')"
 for v in $(printf '%s\n' "$help" | sed -n '/^Environment:/,/^$/s/^  \([A-Z_][A-Z_]*\) .*/\1/p'); do
-	section ".SH ENVIRONMENT" | grep -q "^$v\$" || { echo "FAILED: ENVIRONMENT does not list $v"; failures=$((failures + 1)); }
+	if ! section ".SH ENVIRONMENT" | grep -q "^$v\$"; then
+		echo "FAILED: ENVIRONMENT does not list $v"
+		failures=$((failures + 1))
+	fi
 done
 section ".SH EXIT STATUS" | grep -q . || { echo "FAILED: $page has no EXIT STATUS"; failures=$((failures + 1)); }
 
