@@ -30,19 +30,22 @@ int kc_check_at(const char *file, int line, int ok, const char *fmt, ...)
 
 /* ---- random numbers and memory ---- */
 
+/* One deterministic stream per process. */
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 
-uint64_t kc_rand(void)
+static uint64_t rnd(void)
 {
 	return rng_next(&rng);
 }
 
-uint64_t kc_below(uint64_t n)
+/* Uniform in [0, n), n >= 1. */
+static uint64_t below(uint64_t n)
 {
-	return kc_rand() % n;
+	return rnd() % n;
 }
 
-float kc_unit(void)
+/* Uniform in [-1, 1). */
+static float unit(void)
 {
 	return rng_unit(&rng);
 }
@@ -57,15 +60,27 @@ void *kc_alloc(size_t bytes)
 
 /* ---- buffers with canaries ---- */
 
-kc_out kc_out_new(size_t n, unsigned shift)
+#define SENTINEL 0x7fa5a5a5u /* a signalling NaN no kernel produces */
+#define TABLE_CANARY 0xa5
+
+/* n output floats at p, KC_GUARD sentinels on each side. */
+typedef struct outbuf {
+	float *base;
+	float *p;
+	size_t n;
+	size_t total;
+} outbuf;
+
+/* shift 1 makes p only 4-byte aligned relative to a 64-byte aligned base. */
+static outbuf out_new(size_t n, unsigned shift)
 {
-	kc_out o;
+	outbuf o;
 	o.total = n + 2 * KC_GUARD + shift;
 	o.base = aligned_alloc(64, ((o.total * 4 + 63) / 64) * 64);
 	if (!o.base)
 		abort();
 	for (size_t i = 0; i < o.total; i++) {
-		uint32_t s = KC_SENTINEL;
+		uint32_t s = SENTINEL;
 		memcpy(&o.base[i], &s, 4);
 	}
 	o.p = o.base + KC_GUARD + shift;
@@ -73,25 +88,26 @@ kc_out kc_out_new(size_t n, unsigned shift)
 	return o;
 }
 
-int kc_is_sentinel(const float *f)
+static int is_sentinel(const float *f)
 {
 	uint32_t u;
 	memcpy(&u, f, 4);
-	return u == KC_SENTINEL;
+	return u == SENTINEL;
 }
 
-int kc_out_check_guards(const kc_out *o, const char *ctx)
+/* Nothing written before p or after p + n. */
+static int out_check_guards(const outbuf *o, const char *ctx)
 {
 	for (const float *f = o->base; f < o->p; f++)
-		if (!kc_is_sentinel(f))
+		if (!is_sentinel(f))
 			return KC_CHECK(0, "%s: write before the output (%td floats before)", ctx, o->p - f);
 	for (const float *f = o->p + o->n; f < o->base + o->total; f++)
-		if (!kc_is_sentinel(f))
+		if (!is_sentinel(f))
 			return KC_CHECK(0, "%s: write after the output (%td floats after)", ctx, f - (o->p + o->n));
 	return KC_CHECK(1, "guards");
 }
 
-void kc_out_free(kc_out *o)
+static void out_free(outbuf *o)
 {
 	free(o->base);
 	o->base = o->p = NULL;
@@ -105,17 +121,17 @@ static size_t elem_size(embstore_dtype dt)
 static uint32_t gen_f32(int raw)
 {
 	if (raw)
-		return (uint32_t)kc_rand();
-	return (uint32_t)(kc_below(2) << 31 | kc_below(129) << 23 | (kc_rand() & 0x7fffff));
+		return (uint32_t)rnd();
+	return (uint32_t)(below(2) << 31 | below(129) << 23 | (rnd() & 0x7fffff));
 }
 
 static uint16_t gen_16(embstore_dtype dt, int raw)
 {
 	if (raw)
-		return (uint16_t)kc_rand();
+		return (uint16_t)rnd();
 	if (dt == EMBSTORE_F16)
-		return (uint16_t)(kc_below(2) << 15 | kc_below(17) << 10 | (kc_rand() & 0x3ff));
-	return (uint16_t)(kc_below(2) << 15 | kc_below(129) << 7 | (kc_rand() & 0x7f));
+		return (uint16_t)(below(2) << 15 | below(17) << 10 | (rnd() & 0x3ff));
+	return (uint16_t)(below(2) << 15 | below(129) << 7 | (rnd() & 0x7f));
 }
 
 void kc_table_new(kc_table *t, embstore_dtype dt, uint64_t rows, uint32_t dim, size_t pad, int raw)
@@ -127,8 +143,8 @@ void kc_table_new(kc_table *t, embstore_dtype dt, uint64_t rows, uint32_t dim, s
 	t->bytes = (size_t)rows * stride;
 	t->mem = kc_alloc(t->bytes + KC_GUARD);
 	for (size_t i = 0; i < t->bytes; i++)
-		t->mem[i] = (unsigned char)kc_rand();
-	memset(t->mem + t->bytes, KC_TABLE_CANARY, KC_GUARD);
+		t->mem[i] = (unsigned char)rnd();
+	memset(t->mem + t->bytes, TABLE_CANARY, KC_GUARD);
 	for (uint64_t r = 0; r < rows; r++) {
 		unsigned char *row = t->mem + r * stride;
 		for (uint32_t j = 0; j < dim; j++) {
@@ -141,7 +157,7 @@ void kc_table_new(kc_table *t, embstore_dtype dt, uint64_t rows, uint32_t dim, s
 			}
 		}
 		if (dt == EMBSTORE_INT8_ROWWISE) {
-			float scale = kc_unit() * 0.05f, bias = kc_unit() * 3.0f;
+			float scale = unit() * 0.05f, bias = unit() * 3.0f;
 			memcpy(row + dim, &scale, 4);
 			memcpy(row + dim + 4, &bias, 4);
 		}
@@ -149,10 +165,10 @@ void kc_table_new(kc_table *t, embstore_dtype dt, uint64_t rows, uint32_t dim, s
 	t->m = (embstore_matrix){.data = t->mem, .rows = rows, .row_stride = stride, .dim = dim, .dtype = dt};
 }
 
-int kc_table_check_guard(const kc_table *t, const char *ctx)
+static int table_check_guard(const kc_table *t, const char *ctx)
 {
 	for (size_t i = 0; i < KC_GUARD; i++)
-		if (t->mem[t->bytes + i] != KC_TABLE_CANARY)
+		if (t->mem[t->bytes + i] != TABLE_CANARY)
 			return KC_CHECK(0, "%s: write after the table", ctx);
 	return KC_CHECK(1, "table guard");
 }
@@ -163,15 +179,7 @@ void kc_table_free(kc_table *t)
 	t->mem = NULL;
 }
 
-void *kc_ids_new(size_t n, uint64_t rows, int wide)
-{
-	void *ids = kc_alloc(n * (wide ? 8 : 4));
-	for (size_t i = 0; i < n; i++)
-		kc_ids_put(ids, wide, i, (int64_t)kc_below(rows));
-	return ids;
-}
-
-void kc_ids_put(void *ids, int wide, size_t i, int64_t v)
+static void ids_put(void *ids, int wide, size_t i, int64_t v)
 {
 	if (wide)
 		((int64_t *)ids)[i] = v;
@@ -179,7 +187,15 @@ void kc_ids_put(void *ids, int wide, size_t i, int64_t v)
 		((int32_t *)ids)[i] = (int32_t)v;
 }
 
-embstore_id_type kc_id_type(int wide)
+void *kc_ids_new(size_t n, uint64_t rows, int wide)
+{
+	void *ids = kc_alloc(n * (wide ? 8 : 4));
+	for (size_t i = 0; i < n; i++)
+		ids_put(ids, wide, i, (int64_t)below(rows));
+	return ids;
+}
+
+static embstore_id_type id_type_of(int wide)
 {
 	return wide ? EMBSTORE_ID64 : EMBSTORE_ID32;
 }
@@ -212,7 +228,8 @@ int kc_expect_close(const float *want, const float *got, size_t n, const char *c
 	return KC_CHECK(1, "close");
 }
 
-const embstore_dtype kc_dtypes[KC_N_DTYPES] = {EMBSTORE_F32, EMBSTORE_F16, EMBSTORE_BF16, EMBSTORE_INT8_ROWWISE};
+#define N_DTYPES 4
+static const embstore_dtype dtypes[N_DTYPES] = {EMBSTORE_F32, EMBSTORE_F16, EMBSTORE_BF16, EMBSTORE_INT8_ROWWISE};
 
 /* Every dim from 1 to 80 covers every remainder of 8- and 16-lane vectors and of their 2x unrolled loops; the
  * larger ones add long rows and the largest tested dim. */
@@ -239,15 +256,15 @@ static void gather_case(const embstore_kernel_table *k, embstore_dtype dt, uint3
 	kc_table t;
 	kc_table_new(&t, dt, rows, dim, pad, raw);
 	void *ids = kc_ids_new(n, rows, wide);
-	kc_out want = kc_out_new(n * dim, 0), got = kc_out_new(n * dim, shift);
+	outbuf want = out_new(n * dim, 0), got = out_new(n * dim, shift);
 	size_t bad = 12345;
-	KC_CHECK(scalar->gather(&t.m, ids, kc_id_type(wide), n, want.p, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
-	KC_CHECK(k->gather(&t.m, ids, kc_id_type(wide), n, got.p, &bad) == EMBSTORE_OK, "%s", ctx);
+	KC_CHECK(scalar->gather(&t.m, ids, id_type_of(wide), n, want.p, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
+	KC_CHECK(k->gather(&t.m, ids, id_type_of(wide), n, got.p, &bad) == EMBSTORE_OK, "%s", ctx);
 	kc_expect_bitwise(want.p, got.p, n * dim, ctx);
-	kc_out_check_guards(&got, ctx);
-	kc_table_check_guard(&t, ctx);
-	kc_out_free(&want);
-	kc_out_free(&got);
+	out_check_guards(&got, ctx);
+	table_check_guard(&t, ctx);
+	out_free(&want);
+	out_free(&got);
 	free(ids);
 	kc_table_free(&t);
 }
@@ -256,20 +273,20 @@ void kc_gather_all_shapes(const embstore_kernel_table *k)
 {
 	for (size_t d = 0; d < N_DIMS; d++) {
 		uint32_t dim = dim_at(d);
-		for (size_t ti = 0; ti < KC_N_DTYPES; ti++) {
+		for (size_t ti = 0; ti < N_DTYPES; ti++) {
 			for (int wide = 0; wide < 2; wide++) {
-				uint64_t rows = 1 + kc_below(dim > 200 ? 20 : 100);
-				size_t n = kc_below(dim > 200 ? 12 : 40);
-				gather_case(k, kc_dtypes[ti], dim, rows, kc_below(3) ? 0 : kc_below(9), n, wide,
-				            (unsigned)kc_below(2), (int)kc_below(2));
+				uint64_t rows = 1 + below(dim > 200 ? 20 : 100);
+				size_t n = below(dim > 200 ? 12 : 40);
+				gather_case(k, dtypes[ti], dim, rows, below(3) ? 0 : below(9), n, wide,
+				            (unsigned)below(2), (int)below(2));
 			}
 		}
 	}
 	/* Long batches: many duplicates, prefetching far ahead, the one-row table. */
-	for (size_t ti = 0; ti < KC_N_DTYPES; ti++) {
-		gather_case(k, kc_dtypes[ti], 5, 1000, 1, 100000, 1, 1, 1);
-		gather_case(k, kc_dtypes[ti], 64, 300, 0, 20000, 0, 0, 0);
-		gather_case(k, kc_dtypes[ti], 19, 1, 0, 500, 0, 1, 1);
+	for (size_t ti = 0; ti < N_DTYPES; ti++) {
+		gather_case(k, dtypes[ti], 5, 1000, 1, 100000, 1, 1, 1);
+		gather_case(k, dtypes[ti], 64, 300, 0, 20000, 0, 0, 0);
+		gather_case(k, dtypes[ti], 19, 1, 0, 500, 0, 1, 1);
 	}
 	gather_case(k, EMBSTORE_F32, 1, 7, 0, 0, 1, 0, 0); /* no ids */
 }
@@ -317,7 +334,7 @@ void kc_int8_from_quantizer(const embstore_kernel_table *k)
 	float src[ROWS][DIM];
 	for (int r = 0; r < ROWS; r++) {
 		for (int j = 0; j < DIM; j++)
-			src[r][j] = r == 3 ? 1.5f : kc_unit() * 10.0f; /* row 3 constant: scale 0 */
+			src[r][j] = r == 3 ? 1.5f : unit() * 10.0f; /* row 3 constant: scale 0 */
 		KC_CHECK(embstore_quantize_row_int8(src[r], DIM, mem + (size_t)r * stride) == EMBSTORE_OK, "quantise %d", r);
 	}
 	embstore_matrix m = {.data = mem, .rows = ROWS, .row_stride = stride, .dim = DIM,
@@ -352,7 +369,7 @@ static void bag_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 	int64_t *offsets = kc_alloc((n_bags + 1) * 8);
 	offsets[0] = 0;
 	for (size_t b = 0; b < n_bags; b++)
-		offsets[b + 1] = offsets[b] + (kc_below(5) == 0 ? 0 : (int64_t)kc_below(max_len + 1));
+		offsets[b + 1] = offsets[b] + (below(5) == 0 ? 0 : (int64_t)below(max_len + 1));
 	size_t n_ids = (size_t)offsets[n_bags];
 	char ctx[220];
 	snprintf(ctx, sizeof ctx, "bag %s %s dim %u rows %llu pad %zu bags %zu ids %zu id%d weighted %d mode %d",
@@ -365,14 +382,14 @@ static void bag_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 	if (weighted) {
 		weights = kc_alloc(n_ids * 4);
 		for (size_t i = 0; i < n_ids; i++)
-			weights[i] = kc_unit() * 2.0f;
+			weights[i] = unit() * 2.0f;
 	}
-	kc_out want = kc_out_new(n_bags * dim, 0), got = kc_out_new(n_bags * dim, shift);
+	outbuf want = out_new(n_bags * dim, 0), got = out_new(n_bags * dim, shift);
 	size_t bad;
-	KC_CHECK(scalar->gather_bag(&t.m, ids, kc_id_type(wide), offsets, n_bags, weights, mode, want.p, &bad) ==
+	KC_CHECK(scalar->gather_bag(&t.m, ids, id_type_of(wide), offsets, n_bags, weights, mode, want.p, &bad) ==
 	             EMBSTORE_OK,
 	         "%s: scalar", ctx);
-	KC_CHECK(k->gather_bag(&t.m, ids, kc_id_type(wide), offsets, n_bags, weights, mode, got.p, &bad) ==
+	KC_CHECK(k->gather_bag(&t.m, ids, id_type_of(wide), offsets, n_bags, weights, mode, got.p, &bad) ==
 	             EMBSTORE_OK,
 	         "%s", ctx);
 	kc_expect_close(want.p, got.p, n_bags * dim, ctx);
@@ -385,10 +402,10 @@ static void bag_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 		if (!KC_CHECK(j == dim, "%s: empty bag %zu is not zeros", ctx, b))
 			break;
 	}
-	kc_out_check_guards(&got, ctx);
-	kc_table_check_guard(&t, ctx);
-	kc_out_free(&want);
-	kc_out_free(&got);
+	out_check_guards(&got, ctx);
+	table_check_guard(&t, ctx);
+	out_free(&want);
+	out_free(&got);
 	free(weights);
 	free(ids);
 	free(offsets);
@@ -399,12 +416,12 @@ void kc_bag_all_shapes(const embstore_kernel_table *k)
 {
 	for (size_t d = 0; d < N_DIMS; d++) {
 		uint32_t dim = dim_at(d);
-		for (size_t ti = 0; ti < KC_N_DTYPES; ti++) {
+		for (size_t ti = 0; ti < N_DTYPES; ti++) {
 			for (int mode = 0; mode < 3; mode++) {
-				int wide = (int)kc_below(2), weighted = (int)kc_below(2);
-				bag_case(k, kc_dtypes[ti], dim, 1 + kc_below(60), kc_below(2) ? 0 : kc_below(5),
-				         kc_below(dim > 200 ? 4 : 9), dim > 200 ? 4 : 9, wide, weighted, (embstore_bag_mode)mode,
-				         (unsigned)kc_below(2));
+				int wide = (int)below(2), weighted = (int)below(2);
+				bag_case(k, dtypes[ti], dim, 1 + below(60), below(2) ? 0 : below(5),
+				         below(dim > 200 ? 4 : 9), dim > 200 ? 4 : 9, wide, weighted, (embstore_bag_mode)mode,
+				         (unsigned)below(2));
 			}
 		}
 	}
@@ -412,7 +429,7 @@ void kc_bag_all_shapes(const embstore_kernel_table *k)
 	for (int mode = 0; mode < 3; mode++) {
 		for (int w = 0; w < 4; w++)
 			bag_case(k, EMBSTORE_F32, 23, 50, 0, 30, 7, w & 1, w >> 1, (embstore_bag_mode)mode, 1);
-		bag_case(k, kc_dtypes[mode + 1], 16, 5000, 0, 4000, 50, 1, mode != 1, (embstore_bag_mode)mode, 0);
+		bag_case(k, dtypes[mode + 1], 16, 5000, 0, 4000, 50, 1, mode != 1, (embstore_bag_mode)mode, 0);
 	}
 	bag_case(k, EMBSTORE_F16, 9, 3, 0, 0, 0, 0, 0, EMBSTORE_BAG_SUM, 0); /* no bags */
 }
@@ -512,11 +529,11 @@ static void scatter_case(const embstore_kernel_table *k, uint32_t dim, uint64_t 
 	float *gbuf = kc_alloc((n * dim + 1) * 4);
 	float *grads = gbuf + shift;
 	for (size_t i = 0; i < n * dim; i++)
-		grads[i] = kc_unit();
+		grads[i] = unit();
 	size_t bad;
-	KC_CHECK(scalar->scatter_add(&want.m, ids, kc_id_type(wide), n, grads, alpha, lo, hi, &bad) == EMBSTORE_OK,
+	KC_CHECK(scalar->scatter_add(&want.m, ids, id_type_of(wide), n, grads, alpha, lo, hi, &bad) == EMBSTORE_OK,
 	         "%s: scalar", ctx);
-	KC_CHECK(k->scatter_add(&got.m, ids, kc_id_type(wide), n, grads, alpha, lo, hi, &bad) == EMBSTORE_OK, "%s",
+	KC_CHECK(k->scatter_add(&got.m, ids, id_type_of(wide), n, grads, alpha, lo, hi, &bad) == EMBSTORE_OK, "%s",
 	         ctx);
 	/* The whole block: rows, padding between rows, canary after. */
 	if (memcmp(want.mem, got.mem, want.bytes + KC_GUARD) == 0) {
@@ -529,7 +546,7 @@ static void scatter_case(const embstore_kernel_table *k, uint32_t dim, uint64_t 
 			}
 		}
 	}
-	kc_table_check_guard(&got, ctx);
+	table_check_guard(&got, ctx);
 	free(gbuf);
 	free(ids);
 	kc_table_free(&want);
@@ -542,13 +559,13 @@ void kc_scatter_add_all_shapes(const embstore_kernel_table *k)
 	for (size_t d = 0; d < N_DIMS; d++) {
 		uint32_t dim = dim_at(d);
 		for (int wide = 0; wide < 2; wide++) {
-			uint64_t rows = 1 + kc_below(30); /* few rows: many duplicate ids */
-			scatter_case(k, dim, rows, kc_below(2) ? 0 : kc_below(4), kc_below(dim > 200 ? 30 : 100), wide,
-			             alphas[kc_below(4)], 0, rows, (unsigned)kc_below(2));
+			uint64_t rows = 1 + below(30); /* few rows: many duplicate ids */
+			scatter_case(k, dim, rows, below(2) ? 0 : below(4), below(dim > 200 ? 30 : 100), wide,
+			             alphas[below(4)], 0, rows, (unsigned)below(2));
 		}
 		/* A row range as one thread of the parallel variant has it. */
-		uint64_t rows = 2 + kc_below(30), lo = kc_below(rows), hi = lo + kc_below(rows - lo + 1);
-		scatter_case(k, dim, rows, 0, 60, (int)kc_below(2), -0.5f, lo, hi, 0);
+		uint64_t rows = 2 + below(30), lo = below(rows), hi = lo + below(rows - lo + 1);
+		scatter_case(k, dim, rows, 0, 60, (int)below(2), -0.5f, lo, hi, 0);
 	}
 	scatter_case(k, 16, 3, 0, 100000, 1, -0.001f, 0, 3, 1);
 	scatter_case(k, 8, 1000, 2, 0, 0, 1.0f, 0, 1000, 0); /* no ids */
@@ -572,37 +589,37 @@ static int64_t bad_value(int wide, uint64_t rows, unsigned which)
 
 static void oor_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t dim, int wide, unsigned which)
 {
-	uint64_t rows = 1 + kc_below(20);
-	size_t n = 1 + kc_below(40), pos = kc_below(n);
+	uint64_t rows = 1 + below(20);
+	size_t n = 1 + below(40), pos = below(n);
 	int64_t badv = bad_value(wide, rows, which);
 	char ctx[200];
 	snprintf(ctx, sizeof ctx, "out of range %s %s dim %u id%d rows %llu bad id %lld at %zu of %zu",
 	         embstore_isa_name(k->isa), embstore_dtype_name(dt), dim, wide ? 64 : 32, (unsigned long long)rows,
 	         (long long)badv, pos, n);
 	kc_table t;
-	kc_table_new(&t, dt, rows, dim, kc_below(2), 0);
+	kc_table_new(&t, dt, rows, dim, below(2), 0);
 	unsigned char *orig = kc_alloc(t.bytes + KC_GUARD);
 	memcpy(orig, t.mem, t.bytes + KC_GUARD);
 	void *ids = kc_ids_new(n, rows, wide);
-	kc_ids_put(ids, wide, pos, badv);
-	if (pos + 1 < n && kc_below(2))
-		kc_ids_put(ids, wide, pos + 1 + kc_below(n - pos - 1), -1); /* a second bad id after it */
+	ids_put(ids, wide, pos, badv);
+	if (pos + 1 < n && below(2))
+		ids_put(ids, wide, pos + 1 + below(n - pos - 1), -1); /* a second bad id after it */
 	size_t bad = SIZE_MAX;
 
 	/* gather: rows before pos written as scalar writes them, nothing from pos on. */
-	kc_out want = kc_out_new(n * dim, 0), got = kc_out_new(n * dim, 1);
+	outbuf want = out_new(n * dim, 0), got = out_new(n * dim, 1);
 	if (pos > 0)
-		KC_CHECK(scalar->gather(&t.m, ids, kc_id_type(wide), pos, want.p, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
+		KC_CHECK(scalar->gather(&t.m, ids, id_type_of(wide), pos, want.p, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
 	bad = SIZE_MAX;
-	KC_CHECK(k->gather(&t.m, ids, kc_id_type(wide), n, got.p, &bad) == EMBSTORE_ID_OUT_OF_RANGE, "%s: gather status",
+	KC_CHECK(k->gather(&t.m, ids, id_type_of(wide), n, got.p, &bad) == EMBSTORE_ID_OUT_OF_RANGE, "%s: gather status",
 	         ctx);
 	KC_CHECK(bad == pos, "%s: gather says %zu", ctx, bad);
 	kc_expect_bitwise(want.p, got.p, pos * dim, ctx);
 	size_t untouched = pos * dim;
-	while (untouched < n * dim && kc_is_sentinel(&got.p[untouched]))
+	while (untouched < n * dim && is_sentinel(&got.p[untouched]))
 		untouched++;
 	KC_CHECK(untouched == n * dim, "%s: gather wrote output row %zu", ctx, untouched / dim);
-	kc_out_check_guards(&got, ctx);
+	out_check_guards(&got, ctx);
 
 	/* bags: one bag per id pair; bad_index is the position in ids. */
 	size_t n_bags = (n + 1) / 2;
@@ -610,14 +627,14 @@ static void oor_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 	for (size_t b = 0; b <= n_bags; b++)
 		offsets[b] = (int64_t)(2 * b < n ? 2 * b : n);
 	for (int mode = 0; mode < 3; mode++) {
-		kc_out bo = kc_out_new(n_bags * dim, 1);
+		outbuf bo = out_new(n_bags * dim, 1);
 		bad = SIZE_MAX;
-		KC_CHECK(k->gather_bag(&t.m, ids, kc_id_type(wide), offsets, n_bags, NULL, (embstore_bag_mode)mode, bo.p,
+		KC_CHECK(k->gather_bag(&t.m, ids, id_type_of(wide), offsets, n_bags, NULL, (embstore_bag_mode)mode, bo.p,
 		                       &bad) == EMBSTORE_ID_OUT_OF_RANGE,
 		         "%s: bag mode %d status", ctx, mode);
 		KC_CHECK(bad == pos, "%s: bag mode %d says %zu", ctx, mode, bad);
-		kc_out_check_guards(&bo, ctx);
-		kc_out_free(&bo);
+		out_check_guards(&bo, ctx);
+		out_free(&bo);
 	}
 	KC_CHECK(memcmp(orig, t.mem, t.bytes + KC_GUARD) == 0, "%s: gather or bag wrote to the table", ctx);
 
@@ -625,17 +642,17 @@ static void oor_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 	if (dt == EMBSTORE_F32) {
 		float *grads = kc_alloc(n * dim * 4);
 		for (size_t i = 0; i < n * dim; i++)
-			grads[i] = kc_unit();
+			grads[i] = unit();
 		unsigned char *mem2 = kc_alloc(t.bytes + KC_GUARD);
 		memcpy(mem2, orig, t.bytes + KC_GUARD);
 		embstore_matrix m2 = t.m;
 		m2.data = mem2;
 		if (pos > 0)
-			KC_CHECK(scalar->scatter_add(&m2, ids, kc_id_type(wide), pos, grads, -0.25f, 0, rows, &bad) ==
+			KC_CHECK(scalar->scatter_add(&m2, ids, id_type_of(wide), pos, grads, -0.25f, 0, rows, &bad) ==
 			             EMBSTORE_OK,
 			         "%s: scalar scatter-add", ctx);
 		bad = SIZE_MAX;
-		KC_CHECK(k->scatter_add(&t.m, ids, kc_id_type(wide), n, grads, -0.25f, 0, rows, &bad) ==
+		KC_CHECK(k->scatter_add(&t.m, ids, id_type_of(wide), n, grads, -0.25f, 0, rows, &bad) ==
 		             EMBSTORE_ID_OUT_OF_RANGE,
 		         "%s: scatter-add status", ctx);
 		KC_CHECK(bad == pos, "%s: scatter-add says %zu", ctx, bad);
@@ -644,8 +661,8 @@ static void oor_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 		free(grads);
 	}
 	free(offsets);
-	kc_out_free(&want);
-	kc_out_free(&got);
+	out_free(&want);
+	out_free(&got);
 	free(orig);
 	free(ids);
 	kc_table_free(&t);
@@ -653,10 +670,10 @@ static void oor_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 
 void kc_out_of_range(const embstore_kernel_table *k)
 {
-	for (size_t ti = 0; ti < KC_N_DTYPES; ti++)
+	for (size_t ti = 0; ti < N_DTYPES; ti++)
 		for (int wide = 0; wide < 2; wide++)
 			for (unsigned which = 0; which < N_BAD; which++)
-				oor_case(k, kc_dtypes[ti], (uint32_t)(1 + kc_below(40)), wide, which);
+				oor_case(k, dtypes[ti], (uint32_t)(1 + below(40)), wide, which);
 }
 
 /* ---- parallel variants ---- */
@@ -675,8 +692,8 @@ static void threads_gather_bag_case(embstore_dtype dt, uint64_t rows, uint32_t d
 	kc_table t;
 	kc_table_new(&t, dt, rows, dim, 0, 0);
 	void *ids = kc_ids_new(n, rows, wide);
-	embstore_id_type it = kc_id_type(wide);
-	kc_out want = kc_out_new(n * dim, 0);
+	embstore_id_type it = id_type_of(wide);
+	outbuf want = out_new(n * dim, 0);
 	size_t bad;
 	KC_CHECK(embstore_gather(&t.m, ids, it, n, want.p, &bad) == EMBSTORE_OK, "%s: gather", ctx);
 	int64_t *offsets = kc_alloc((n_bags + 1) * 8);
@@ -684,21 +701,21 @@ static void threads_gather_bag_case(embstore_dtype dt, uint64_t rows, uint32_t d
 	if (weighted) {
 		weights = kc_alloc(n * 4);
 		for (size_t i = 0; i < n; i++)
-			weights[i] = kc_unit();
+			weights[i] = unit();
 	}
 	offsets[0] = 0;
 	for (size_t b = 0; b < n_bags; b++) /* uneven bags, some empty, all ids used */
-		offsets[b + 1] = b + 1 == n_bags ? (int64_t)n : offsets[b] + (int64_t)kc_below(max_len + 1);
+		offsets[b + 1] = b + 1 == n_bags ? (int64_t)n : offsets[b] + (int64_t)below(max_len + 1);
 	KC_CHECK(offsets[n_bags - 1] <= (int64_t)n, "%s: offsets past the ids", ctx);
 	for (size_t c = 0; c < N_THREAD_COUNTS; c++) {
-		kc_out got = kc_out_new(n * dim, 1);
+		outbuf got = out_new(n * dim, 1);
 		KC_CHECK(embstore_gather_mt(&t.m, ids, it, n, got.p, &bad, thread_counts[c]) == EMBSTORE_OK,
 		         "%s: gather_mt %u threads", ctx, thread_counts[c]);
 		kc_expect_bitwise(want.p, got.p, n * dim, "gather_mt");
-		kc_out_check_guards(&got, "gather_mt");
-		kc_out_free(&got);
+		out_check_guards(&got, "gather_mt");
+		out_free(&got);
 	}
-	kc_out bag_want = kc_out_new(n_bags * dim, 0);
+	outbuf bag_want = out_new(n_bags * dim, 0);
 	for (int mode = 0; mode < 3; mode++) {
 		embstore_bag_mode bm = (embstore_bag_mode)mode;
 		KC_CHECK(embstore_gather_bag(&t.m, ids, it, n, offsets, n_bags, weights, bm, bag_want.p, &bad) ==
@@ -707,42 +724,42 @@ static void threads_gather_bag_case(embstore_dtype dt, uint64_t rows, uint32_t d
 		for (size_t c = 0; c < N_THREAD_COUNTS; c++) {
 			char what[220];
 			snprintf(what, sizeof what, "%s: gather_bag_mt mode %d %u threads", ctx, mode, thread_counts[c]);
-			kc_out bag_got = kc_out_new(n_bags * dim, 1);
+			outbuf bag_got = out_new(n_bags * dim, 1);
 			KC_CHECK(embstore_gather_bag_mt(&t.m, ids, it, n, offsets, n_bags, weights, bm, bag_got.p, &bad,
 			                                thread_counts[c]) == EMBSTORE_OK,
 			         "%s", what);
 			kc_expect_bitwise(bag_want.p, bag_got.p, n_bags * dim, what);
-			kc_out_check_guards(&bag_got, what);
-			kc_out_free(&bag_got);
+			out_check_guards(&bag_got, what);
+			out_free(&bag_got);
 		}
 	}
 	/* Several bad ids: the smallest position is reported. */
 	size_t first_bad = n * 2 / 3 + 1;
-	kc_ids_put(ids, wide, n * 5 / 6, -5);
-	kc_ids_put(ids, wide, first_bad, (int64_t)rows);
-	kc_ids_put(ids, wide, n - 1, (int64_t)rows + 1);
+	ids_put(ids, wide, n * 5 / 6, -5);
+	ids_put(ids, wide, first_bad, (int64_t)rows);
+	ids_put(ids, wide, n - 1, (int64_t)rows + 1);
 	for (size_t c = 0; c < N_THREAD_COUNTS; c++) {
-		kc_out got = kc_out_new(n * dim, 0);
+		outbuf got = out_new(n * dim, 0);
 		bad = 0;
 		KC_CHECK(embstore_gather_mt(&t.m, ids, it, n, got.p, &bad, thread_counts[c]) == EMBSTORE_ID_OUT_OF_RANGE,
 		         "%s: gather_mt bad id, %u threads", ctx, thread_counts[c]);
 		KC_CHECK(bad == first_bad, "%s: gather_mt says %zu, %u threads", ctx, bad, thread_counts[c]);
-		kc_out_check_guards(&got, "gather_mt bad id");
-		kc_out_free(&got);
+		out_check_guards(&got, "gather_mt bad id");
+		out_free(&got);
 		for (int mode = 0; mode < 3; mode++) {
-			kc_out bag_got = kc_out_new(n_bags * dim, 0);
+			outbuf bag_got = out_new(n_bags * dim, 0);
 			bad = 0;
 			KC_CHECK(embstore_gather_bag_mt(&t.m, ids, it, n, offsets, n_bags, NULL, (embstore_bag_mode)mode,
 			                                bag_got.p, &bad, thread_counts[c]) == EMBSTORE_ID_OUT_OF_RANGE,
 			         "%s: gather_bag_mt bad id, mode %d, %u threads", ctx, mode, thread_counts[c]);
 			KC_CHECK(bad == first_bad, "%s: gather_bag_mt says %zu, mode %d, %u threads", ctx, bad, mode,
 			         thread_counts[c]);
-			kc_out_check_guards(&bag_got, "gather_bag_mt bad id");
-			kc_out_free(&bag_got);
+			out_check_guards(&bag_got, "gather_bag_mt bad id");
+			out_free(&bag_got);
 		}
 	}
-	kc_out_free(&want);
-	kc_out_free(&bag_want);
+	out_free(&want);
+	out_free(&bag_want);
 	free(offsets);
 	free(weights);
 	free(ids);
@@ -751,11 +768,11 @@ static void threads_gather_bag_case(embstore_dtype dt, uint64_t rows, uint32_t d
 
 void kc_threads_gather_and_bag(void)
 {
-	for (size_t ti = 0; ti < KC_N_DTYPES; ti++) {
+	for (size_t ti = 0; ti < N_DTYPES; ti++) {
 		int wide = (int)(ti & 1);
 		/* About a million floats out: enough for 7 threads. */
-		threads_gather_bag_case(kc_dtypes[ti], 4000, 33, 30000, 5000, 10, wide, 1);
-		threads_gather_bag_case(kc_dtypes[ti], 500, 24, 12000, 1000, 19, wide, 0);
+		threads_gather_bag_case(dtypes[ti], 4000, 33, 30000, 5000, 10, wide, 1);
+		threads_gather_bag_case(dtypes[ti], 500, 24, 12000, 1000, 19, wide, 0);
 	}
 }
 
@@ -780,14 +797,14 @@ static void threads_scatter_case(const scatter_threads_case *c)
 	void *ids = kc_ids_new(c->n, c->rows, c->wide);
 	if (c->skewed)
 		for (size_t i = 0; i < c->n; i++)
-			if (kc_below(10) < 8)
-				kc_ids_put(ids, c->wide, i, (int64_t)(c->rows * 4 / 5 + kc_below(8)));
+			if (below(10) < 8)
+				ids_put(ids, c->wide, i, (int64_t)(c->rows * 4 / 5 + below(8)));
 	float *grads = kc_alloc(c->n * c->dim * 4);
 	for (size_t i = 0; i < c->n * c->dim; i++)
-		grads[i] = kc_unit();
+		grads[i] = unit();
 	size_t bytes = base.bytes + KC_GUARD;
 	unsigned char *want = kc_alloc(bytes), *got = kc_alloc(bytes);
-	embstore_id_type it = kc_id_type(c->wide);
+	embstore_id_type it = id_type_of(c->wide);
 	memcpy(want, base.mem, bytes);
 	embstore_matrix m = base.m;
 	m.data = want;
@@ -801,8 +818,8 @@ static void threads_scatter_case(const scatter_threads_case *c)
 		KC_CHECK(memcmp(want, got, bytes) == 0, "%s: %u threads differ from one", ctx, thread_counts[t]);
 	}
 	/* Bad ids: the smallest position, and (every thread stopping there) only the ids before it applied. */
-	kc_ids_put(ids, c->wide, c->later_bad, (int64_t)c->rows);
-	kc_ids_put(ids, c->wide, c->first_bad, c->negative);
+	ids_put(ids, c->wide, c->later_bad, (int64_t)c->rows);
+	ids_put(ids, c->wide, c->first_bad, c->negative);
 	memcpy(want, base.mem, bytes);
 	m.data = want;
 	KC_CHECK(embstore_scatter_add(&m, ids, it, c->first_bad, grads, c->alpha, &bad) == EMBSTORE_OK,
@@ -815,7 +832,7 @@ static void threads_scatter_case(const scatter_threads_case *c)
 		             EMBSTORE_ID_OUT_OF_RANGE,
 		         "%s: bad id, %u threads", ctx, thread_counts[t]);
 		KC_CHECK(bad == c->first_bad, "%s: says %zu, %u threads", ctx, bad, thread_counts[t]);
-		KC_CHECK(got[base.bytes] == KC_TABLE_CANARY && got[bytes - 1] == KC_TABLE_CANARY,
+		KC_CHECK(got[base.bytes] == TABLE_CANARY && got[bytes - 1] == TABLE_CANARY,
 		         "%s: wrote after the table, %u threads", ctx, thread_counts[t]);
 		KC_CHECK(memcmp(want, got, bytes) == 0, "%s: not just the ids before the bad one applied, %u threads", ctx,
 		         thread_counts[t]);

@@ -24,32 +24,10 @@ extern unsigned long kc_passed;
 int kc_check_at(const char *file, int line, int ok, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #define KC_CHECK(cond, ...) kc_check_at(__FILE__, __LINE__, (cond) ? 1 : 0, __VA_ARGS__)
 
-/* One deterministic stream of pseudo-random numbers per process (splitmix64, rng.h). */
-uint64_t kc_rand(void);
-uint64_t kc_below(uint64_t n); /* uniform in [0, n), n >= 1 */
-float kc_unit(void);           /* uniform in [-1, 1) */
-
 /* malloc that aborts when memory runs out: a test cannot go on without its buffers. */
 void *kc_alloc(size_t bytes);
 
-#define KC_GUARD 16               /* canary floats on each side of an output; canary bytes after a table */
-#define KC_SENTINEL 0x7fa5a5a5u   /* a signalling NaN no kernel produces */
-#define KC_TABLE_CANARY 0xa5
-
-/* n output floats at p, KC_GUARD sentinels on each side. */
-typedef struct kc_out {
-	float *base;
-	float *p;
-	size_t n;
-	size_t total;
-} kc_out;
-
-/* shift 1 makes p only 4-byte aligned relative to a 64-byte aligned base. */
-kc_out kc_out_new(size_t n, unsigned shift);
-int kc_is_sentinel(const float *f);
-/* Nothing written before p or after p + n. */
-int kc_out_check_guards(const kc_out *o, const char *ctx);
-void kc_out_free(kc_out *o);
+#define KC_GUARD 16 /* canary bytes after a table; canary floats on each side of an output */
 
 typedef struct kc_table {
 	embstore_matrix m;
@@ -60,20 +38,14 @@ typedef struct kc_table {
 /* rows x dim of dt with `pad` extra elements (random bytes) per row. raw: elements of any bit pattern (NaN, Inf,
  * subnormals); otherwise finite, |v| < 4, subnormals included. */
 void kc_table_new(kc_table *t, embstore_dtype dt, uint64_t rows, uint32_t dim, size_t pad, int raw);
-int kc_table_check_guard(const kc_table *t, const char *ctx);
 void kc_table_free(kc_table *t);
 
 /* n ids in [0, rows), as ID32 (wide 0) or ID64 (wide 1). */
 void *kc_ids_new(size_t n, uint64_t rows, int wide);
-void kc_ids_put(void *ids, int wide, size_t i, int64_t v);
-embstore_id_type kc_id_type(int wide);
 
 /* Report the first differing float. Bitwise for gather and scatter-add; close is the header's bag tolerance. */
 int kc_expect_bitwise(const float *want, const float *got, size_t n, const char *ctx);
 int kc_expect_close(const float *want, const float *got, size_t n, const char *ctx);
-
-#define KC_N_DTYPES 4
-extern const embstore_dtype kc_dtypes[KC_N_DTYPES];
 
 /* ---- set k against the scalar reference (or, where it says so, against known values) ---- */
 
