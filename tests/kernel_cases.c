@@ -113,11 +113,6 @@ static void out_free(outbuf *o)
 	o->base = o->p = NULL;
 }
 
-static size_t elem_size(embstore_dtype dt)
-{
-	return dt == EMBSTORE_F32 ? 4 : dt == EMBSTORE_INT8_ROWWISE ? 1 : 2;
-}
-
 static uint32_t gen_f32(int raw)
 {
 	if (raw)
@@ -139,7 +134,7 @@ void kc_table_new(kc_table *t, embstore_dtype dt, uint64_t rows, uint32_t dim, s
 	size_t row_bytes = (size_t)embstore_row_bytes(dt, dim);
 	if (row_bytes == 0)
 		abort();
-	size_t stride = row_bytes + pad * elem_size(dt);
+	size_t stride = row_bytes + pad * (size_t)es_elem_bytes(dt);
 	t->bytes = (size_t)rows * stride;
 	t->mem = kc_alloc(t->bytes + KC_GUARD);
 	for (size_t i = 0; i < t->bytes; i++)
