@@ -24,19 +24,10 @@ embstore_status es_write_all(int fd, const void *p, size_t n)
 	return EMBSTORE_OK;
 }
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-	if (d)
-		memcpy(d, s, n);
-	return d;
-}
-
 static char *parent_dir(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : dup_str(".");
+	return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
 }
 
 /* The temporary file lives beside the target so that rename() is atomic (same file system). */
@@ -78,7 +69,7 @@ static embstore_status create_temp(es_commit *c)
 embstore_status es_commit_begin(es_commit *c, const char *path)
 {
 	*c = (es_commit){.fd = -1};
-	c->path = dup_str(path);
+	c->path = strdup(path);
 	c->tmp_path = c->path ? malloc(strlen(path) + TMP_NAME_ROOM) : NULL;
 	embstore_status st = c->tmp_path ? create_temp(c) : EMBSTORE_NO_MEMORY;
 	if (st != EMBSTORE_OK)

@@ -96,15 +96,6 @@ static embstore_status pad_to(embstore_writer *w, uint64_t align)
 	return EMBSTORE_OK;
 }
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-	if (d)
-		memcpy(d, s, n);
-	return d;
-}
-
 embstore_status embstore_writer_create(const char *path, embstore_writer **out)
 {
 	es_detail_clear();
@@ -183,7 +174,7 @@ embstore_status embstore_writer_add_meta(embstore_writer *w, const char *key, co
 	for (uint32_t i = 0; i < w->n_meta; i++)
 		ES_CHECKF(strcmp(w->meta[i].key, key) != 0, EMBSTORE_DUPLICATE_NAME, "metadata key '%s' given twice", key);
 	ES_CHECK(grow32((void **)&w->meta, &w->cap_meta, w->n_meta + 1, sizeof *w->meta), EMBSTORE_NO_MEMORY);
-	char *k = dup_str(key), *v = dup_str(value);
+	char *k = strdup(key), *v = strdup(value);
 	if (!k || !v) {
 		free(k);
 		free(v);
@@ -260,7 +251,7 @@ embstore_status embstore_writer_begin_table(embstore_writer *w, const char *name
 	ES_CHECK(rf, EMBSTORE_NO_MEMORY);
 	w->row_f32 = rf;
 	ES_CHECK(grow32((void **)&w->tables, &w->cap_tables, w->n_tables + 1, sizeof *w->tables), EMBSTORE_NO_MEMORY);
-	ES_CHECK((t.name = dup_str(name)) != NULL, EMBSTORE_NO_MEMORY);
+	ES_CHECK((t.name = strdup(name)) != NULL, EMBSTORE_NO_MEMORY);
 
 	embstore_status st = pad_to(w, w->alignment);
 	if (st != EMBSTORE_OK) {

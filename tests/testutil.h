@@ -1,4 +1,5 @@
-/* testutil.h: helpers shared by the Criterion tests: temporary files, sample stores, byte surgery. */
+/* testutil.h: helpers shared by the Criterion tests: temporary files, sample stores, byte surgery. testutil.c also
+ * ends a test at a failed kernel case (kc_failed, kernel_cases.h) and lists the skipped tests after a run. */
 #ifndef EMBSTORE_TESTUTIL_H
 #define EMBSTORE_TESTUTIL_H
 

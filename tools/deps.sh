@@ -3,10 +3,13 @@
 # when something is missing, so it costs nothing on a machine that has it all.
 set -eu
 job=${1:-build}
-pkgs="cmake make gcc libxxhash-dev"
+# scdoc turns docs/embstore.1.scd into the man page; the build goes on without it.
+pkgs="cmake make gcc libxxhash-dev scdoc"
 case $job in
 build) ;;
-test) pkgs="$pkgs libcriterion-dev python3 python3-numpy jq" ;;
+# jq: the CLI tour (docs test) pipes into it. pkgconf and groff-base: the packaging test links consumers through
+# pkg-config; the man page test renders it.
+test) pkgs="$pkgs libcriterion-dev python3 python3-numpy jq pkgconf groff-base" ;;
 bench) pkgs="$pkgs g++ libbenchmark-dev python3 python3-numpy python3-torch" ;;
 *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac

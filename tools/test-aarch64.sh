@@ -32,7 +32,7 @@ cmake --build "$build" --target embstore_static -j"$(nproc)" >/dev/null
 
 # Static: dynamically linked AArch64 programs that start threads hang under Debian 12's qemu-user.
 aarch64-linux-gnu-gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -static \
-	-I"$src/include" -I"$src/simd" "$src/tests/aarch64/check_kernels.c" \
+	-I"$src/include" -I"$src/simd" "$src/tests/aarch64/check_kernels.c" "$src/tests/kernel_cases.c" \
 	"$build/libembstore.a" /usr/lib/aarch64-linux-gnu/libxxhash.a -lpthread -lm -o "$build/check_kernels"
 
 status=0

@@ -1,0 +1,854 @@
+/* kernel_cases.c: see kernel_cases.h. */
+#include "kernel_cases.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+/* ---- checks ---- */
+
+unsigned long kc_passed;
+
+int kc_check_at(const char *file, int line, int ok, const char *fmt, ...)
+{
+	if (ok) {
+		kc_passed++;
+		return 1;
+	}
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	kc_failed(file, line, msg);
+	return 0;
+}
+
+/* ---- random numbers and memory ---- */
+
+/* One deterministic stream per process. */
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint64_t rnd(void)
+{
+	return rng_next(&rng);
+}
+
+/* Uniform in [0, n), n >= 1. */
+static uint64_t below(uint64_t n)
+{
+	return rnd() % n;
+}
+
+/* Uniform in [-1, 1). */
+static float unit(void)
+{
+	return rng_unit(&rng);
+}
+
+void *kc_alloc(size_t bytes)
+{
+	void *p = malloc(bytes ? bytes : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+/* ---- buffers with canaries ---- */
+
+#define SENTINEL 0x7fa5a5a5u /* a signalling NaN no kernel produces */
+#define TABLE_CANARY 0xa5
+
+/* n output floats at p, KC_GUARD sentinels on each side. */
+typedef struct outbuf {
+	float *base;
+	float *p;
+	size_t n;
+	size_t total;
+} outbuf;
+
+/* shift 1 makes p only 4-byte aligned relative to a 64-byte aligned base. */
+static outbuf out_new(size_t n, unsigned shift)
+{
+	outbuf o;
+	o.total = n + 2 * KC_GUARD + shift;
+	o.base = aligned_alloc(64, ((o.total * 4 + 63) / 64) * 64);
+	if (!o.base)
+		abort();
+	for (size_t i = 0; i < o.total; i++) {
+		uint32_t s = SENTINEL;
+		memcpy(&o.base[i], &s, 4);
+	}
+	o.p = o.base + KC_GUARD + shift;
+	o.n = n;
+	return o;
+}
+
+static int is_sentinel(const float *f)
+{
+	uint32_t u;
+	memcpy(&u, f, 4);
+	return u == SENTINEL;
+}
+
+/* Nothing written before p or after p + n. */
+static int out_check_guards(const outbuf *o, const char *ctx)
+{
+	for (const float *f = o->base; f < o->p; f++)
+		if (!is_sentinel(f))
+			return KC_CHECK(0, "%s: write before the output (%td floats before)", ctx, o->p - f);
+	for (const float *f = o->p + o->n; f < o->base + o->total; f++)
+		if (!is_sentinel(f))
+			return KC_CHECK(0, "%s: write after the output (%td floats after)", ctx, f - (o->p + o->n));
+	return KC_CHECK(1, "guards");
+}
+
+static void out_free(outbuf *o)
+{
+	free(o->base);
+	o->base = o->p = NULL;
+}
+
+static uint32_t gen_f32(int raw)
+{
+	if (raw)
+		return (uint32_t)rnd();
+	return (uint32_t)(below(2) << 31 | below(129) << 23 | (rnd() & 0x7fffff));
+}
+
+static uint16_t gen_16(embstore_dtype dt, int raw)
+{
+	if (raw)
+		return (uint16_t)rnd();
+	if (dt == EMBSTORE_F16)
+		return (uint16_t)(below(2) << 15 | below(17) << 10 | (rnd() & 0x3ff));
+	return (uint16_t)(below(2) << 15 | below(129) << 7 | (rnd() & 0x7f));
+}
+
+void kc_table_new(kc_table *t, embstore_dtype dt, uint64_t rows, uint32_t dim, size_t pad, int raw)
+{
+	size_t row_bytes = (size_t)embstore_row_bytes(dt, dim);
+	if (row_bytes == 0)
+		abort();
+	size_t stride = row_bytes + pad * (size_t)es_elem_bytes(dt);
+	t->bytes = (size_t)rows * stride;
+	t->mem = kc_alloc(t->bytes + KC_GUARD);
+	for (size_t i = 0; i < t->bytes; i++)
+		t->mem[i] = (unsigned char)rnd();
+	memset(t->mem + t->bytes, TABLE_CANARY, KC_GUARD);
+	for (uint64_t r = 0; r < rows; r++) {
+		unsigned char *row = t->mem + r * stride;
+		for (uint32_t j = 0; j < dim; j++) {
+			if (dt == EMBSTORE_F32) {
+				uint32_t u = gen_f32(raw);
+				memcpy(row + 4 * (size_t)j, &u, 4);
+			} else if (dt != EMBSTORE_INT8_ROWWISE) {
+				uint16_t h = gen_16(dt, raw);
+				memcpy(row + 2 * (size_t)j, &h, 2);
+			}
+		}
+		if (dt == EMBSTORE_INT8_ROWWISE) {
+			float scale = unit() * 0.05f, bias = unit() * 3.0f;
+			memcpy(row + dim, &scale, 4);
+			memcpy(row + dim + 4, &bias, 4);
+		}
+	}
+	t->m = (embstore_matrix){.data = t->mem, .rows = rows, .row_stride = stride, .dim = dim, .dtype = dt};
+}
+
+static int table_check_guard(const kc_table *t, const char *ctx)
+{
+	for (size_t i = 0; i < KC_GUARD; i++)
+		if (t->mem[t->bytes + i] != TABLE_CANARY)
+			return KC_CHECK(0, "%s: write after the table", ctx);
+	return KC_CHECK(1, "table guard");
+}
+
+void kc_table_free(kc_table *t)
+{
+	free(t->mem);
+	t->mem = NULL;
+}
+
+static void ids_put(void *ids, int wide, size_t i, int64_t v)
+{
+	if (wide)
+		((int64_t *)ids)[i] = v;
+	else
+		((int32_t *)ids)[i] = (int32_t)v;
+}
+
+void *kc_ids_new(size_t n, uint64_t rows, int wide)
+{
+	void *ids = kc_alloc(n * (wide ? 8 : 4));
+	for (size_t i = 0; i < n; i++)
+		ids_put(ids, wide, i, (int64_t)below(rows));
+	return ids;
+}
+
+static embstore_id_type id_type_of(int wide)
+{
+	return wide ? EMBSTORE_ID64 : EMBSTORE_ID32;
+}
+
+int kc_expect_bitwise(const float *want, const float *got, size_t n, const char *ctx)
+{
+	if (n == 0 || memcmp(want, got, n * 4) == 0)
+		return KC_CHECK(1, "bitwise");
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a, b;
+		memcpy(&a, &want[i], 4);
+		memcpy(&b, &got[i], 4);
+		if (a != b)
+			return KC_CHECK(0, "%s: element %zu is %08x (%g), scalar gives %08x (%g)", ctx, i, b, (double)got[i],
+			                a, (double)want[i]);
+	}
+	return 0;
+}
+
+/* 1e-5 relative, plus a little absolute room for sums that cancel. */
+int kc_expect_close(const float *want, const float *got, size_t n, const char *ctx)
+{
+	for (size_t i = 0; i < n; i++) {
+		double a = want[i], b = got[i];
+		if (isnan(a) && isnan(b))
+			continue;
+		if (!(fabs(a - b) <= 1e-5 * fmax(fabs(a), fabs(b)) + 1e-6))
+			return KC_CHECK(0, "%s: element %zu is %.9g, scalar gives %.9g", ctx, i, b, a);
+	}
+	return KC_CHECK(1, "close");
+}
+
+#define N_DTYPES 4
+static const embstore_dtype dtypes[N_DTYPES] = {EMBSTORE_F32, EMBSTORE_F16, EMBSTORE_BF16, EMBSTORE_INT8_ROWWISE};
+
+/* Every dim from 1 to 80 covers every remainder of 8- and 16-lane vectors and of their 2x unrolled loops; the
+ * larger ones add long rows and the largest tested dim. */
+static const uint32_t big_dims[] = {95, 127, 128, 129, 255, 256, 257, 511, 1000, 1024, 1031};
+#define N_BIG (sizeof big_dims / sizeof big_dims[0])
+#define N_DIMS (80 + N_BIG)
+
+static uint32_t dim_at(size_t i)
+{
+	return i < 80 ? (uint32_t)i + 1 : big_dims[i - 80];
+}
+
+static const embstore_kernel_table *const scalar = &embstore_kernels_scalar;
+
+/* ---- gather ---- */
+
+static void gather_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t dim, uint64_t rows, size_t pad,
+                        size_t n, int wide, unsigned shift, int raw)
+{
+	char ctx[200];
+	snprintf(ctx, sizeof ctx, "gather %s %s dim %u rows %llu pad %zu n %zu id%d shift %u raw %d",
+	         embstore_isa_name(k->isa), embstore_dtype_name(dt), dim, (unsigned long long)rows, pad, n,
+	         wide ? 64 : 32, shift, raw);
+	kc_table t;
+	kc_table_new(&t, dt, rows, dim, pad, raw);
+	void *ids = kc_ids_new(n, rows, wide);
+	outbuf want = out_new(n * dim, 0), got = out_new(n * dim, shift);
+	size_t bad = 12345;
+	KC_CHECK(scalar->gather(&t.m, ids, id_type_of(wide), n, want.p, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
+	KC_CHECK(k->gather(&t.m, ids, id_type_of(wide), n, got.p, &bad) == EMBSTORE_OK, "%s", ctx);
+	kc_expect_bitwise(want.p, got.p, n * dim, ctx);
+	out_check_guards(&got, ctx);
+	table_check_guard(&t, ctx);
+	out_free(&want);
+	out_free(&got);
+	free(ids);
+	kc_table_free(&t);
+}
+
+void kc_gather_all_shapes(const embstore_kernel_table *k)
+{
+	for (size_t d = 0; d < N_DIMS; d++) {
+		uint32_t dim = dim_at(d);
+		for (size_t ti = 0; ti < N_DTYPES; ti++) {
+			for (int wide = 0; wide < 2; wide++) {
+				uint64_t rows = 1 + below(dim > 200 ? 20 : 100);
+				size_t n = below(dim > 200 ? 12 : 40);
+				gather_case(k, dtypes[ti], dim, rows, below(3) ? 0 : below(9), n, wide,
+				            (unsigned)below(2), (int)below(2));
+			}
+		}
+	}
+	/* Long batches: many duplicates, prefetching far ahead, the one-row table. */
+	for (size_t ti = 0; ti < N_DTYPES; ti++) {
+		gather_case(k, dtypes[ti], 5, 1000, 1, 100000, 1, 1, 1);
+		gather_case(k, dtypes[ti], 64, 300, 0, 20000, 0, 0, 0);
+		gather_case(k, dtypes[ti], 19, 1, 0, 500, 0, 1, 1);
+	}
+	gather_case(k, EMBSTORE_F32, 1, 7, 0, 0, 1, 0, 0); /* no ids */
+}
+
+void kc_conversions(const embstore_kernel_table *k)
+{
+	uint16_t *codes = kc_alloc(65536 * 2);
+	float *out = kc_alloc(65536 * 4);
+	int32_t *ids = kc_alloc(65536 * 4);
+	for (uint32_t i = 0; i < 65536; i++) {
+		codes[i] = (uint16_t)i;
+		ids[i] = (int32_t)i;
+	}
+	for (int bf = 0; bf < 2; bf++) {
+		const char *name = bf ? "bf16" : "f16";
+		embstore_matrix m = {.data = codes, .rows = 65536, .row_stride = 2, .dim = 1,
+		                     .dtype = bf ? EMBSTORE_BF16 : EMBSTORE_F16};
+		size_t bad;
+		if (!KC_CHECK(k->gather(&m, ids, EMBSTORE_ID32, 65536, out, &bad) == EMBSTORE_OK, "%s %s gather",
+		              embstore_isa_name(k->isa), name))
+			continue;
+		uint32_t i = 0;
+		float want = 0;
+		for (; i < 65536; i++) {
+			want = bf ? embstore_bf16_to_f32((uint16_t)i) : embstore_f16_to_f32((uint16_t)i);
+			if (isnan(want) ? !isnan(out[i]) : memcmp(&want, &out[i], 4) != 0)
+				break;
+		}
+		if (i < 65536)
+			KC_CHECK(0, "%s %s %04x: %a, convert.c gives %a", embstore_isa_name(k->isa), name, i, (double)out[i],
+			         (double)want);
+		else
+			KC_CHECK(1, "conversions");
+	}
+	free(ids);
+	free(codes);
+	free(out);
+}
+
+void kc_int8_from_quantizer(const embstore_kernel_table *k)
+{
+	enum { ROWS = 40, DIM = 37 };
+	size_t stride = DIM + 8;
+	unsigned char *mem = kc_alloc(ROWS * stride);
+	float src[ROWS][DIM];
+	for (int r = 0; r < ROWS; r++) {
+		for (int j = 0; j < DIM; j++)
+			src[r][j] = r == 3 ? 1.5f : unit() * 10.0f; /* row 3 constant: scale 0 */
+		KC_CHECK(embstore_quantize_row_int8(src[r], DIM, mem + (size_t)r * stride) == EMBSTORE_OK, "quantise %d", r);
+	}
+	embstore_matrix m = {.data = mem, .rows = ROWS, .row_stride = stride, .dim = DIM,
+	                     .dtype = EMBSTORE_INT8_ROWWISE};
+	int64_t ids[ROWS];
+	for (int r = 0; r < ROWS; r++)
+		ids[r] = r;
+	float want[ROWS * DIM], got[ROWS * DIM];
+	size_t bad;
+	const char *name = embstore_isa_name(k->isa);
+	KC_CHECK(k->gather(&m, ids, EMBSTORE_ID64, ROWS, got, &bad) == EMBSTORE_OK, "%s int8 gather", name);
+	int i = 0;
+	while (i < ROWS * DIM && fabsf(got[i] - src[i / DIM][i % DIM]) <= 10.0f / 255 + 1e-4f)
+		i++;
+	if (i < ROWS * DIM)
+		KC_CHECK(0, "%s int8 row %d col %d: %g from %g", name, i / DIM, i % DIM, (double)got[i],
+		         (double)src[i / DIM][i % DIM]);
+	else
+		KC_CHECK(1, "int8 near its source");
+	if (k != scalar) {
+		KC_CHECK(scalar->gather(&m, ids, EMBSTORE_ID64, ROWS, want, &bad) == EMBSTORE_OK, "scalar int8 gather");
+		kc_expect_bitwise(want, got, ROWS * DIM, name);
+	}
+	free(mem);
+}
+
+/* ---- bags ---- */
+
+static void bag_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t dim, uint64_t rows, size_t pad,
+                     size_t n_bags, size_t max_len, int wide, int weighted, embstore_bag_mode mode, unsigned shift)
+{
+	int64_t *offsets = kc_alloc((n_bags + 1) * 8);
+	offsets[0] = 0;
+	for (size_t b = 0; b < n_bags; b++)
+		offsets[b + 1] = offsets[b] + (below(5) == 0 ? 0 : (int64_t)below(max_len + 1));
+	size_t n_ids = (size_t)offsets[n_bags];
+	char ctx[220];
+	snprintf(ctx, sizeof ctx, "bag %s %s dim %u rows %llu pad %zu bags %zu ids %zu id%d weighted %d mode %d",
+	         embstore_isa_name(k->isa), embstore_dtype_name(dt), dim, (unsigned long long)rows, pad, n_bags, n_ids,
+	         wide ? 64 : 32, weighted, (int)mode);
+	kc_table t;
+	kc_table_new(&t, dt, rows, dim, pad, 0);
+	void *ids = kc_ids_new(n_ids, rows, wide);
+	float *weights = NULL;
+	if (weighted) {
+		weights = kc_alloc(n_ids * 4);
+		for (size_t i = 0; i < n_ids; i++)
+			weights[i] = unit() * 2.0f;
+	}
+	outbuf want = out_new(n_bags * dim, 0), got = out_new(n_bags * dim, shift);
+	size_t bad;
+	KC_CHECK(scalar->gather_bag(&t.m, ids, id_type_of(wide), offsets, n_bags, weights, mode, want.p, &bad) ==
+	             EMBSTORE_OK,
+	         "%s: scalar", ctx);
+	KC_CHECK(k->gather_bag(&t.m, ids, id_type_of(wide), offsets, n_bags, weights, mode, got.p, &bad) ==
+	             EMBSTORE_OK,
+	         "%s", ctx);
+	kc_expect_close(want.p, got.p, n_bags * dim, ctx);
+	for (size_t b = 0; b < n_bags; b++) {
+		if (offsets[b] != offsets[b + 1])
+			continue;
+		uint32_t j = 0;
+		while (j < dim && got.p[b * dim + j] == 0.0f)
+			j++;
+		if (!KC_CHECK(j == dim, "%s: empty bag %zu is not zeros", ctx, b))
+			break;
+	}
+	out_check_guards(&got, ctx);
+	table_check_guard(&t, ctx);
+	out_free(&want);
+	out_free(&got);
+	free(weights);
+	free(ids);
+	free(offsets);
+	kc_table_free(&t);
+}
+
+void kc_bag_all_shapes(const embstore_kernel_table *k)
+{
+	for (size_t d = 0; d < N_DIMS; d++) {
+		uint32_t dim = dim_at(d);
+		for (size_t ti = 0; ti < N_DTYPES; ti++) {
+			for (int mode = 0; mode < 3; mode++) {
+				int wide = (int)below(2), weighted = (int)below(2);
+				bag_case(k, dtypes[ti], dim, 1 + below(60), below(2) ? 0 : below(5),
+				         below(dim > 200 ? 4 : 9), dim > 200 ? 4 : 9, wide, weighted, (embstore_bag_mode)mode,
+				         (unsigned)below(2));
+			}
+		}
+	}
+	/* Every mode with and without weights, both id widths; then one large batch per mode. */
+	for (int mode = 0; mode < 3; mode++) {
+		for (int w = 0; w < 4; w++)
+			bag_case(k, EMBSTORE_F32, 23, 50, 0, 30, 7, w & 1, w >> 1, (embstore_bag_mode)mode, 1);
+		bag_case(k, dtypes[mode + 1], 16, 5000, 0, 4000, 50, 1, mode != 1, (embstore_bag_mode)mode, 0);
+	}
+	bag_case(k, EMBSTORE_F16, 9, 3, 0, 0, 0, 0, 0, EMBSTORE_BAG_SUM, 0); /* no bags */
+}
+
+/* k against scalar.c, bit for bit, on n_bags bags over an f32 table of dim <= 64, in every mode, with and without
+ * the weights. */
+static void bags_bitwise(const embstore_kernel_table *k, const embstore_matrix *m, const int32_t *ids,
+                         const int64_t *offsets, size_t n_bags, const float *weights)
+{
+	enum { MAX_OUT = 4 * 64 };
+	float want[MAX_OUT], got[MAX_OUT];
+	size_t bad, n = n_bags * (size_t)m->dim;
+	if (!KC_CHECK(n <= MAX_OUT, "bags_bitwise: %zu floats out", n))
+		return;
+	for (int mode = 0; mode < 3; mode++) {
+		for (int w = 0; w < 2; w++) {
+			const float *wp = w ? weights : NULL;
+			char ctx[80];
+			snprintf(ctx, sizeof ctx, "%s dim %u mode %d weights %d", embstore_isa_name(k->isa), m->dim, mode, w);
+			KC_CHECK(scalar->gather_bag(m, ids, EMBSTORE_ID32, offsets, n_bags, wp, (embstore_bag_mode)mode, want,
+			                            &bad) == EMBSTORE_OK,
+			         "%s: scalar", ctx);
+			KC_CHECK(k->gather_bag(m, ids, EMBSTORE_ID32, offsets, n_bags, wp, (embstore_bag_mode)mode, got, &bad) ==
+			             EMBSTORE_OK,
+			         "%s", ctx);
+			kc_expect_bitwise(want, got, n, ctx);
+		}
+	}
+}
+
+void kc_bag_special_values(const embstore_kernel_table *k)
+{
+	{
+		enum { DIM = 21, ROWS = 6 };
+		static const uint32_t specials[] = {0x00000000u, 0x80000000u, 0x7fc00000u, 0xffc00001u, 0x7f800000u,
+		                                    0xff800000u, 0x3f800000u, 0xbf800000u, 0x00000001u};
+		float table[ROWS][DIM];
+		for (int r = 0; r < ROWS; r++)
+			for (int j = 0; j < DIM; j++)
+				memcpy(&table[r][j], &specials[(size_t)(r * 7 + j * 3) % 9], 4);
+		embstore_matrix m = {.data = table, .rows = ROWS, .row_stride = DIM * 4, .dim = DIM, .dtype = EMBSTORE_F32};
+		int32_t ids[12] = {0, 1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 0};
+		int64_t offsets[5] = {0, 2, 6, 9, 12};
+		float weights[12] = {1, -1, 0, 2, -0.0f, 1, 1, -1, 0, 2, -0.0f, 1};
+		bags_bitwise(k, &m, ids, offsets, 4, weights);
+	}
+	{
+		/* A short row (a tail only, on every set) and bags of 3 and 5 ids. */
+		enum { DIM = 7, ROWS = 5 };
+		static const uint32_t specials[] = {0x00000000u, 0x80000000u, 0x7fc00000u, 0xffc00001u, 0x7f800000u,
+		                                    0x3f800000u, 0xbf800000u};
+		float table[ROWS][DIM];
+		for (int r = 0; r < ROWS; r++)
+			for (int j = 0; j < DIM; j++)
+				memcpy(&table[r][j], &specials[(r * 3 + j) % 7], 4);
+		embstore_matrix m = {.data = table, .rows = ROWS, .row_stride = DIM * 4, .dim = DIM, .dtype = EMBSTORE_F32};
+		int32_t ids[8] = {0, 1, 2, 3, 4, 4, 2, 0};
+		int64_t offsets[3] = {0, 3, 8};
+		float weights[8] = {-1, 2, 0, -0.0f, 1, 0.5f, 1, -2};
+		bags_bitwise(k, &m, ids, offsets, 2, weights);
+	}
+}
+
+/* scalar.c's add returns the row's NaN, not the running sum's (kernels.h). Compilers treat vector adds as
+ * commutative, so a kernel that keeps the sum in a register can silently swap them. */
+void kc_bag_nan_meets_nan(const embstore_kernel_table *k)
+{
+	enum { DIM = 37 }; /* whole vectors and a tail for every set */
+	static const uint32_t fill[3] = {0xffc00001u, 0x7fc00000u, 0x3f800000u};
+	float table[3][DIM];
+	for (int r = 0; r < 3; r++)
+		for (int j = 0; j < DIM; j++)
+			memcpy(&table[r][j], &fill[r], 4);
+	embstore_matrix m = {.data = table, .rows = 3, .row_stride = DIM * 4, .dim = DIM, .dtype = EMBSTORE_F32};
+	int32_t ids[9] = {0, 1, 1, 0, 0, 2, 1, 2, 0};
+	int64_t offsets[5] = {0, 2, 4, 7, 9};
+	float weights[9] = {1, 2, -1, 0.5f, 1, 3, 1, 1, -2};
+	bags_bitwise(k, &m, ids, offsets, 4, weights);
+}
+
+/* ---- scatter-add ---- */
+
+static void scatter_case(const embstore_kernel_table *k, uint32_t dim, uint64_t rows, size_t pad, size_t n,
+                         int wide, float alpha, uint64_t lo, uint64_t hi, unsigned shift)
+{
+	char ctx[200];
+	snprintf(ctx, sizeof ctx, "scatter %s dim %u rows %llu pad %zu n %zu id%d alpha %g rows [%llu, %llu)",
+	         embstore_isa_name(k->isa), dim, (unsigned long long)rows, pad, n, wide ? 64 : 32, (double)alpha,
+	         (unsigned long long)lo, (unsigned long long)hi);
+	kc_table want, got;
+	kc_table_new(&want, EMBSTORE_F32, rows, dim, pad, 0);
+	got = want;
+	got.mem = kc_alloc(want.bytes + KC_GUARD);
+	memcpy(got.mem, want.mem, want.bytes + KC_GUARD);
+	got.m.data = got.mem;
+	void *ids = kc_ids_new(n, rows, wide);
+	float *gbuf = kc_alloc((n * dim + 1) * 4);
+	float *grads = gbuf + shift;
+	for (size_t i = 0; i < n * dim; i++)
+		grads[i] = unit();
+	size_t bad;
+	KC_CHECK(scalar->scatter_add(&want.m, ids, id_type_of(wide), n, grads, alpha, lo, hi, &bad) == EMBSTORE_OK,
+	         "%s: scalar", ctx);
+	KC_CHECK(k->scatter_add(&got.m, ids, id_type_of(wide), n, grads, alpha, lo, hi, &bad) == EMBSTORE_OK, "%s",
+	         ctx);
+	/* The whole block: rows, padding between rows, canary after. */
+	if (memcmp(want.mem, got.mem, want.bytes + KC_GUARD) == 0) {
+		KC_CHECK(1, "scatter");
+	} else {
+		for (size_t i = 0; i < want.bytes + KC_GUARD; i++) {
+			if (want.mem[i] != got.mem[i]) {
+				KC_CHECK(0, "%s: byte %zu of the table (row %zu) differs", ctx, i, i / want.m.row_stride);
+				break;
+			}
+		}
+	}
+	table_check_guard(&got, ctx);
+	free(gbuf);
+	free(ids);
+	kc_table_free(&want);
+	kc_table_free(&got);
+}
+
+void kc_scatter_add_all_shapes(const embstore_kernel_table *k)
+{
+	static const float alphas[] = {1.0f, -0.01f, -0.37f, 3.0f};
+	for (size_t d = 0; d < N_DIMS; d++) {
+		uint32_t dim = dim_at(d);
+		for (int wide = 0; wide < 2; wide++) {
+			uint64_t rows = 1 + below(30); /* few rows: many duplicate ids */
+			scatter_case(k, dim, rows, below(2) ? 0 : below(4), below(dim > 200 ? 30 : 100), wide,
+			             alphas[below(4)], 0, rows, (unsigned)below(2));
+		}
+		/* A row range as one thread of the parallel variant has it. */
+		uint64_t rows = 2 + below(30), lo = below(rows), hi = lo + below(rows - lo + 1);
+		scatter_case(k, dim, rows, 0, 60, (int)below(2), -0.5f, lo, hi, 0);
+	}
+	scatter_case(k, 16, 3, 0, 100000, 1, -0.001f, 0, 3, 1);
+	scatter_case(k, 8, 1000, 2, 0, 0, 1.0f, 0, 1000, 0); /* no ids */
+}
+
+/* ---- out-of-range ids ---- */
+
+/* Bad values an id array can hold: == rows, just above, negative, huge, and 2^32 (which a kernel that truncated
+ * ids to 32 bits would take for row 0). */
+static int64_t bad_value(int wide, uint64_t rows, unsigned which)
+{
+	static const int64_t fixed[] = {-1, INT32_MIN, INT32_MAX, INT64_MIN, INT64_MAX, (int64_t)1 << 32,
+	                                (int64_t)1 << 40};
+	if (which == 0)
+		return (int64_t)rows;
+	if (which == 1)
+		return (int64_t)rows + 1;
+	return fixed[(which - 2) % (wide ? 7 : 3)];
+}
+#define N_BAD 9
+
+static void oor_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t dim, int wide, unsigned which)
+{
+	uint64_t rows = 1 + below(20);
+	size_t n = 1 + below(40), pos = below(n);
+	int64_t badv = bad_value(wide, rows, which);
+	char ctx[200];
+	snprintf(ctx, sizeof ctx, "out of range %s %s dim %u id%d rows %llu bad id %lld at %zu of %zu",
+	         embstore_isa_name(k->isa), embstore_dtype_name(dt), dim, wide ? 64 : 32, (unsigned long long)rows,
+	         (long long)badv, pos, n);
+	kc_table t;
+	kc_table_new(&t, dt, rows, dim, below(2), 0);
+	unsigned char *orig = kc_alloc(t.bytes + KC_GUARD);
+	memcpy(orig, t.mem, t.bytes + KC_GUARD);
+	void *ids = kc_ids_new(n, rows, wide);
+	ids_put(ids, wide, pos, badv);
+	if (pos + 1 < n && below(2))
+		ids_put(ids, wide, pos + 1 + below(n - pos - 1), -1); /* a second bad id after it */
+	size_t bad = SIZE_MAX;
+
+	/* gather: rows before pos written as scalar writes them, nothing from pos on. */
+	outbuf want = out_new(n * dim, 0), got = out_new(n * dim, 1);
+	if (pos > 0)
+		KC_CHECK(scalar->gather(&t.m, ids, id_type_of(wide), pos, want.p, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
+	bad = SIZE_MAX;
+	KC_CHECK(k->gather(&t.m, ids, id_type_of(wide), n, got.p, &bad) == EMBSTORE_ID_OUT_OF_RANGE, "%s: gather status",
+	         ctx);
+	KC_CHECK(bad == pos, "%s: gather says %zu", ctx, bad);
+	kc_expect_bitwise(want.p, got.p, pos * dim, ctx);
+	size_t untouched = pos * dim;
+	while (untouched < n * dim && is_sentinel(&got.p[untouched]))
+		untouched++;
+	KC_CHECK(untouched == n * dim, "%s: gather wrote output row %zu", ctx, untouched / dim);
+	out_check_guards(&got, ctx);
+
+	/* bags: one bag per id pair; bad_index is the position in ids. */
+	size_t n_bags = (n + 1) / 2;
+	int64_t *offsets = kc_alloc((n_bags + 1) * 8);
+	for (size_t b = 0; b <= n_bags; b++)
+		offsets[b] = (int64_t)(2 * b < n ? 2 * b : n);
+	for (int mode = 0; mode < 3; mode++) {
+		outbuf bo = out_new(n_bags * dim, 1);
+		bad = SIZE_MAX;
+		KC_CHECK(k->gather_bag(&t.m, ids, id_type_of(wide), offsets, n_bags, NULL, (embstore_bag_mode)mode, bo.p,
+		                       &bad) == EMBSTORE_ID_OUT_OF_RANGE,
+		         "%s: bag mode %d status", ctx, mode);
+		KC_CHECK(bad == pos, "%s: bag mode %d says %zu", ctx, mode, bad);
+		out_check_guards(&bo, ctx);
+		out_free(&bo);
+	}
+	KC_CHECK(memcmp(orig, t.mem, t.bytes + KC_GUARD) == 0, "%s: gather or bag wrote to the table", ctx);
+
+	/* scatter-add: rows updated by the ids before pos exactly as scalar does, nothing else. */
+	if (dt == EMBSTORE_F32) {
+		float *grads = kc_alloc(n * dim * 4);
+		for (size_t i = 0; i < n * dim; i++)
+			grads[i] = unit();
+		unsigned char *mem2 = kc_alloc(t.bytes + KC_GUARD);
+		memcpy(mem2, orig, t.bytes + KC_GUARD);
+		embstore_matrix m2 = t.m;
+		m2.data = mem2;
+		if (pos > 0)
+			KC_CHECK(scalar->scatter_add(&m2, ids, id_type_of(wide), pos, grads, -0.25f, 0, rows, &bad) ==
+			             EMBSTORE_OK,
+			         "%s: scalar scatter-add", ctx);
+		bad = SIZE_MAX;
+		KC_CHECK(k->scatter_add(&t.m, ids, id_type_of(wide), n, grads, -0.25f, 0, rows, &bad) ==
+		             EMBSTORE_ID_OUT_OF_RANGE,
+		         "%s: scatter-add status", ctx);
+		KC_CHECK(bad == pos, "%s: scatter-add says %zu", ctx, bad);
+		KC_CHECK(memcmp(mem2, t.mem, t.bytes + KC_GUARD) == 0, "%s: scatter-add table differs", ctx);
+		free(mem2);
+		free(grads);
+	}
+	free(offsets);
+	out_free(&want);
+	out_free(&got);
+	free(orig);
+	free(ids);
+	kc_table_free(&t);
+}
+
+void kc_out_of_range(const embstore_kernel_table *k)
+{
+	for (size_t ti = 0; ti < N_DTYPES; ti++)
+		for (int wide = 0; wide < 2; wide++)
+			for (unsigned which = 0; which < N_BAD; which++)
+				oor_case(k, dtypes[ti], (uint32_t)(1 + below(40)), wide, which);
+}
+
+/* ---- parallel variants ---- */
+
+static const unsigned thread_counts[] = {0, 1, 2, 3, 7};
+#define N_THREAD_COUNTS (sizeof thread_counts / sizeof thread_counts[0])
+
+/* Gather and bags of every mode through the public calls on rows x dim of dt, then three bad ids, of which the
+ * one at n * 2 / 3 + 1 comes first. */
+static void threads_gather_bag_case(embstore_dtype dt, uint64_t rows, uint32_t dim, size_t n, size_t n_bags,
+                                    uint64_t max_len, int wide, int weighted)
+{
+	char ctx[160];
+	snprintf(ctx, sizeof ctx, "%s rows %llu dim %u ids %zu bags %zu id%d weighted %d", embstore_dtype_name(dt),
+	         (unsigned long long)rows, dim, n, n_bags, wide ? 64 : 32, weighted);
+	kc_table t;
+	kc_table_new(&t, dt, rows, dim, 0, 0);
+	void *ids = kc_ids_new(n, rows, wide);
+	embstore_id_type it = id_type_of(wide);
+	outbuf want = out_new(n * dim, 0);
+	size_t bad;
+	KC_CHECK(embstore_gather(&t.m, ids, it, n, want.p, &bad) == EMBSTORE_OK, "%s: gather", ctx);
+	int64_t *offsets = kc_alloc((n_bags + 1) * 8);
+	float *weights = NULL;
+	if (weighted) {
+		weights = kc_alloc(n * 4);
+		for (size_t i = 0; i < n; i++)
+			weights[i] = unit();
+	}
+	offsets[0] = 0;
+	for (size_t b = 0; b < n_bags; b++) /* uneven bags, some empty, all ids used */
+		offsets[b + 1] = b + 1 == n_bags ? (int64_t)n : offsets[b] + (int64_t)below(max_len + 1);
+	KC_CHECK(offsets[n_bags - 1] <= (int64_t)n, "%s: offsets past the ids", ctx);
+	for (size_t c = 0; c < N_THREAD_COUNTS; c++) {
+		outbuf got = out_new(n * dim, 1);
+		KC_CHECK(embstore_gather_mt(&t.m, ids, it, n, got.p, &bad, thread_counts[c]) == EMBSTORE_OK,
+		         "%s: gather_mt %u threads", ctx, thread_counts[c]);
+		kc_expect_bitwise(want.p, got.p, n * dim, "gather_mt");
+		out_check_guards(&got, "gather_mt");
+		out_free(&got);
+	}
+	outbuf bag_want = out_new(n_bags * dim, 0);
+	for (int mode = 0; mode < 3; mode++) {
+		embstore_bag_mode bm = (embstore_bag_mode)mode;
+		KC_CHECK(embstore_gather_bag(&t.m, ids, it, n, offsets, n_bags, weights, bm, bag_want.p, &bad) ==
+		             EMBSTORE_OK,
+		         "%s: bag mode %d", ctx, mode);
+		for (size_t c = 0; c < N_THREAD_COUNTS; c++) {
+			char what[220];
+			snprintf(what, sizeof what, "%s: gather_bag_mt mode %d %u threads", ctx, mode, thread_counts[c]);
+			outbuf bag_got = out_new(n_bags * dim, 1);
+			KC_CHECK(embstore_gather_bag_mt(&t.m, ids, it, n, offsets, n_bags, weights, bm, bag_got.p, &bad,
+			                                thread_counts[c]) == EMBSTORE_OK,
+			         "%s", what);
+			kc_expect_bitwise(bag_want.p, bag_got.p, n_bags * dim, what);
+			out_check_guards(&bag_got, what);
+			out_free(&bag_got);
+		}
+	}
+	/* Several bad ids: the smallest position is reported. */
+	size_t first_bad = n * 2 / 3 + 1;
+	ids_put(ids, wide, n * 5 / 6, -5);
+	ids_put(ids, wide, first_bad, (int64_t)rows);
+	ids_put(ids, wide, n - 1, (int64_t)rows + 1);
+	for (size_t c = 0; c < N_THREAD_COUNTS; c++) {
+		outbuf got = out_new(n * dim, 0);
+		bad = 0;
+		KC_CHECK(embstore_gather_mt(&t.m, ids, it, n, got.p, &bad, thread_counts[c]) == EMBSTORE_ID_OUT_OF_RANGE,
+		         "%s: gather_mt bad id, %u threads", ctx, thread_counts[c]);
+		KC_CHECK(bad == first_bad, "%s: gather_mt says %zu, %u threads", ctx, bad, thread_counts[c]);
+		out_check_guards(&got, "gather_mt bad id");
+		out_free(&got);
+		for (int mode = 0; mode < 3; mode++) {
+			outbuf bag_got = out_new(n_bags * dim, 0);
+			bad = 0;
+			KC_CHECK(embstore_gather_bag_mt(&t.m, ids, it, n, offsets, n_bags, NULL, (embstore_bag_mode)mode,
+			                                bag_got.p, &bad, thread_counts[c]) == EMBSTORE_ID_OUT_OF_RANGE,
+			         "%s: gather_bag_mt bad id, mode %d, %u threads", ctx, mode, thread_counts[c]);
+			KC_CHECK(bad == first_bad, "%s: gather_bag_mt says %zu, mode %d, %u threads", ctx, bad, mode,
+			         thread_counts[c]);
+			out_check_guards(&bag_got, "gather_bag_mt bad id");
+			out_free(&bag_got);
+		}
+	}
+	out_free(&want);
+	out_free(&bag_want);
+	free(offsets);
+	free(weights);
+	free(ids);
+	kc_table_free(&t);
+}
+
+void kc_threads_gather_and_bag(void)
+{
+	for (size_t ti = 0; ti < N_DTYPES; ti++) {
+		int wide = (int)(ti & 1);
+		/* About a million floats out: enough for 7 threads. */
+		threads_gather_bag_case(dtypes[ti], 4000, 33, 30000, 5000, 10, wide, 1);
+		threads_gather_bag_case(dtypes[ti], 500, 24, 12000, 1000, 19, wide, 0);
+	}
+}
+
+typedef struct scatter_threads_case {
+	uint64_t rows;
+	uint32_t dim;
+	size_t pad, n;
+	int wide;
+	int skewed; /* 80% of the updates go to 8 hot rows, as in real batches */
+	float alpha;
+	size_t first_bad, later_bad; /* positions of a negative id and of an id == rows */
+	int64_t negative;
+} scatter_threads_case;
+
+static void threads_scatter_case(const scatter_threads_case *c)
+{
+	char ctx[160];
+	snprintf(ctx, sizeof ctx, "scatter_add_mt rows %llu dim %u pad %zu ids %zu id%d skewed %d",
+	         (unsigned long long)c->rows, c->dim, c->pad, c->n, c->wide ? 64 : 32, c->skewed);
+	kc_table base;
+	kc_table_new(&base, EMBSTORE_F32, c->rows, c->dim, c->pad, 0);
+	void *ids = kc_ids_new(c->n, c->rows, c->wide);
+	if (c->skewed)
+		for (size_t i = 0; i < c->n; i++)
+			if (below(10) < 8)
+				ids_put(ids, c->wide, i, (int64_t)(c->rows * 4 / 5 + below(8)));
+	float *grads = kc_alloc(c->n * c->dim * 4);
+	for (size_t i = 0; i < c->n * c->dim; i++)
+		grads[i] = unit();
+	size_t bytes = base.bytes + KC_GUARD;
+	unsigned char *want = kc_alloc(bytes), *got = kc_alloc(bytes);
+	embstore_id_type it = id_type_of(c->wide);
+	memcpy(want, base.mem, bytes);
+	embstore_matrix m = base.m;
+	m.data = want;
+	size_t bad;
+	KC_CHECK(embstore_scatter_add(&m, ids, it, c->n, grads, c->alpha, &bad) == EMBSTORE_OK, "%s: one thread", ctx);
+	for (size_t t = 0; t < N_THREAD_COUNTS; t++) {
+		memcpy(got, base.mem, bytes);
+		m.data = got;
+		KC_CHECK(embstore_scatter_add_mt(&m, ids, it, c->n, grads, c->alpha, &bad, thread_counts[t]) == EMBSTORE_OK,
+		         "%s: %u threads", ctx, thread_counts[t]);
+		KC_CHECK(memcmp(want, got, bytes) == 0, "%s: %u threads differ from one", ctx, thread_counts[t]);
+	}
+	/* Bad ids: the smallest position, and (every thread stopping there) only the ids before it applied. */
+	ids_put(ids, c->wide, c->later_bad, (int64_t)c->rows);
+	ids_put(ids, c->wide, c->first_bad, c->negative);
+	memcpy(want, base.mem, bytes);
+	m.data = want;
+	KC_CHECK(embstore_scatter_add(&m, ids, it, c->first_bad, grads, c->alpha, &bad) == EMBSTORE_OK,
+	         "%s: the ids before the bad one", ctx);
+	for (size_t t = 0; t < N_THREAD_COUNTS; t++) {
+		memcpy(got, base.mem, bytes);
+		m.data = got;
+		bad = 0;
+		KC_CHECK(embstore_scatter_add_mt(&m, ids, it, c->n, grads, c->alpha, &bad, thread_counts[t]) ==
+		             EMBSTORE_ID_OUT_OF_RANGE,
+		         "%s: bad id, %u threads", ctx, thread_counts[t]);
+		KC_CHECK(bad == c->first_bad, "%s: says %zu, %u threads", ctx, bad, thread_counts[t]);
+		KC_CHECK(got[base.bytes] == TABLE_CANARY && got[bytes - 1] == TABLE_CANARY,
+		         "%s: wrote after the table, %u threads", ctx, thread_counts[t]);
+		KC_CHECK(memcmp(want, got, bytes) == 0, "%s: not just the ids before the bad one applied, %u threads", ctx,
+		         thread_counts[t]);
+	}
+	free(want);
+	free(got);
+	free(grads);
+	free(ids);
+	kc_table_free(&base);
+}
+
+void kc_threads_scatter_add(void)
+{
+	/* Each row of 97 is hit ~400 times. */
+	static const scatter_threads_case cases[] = {
+		{1, 33, 0, 40000, 0, 0, -0.3f, 12345, 31000, -1},
+		{3, 33, 0, 40000, 1, 0, -0.3f, 12345, 31000, -1},
+		{97, 33, 3, 40000, 0, 0, -0.3f, 12345, 31000, -1},
+		{5000, 33, 0, 40000, 1, 1, -0.3f, 12345, 31000, -1},
+		{37, 24, 1, 20000, 1, 0, -0.5f, 7000, 15000, -3},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		threads_scatter_case(&cases[i]);
+}
