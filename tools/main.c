@@ -26,8 +26,7 @@ static void print_help(void)
 	printf("Usage: embstore COMMAND [OPTIONS] [ARGS]\n"
 	       "       embstore --help | --version\n"
 	       "\n"
-	       "Memory-mapped embedding tables, from the command line. The manual page embstore(1) and the README\n"
-	       "describe the tool, the library and the file format.\n"
+	       "Memory-mapped embedding tables, from the command line. The manual: embstore(1).\n"
 	       "\n"
 	       "Commands:\n");
 	for (const command *c = commands; c->name != NULL; c++)
@@ -42,8 +41,8 @@ static void print_help(void)
 	       "\n"
 	       "Environment:\n"
 	       "  EMBSTORE_ISA  force a kernel set (scalar, avx2, avx512, neon) wherever the library runs kernels: in\n"
-	       "                get, and in any program using the library. 'embstore cpu' shows the set in use; 'embstore\n"
-	       "                bench' measures every set whatever it says.\n");
+	       "                get, and in any program using the library. 'embstore cpu' shows the set in use;\n"
+	       "                'embstore bench' measures every set whatever it says.\n");
 }
 
 static void print_version(void)
