@@ -35,7 +35,7 @@ extern "C" {
 #define EMBSTORE_VERSION_STRING "0.1.0"
 /* The file format this library writes; it reads any 1.x. */
 #define EMBSTORE_FORMAT_MAJOR 1
-#define EMBSTORE_FORMAT_MINOR 0
+#define EMBSTORE_FORMAT_MINOR 1
 
 /* The library's version string at run time (may differ from the header a program was built with). */
 EMBSTORE_API const char *embstore_version(void);
@@ -67,7 +67,8 @@ EMBSTORE_API const char *embstore_version(void);
 	X(STATE, 19, "call not valid in the object's current state")                                       \
 	X(BAD_INPUT, 20, "input file is malformed or of an unsupported kind")                              \
 	X(NON_FINITE, 21, "value is NaN or infinite where a finite one is required")                      \
-	X(RANGE, 22, "value out of range for the destination dtype")
+	X(RANGE, 22, "value out of range for the destination dtype")                                      \
+	X(LOCKED, 23, "file is open for writing by another process")
 
 typedef enum embstore_status {
 #define EMBSTORE_X_ENUM(name, value, msg) EMBSTORE_##name = value,
@@ -137,11 +138,16 @@ typedef struct embstore embstore;
 #define EMBSTORE_ADVISE_WILLNEED (1u << 10)    /*   ignores them is not an error                        */
 #define EMBSTORE_ADVISE_HUGEPAGE (1u << 11)
 
-/* Opens the store at `path`: fstat, mmap (read-only, shared), then validates the whole header and directory
- * (docs/FORMAT.md) before anything in it is used. Table data is not read unless EMBSTORE_OPEN_VERIFY is given,
- * so opening costs the same for any file size.
+/* Opens the store at `path`: fstat, mmap (read-only, shared), then validates the whole header, directory and
+ * checksum slots (docs/FORMAT.md) before anything in it is used. Table data is not read unless
+ * EMBSTORE_OPEN_VERIFY is given, so opening costs the same for any file size. Opening while another process
+ * syncs the store always succeeds. With EMBSTORE_OPEN_WRITABLE the store takes the file's writer lock (an
+ * exclusive flock) until it is closed: one writer at a time, and no build replaces the file meanwhile.
+ * A file truncated by someone else while it is mapped raises SIGBUS on the next access to the lost pages: the
+ * library cannot turn that into a status (docs/SECURITY.md says what to do).
  * Errors: INVALID_ARGUMENT (NULL path/out, unknown flag bits), IO (open/fstat/mmap failed; errno is kept),
- * NO_MEMORY, every format status (BAD_MAGIC .. LIMIT), DATA_CHECKSUM (with EMBSTORE_OPEN_VERIFY). */
+ * NO_MEMORY, every format status (BAD_MAGIC .. LIMIT), DATA_CHECKSUM (with EMBSTORE_OPEN_VERIFY), LOCKED
+ * (writable, and another process has the store open for writing; embstore_error_detail names its pid). */
 EMBSTORE_API embstore_status embstore_open(const char *path, unsigned flags, embstore **out);
 
 /* Like embstore_open, over `len` bytes the caller keeps alive and unchanged until embstore_close. Nothing is
@@ -268,8 +274,14 @@ EMBSTORE_API embstore_status embstore_writer_import_npy_fd(embstore_writer *w, c
 EMBSTORE_API embstore_status embstore_writer_import_raw_fd(embstore_writer *w, const char *name, int fd,
                                                            uint64_t rows, uint32_t dim, embstore_dtype dtype);
 
+/* Whether finish waits for a process that has the file at `path` open for writing (a trainer) to close it
+ * (non-zero), or fails with LOCKED (0, the default). Replacing the file under a trainer would make its later
+ * updates and syncs go to the old, unlinked file, unseen. Errors: INVALID_ARGUMENT, STATE. */
+EMBSTORE_API embstore_status embstore_writer_set_wait(embstore_writer *w, int wait);
+
 /* Writes the directory and commits the file at `path` atomically. After it, only free is valid.
- * Errors: STATE (a table short of its declared rows, or the writer failed earlier), IO, NO_MEMORY. */
+ * Errors: STATE (a table short of its declared rows, or the writer failed earlier), LOCKED (a process has the
+ * file at `path` open for writing; see embstore_writer_set_wait), IO, NO_MEMORY. */
 EMBSTORE_API embstore_status embstore_writer_finish(embstore_writer *w);
 
 /* Frees the writer; if it was not finished, removes its temporary file. */
@@ -365,10 +377,11 @@ EMBSTORE_API embstore_status embstore_scatter_add_mt(const embstore_matrix *tabl
 /* ---------------------------------------------------------------------------------------------------------
  * Training in place. A store opened with EMBSTORE_OPEN_WRITABLE maps the file shared and read-write, so
  * updates land in the file itself (and in every other process mapping it). The store remembers which checksum
- * chunks were written; embstore_sync recomputes only those, rewrites the header checksum and msyncs, after
- * which `embstore verify` passes again. Between an update and its sync, and if the process dies in between,
- * the file's checksums do not match its rows: verify reports those chunks. One thread at a time may update
- * and sync a store; readers of the same rows meanwhile see old or new values.
+ * chunks were written; embstore_sync recomputes only those and commits them crash-safely (docs/FORMAT.md,
+ * "Checksum slots"), after which `embstore verify` passes again. Between an update and its sync, and if the
+ * process dies or the machine loses power at any instant, the file still opens, its rows are readable, and
+ * verify names exactly the chunks changed since the last completed sync; embstore_reseal accepts them. One
+ * thread at a time may update and sync a store; readers of the same rows meanwhile see old or new values.
  */
 
 /* Scatter-add into table `index` (see embstore_scatter_add; `threads` as in embstore_scatter_add_mt) and
@@ -383,9 +396,20 @@ EMBSTORE_API embstore_status embstore_table_scatter_add(embstore *store, uint32_
 EMBSTORE_API embstore_status embstore_table_mark_rows(embstore *store, uint32_t index, uint64_t first_row,
                                                       uint64_t row_count);
 
-/* Recomputes the checksums of the changed chunks, rewrites the header checksum and msyncs the mapping.
- * Errors: READ_ONLY, IO (msync failed; errno is kept). */
+/* Recomputes the checksums of the changed chunks, flushes the changed rows, then writes every checksum into the
+ * checksum slot that is not current and flushes it; only then is the sync complete. (A format 1.0 file has no
+ * slots: its checksums and header checksum are rewritten in place, and a crash in between needs a reseal.)
+ * Errors: READ_ONLY, IO (msync failed; errno is kept; the previous sync's checksums stay current). */
 EMBSTORE_API embstore_status embstore_sync(embstore *store);
+
+/* Accepts the rows of the store at `path` as they are: recomputes every chunk checksum and writes them as a new
+ * generation (a 1.0 file: into the directory, with a new header checksum), so that verify passes. For a file
+ * that a crash during training left with chunks that no longer match, or with no intact checksum slot. It
+ * cannot tell a row changed by an interrupted update from one damaged by the disk, and it still refuses a file
+ * that breaks any structural rule. Takes the writer lock.
+ * Errors: those of embstore_open with EMBSTORE_OPEN_WRITABLE (except HEADER_CHECKSUM where a crash explains
+ * it), IO. */
+EMBSTORE_API embstore_status embstore_reseal(const char *path);
 
 /* ---------------------------------------------------------------------------------------------------------
  * Kernel sets and CPU features. The kernel table is resolved once (thread-safely) on first use: the best set

@@ -16,14 +16,13 @@ embstore_status es_encode_directory(const es_dir_parts *d, uint8_t **out, uint64
 {
 	/* Counts are capped by the writer long before these products could wrap. */
 	uint64_t n = (uint64_t)d->table_count * ES_TABLE_ENTRY_SIZE + (uint64_t)d->meta_count * ES_META_ENTRY_SIZE +
-	             d->checksum_count * 8 + d->pool_size;
+	             d->pool_size;
 	ES_CHECKF(n <= ES_MAX_DIR_SIZE, EMBSTORE_LIMIT, "directory of %llu bytes is over the cap of %llu",
 	          (unsigned long long)n, (unsigned long long)ES_MAX_DIR_SIZE);
 	uint8_t *dir = calloc(1, (size_t)(n ? n : 1));
 	ES_CHECK(dir, EMBSTORE_NO_MEMORY);
 	uint8_t *metas = dir + (uint64_t)d->table_count * ES_TABLE_ENTRY_SIZE;
-	uint8_t *sums = metas + (uint64_t)d->meta_count * ES_META_ENTRY_SIZE;
-	uint8_t *pool = sums + d->checksum_count * 8;
+	uint8_t *pool = metas + (uint64_t)d->meta_count * ES_META_ENTRY_SIZE;
 	uint64_t cursor = 0;
 	for (uint32_t i = 0; i < d->table_count; i++) {
 		const es_table *t = &d->tables[i];
@@ -44,8 +43,6 @@ embstore_status es_encode_directory(const es_dir_parts *d, uint8_t **out, uint64
 		put_string(pool, &cursor, d->meta[i].key, e + 0, e + 4);
 		put_string(pool, &cursor, d->meta[i].value, e + 8, e + 12);
 	}
-	for (uint64_t i = 0; i < d->checksum_count; i++)
-		es_put64(sums + 8 * i, d->sums[i]);
 	*out = dir;
 	*size = n;
 	return EMBSTORE_OK;
@@ -58,8 +55,10 @@ void es_encode_superblock(const es_dir_parts *d, uint32_t alignment, uint64_t di
 	memcpy(sb, ES_MAGIC, ES_MAGIC_LEN);
 	es_put16(sb + ES_SB_VERSION_MAJOR, EMBSTORE_FORMAT_MAJOR);
 	es_put16(sb + ES_SB_VERSION_MINOR, EMBSTORE_FORMAT_MINOR);
+	es_put32(sb + ES_SB_FLAGS, ES_FLAG_SUM_SLOTS);
 	es_put32(sb + ES_SB_SUPERBLOCK_SIZE, ES_SUPERBLOCK_SIZE);
-	es_put64(sb + ES_SB_FILE_SIZE, dir_offset + dir_size);
+	uint64_t slots = (dir_offset + dir_size + ES_DIR_ALIGN - 1) / ES_DIR_ALIGN * ES_DIR_ALIGN;
+	es_put64(sb + ES_SB_FILE_SIZE, slots + 2 * es_slot_size(d->checksum_count));
 	es_put64(sb + ES_SB_DIR_OFFSET, dir_offset);
 	es_put64(sb + ES_SB_DIR_SIZE, dir_size);
 	es_put32(sb + ES_SB_TABLE_COUNT, d->table_count);
@@ -68,4 +67,14 @@ void es_encode_superblock(const es_dir_parts *d, uint32_t alignment, uint64_t di
 	es_put32(sb + ES_SB_POOL_SIZE, d->pool_size);
 	es_put32(sb + ES_SB_ALIGNMENT, alignment);
 	es_put64(sb + ES_SB_CHECKSUM, es_header_checksum(sb, dir, dir_size));
+}
+
+void es_encode_slot(uint8_t *slot, uint64_t generation, const uint64_t *sums, uint64_t count)
+{
+	es_put64(slot + ES_SLOT_GENERATION, generation);
+	es_put64(slot + ES_SLOT_COUNT, count);
+	es_put64(slot + ES_SLOT_RESERVED, 0);
+	for (uint64_t i = 0; i < count; i++)
+		es_put64(slot + ES_SLOT_HEADER + 8 * i, sums[i]);
+	es_put64(slot + ES_SLOT_CHECKSUM, es_slot_checksum(slot, count));
 }

@@ -70,7 +70,8 @@ static embstore_status check_unique(const char **names, uint32_t n, const char *
 	return EMBSTORE_OK;
 }
 
-static embstore_status parse_superblock(const uint8_t *base, uint64_t len, es_layout *L, uint64_t *pool_size)
+static embstore_status parse_superblock(const uint8_t *base, uint64_t len, int mode, es_layout *L,
+                                        uint64_t *pool_size)
 {
 	ES_CHECKF(len < ES_MAGIC_LEN || memcmp(base, ES_MAGIC, ES_MAGIC_LEN) == 0, EMBSTORE_BAD_MAGIC,
 	          "the first 8 bytes are not \\x89EMB\\r\\n\\x1a\\n");
@@ -83,9 +84,10 @@ static embstore_status parse_superblock(const uint8_t *base, uint64_t len, es_la
 	uint32_t sb_size = es_le32(base + ES_SB_SUPERBLOCK_SIZE), flags = es_le32(base + ES_SB_FLAGS);
 	ES_CHECKF(sb_size == ES_SUPERBLOCK_SIZE, EMBSTORE_CORRUPT, "superblock_size %u is not %u", sb_size,
 	          ES_SUPERBLOCK_SIZE);
-	ES_CHECKF(flags == 0, EMBSTORE_UNSUPPORTED_VERSION, "superblock flags 0x%x name features this reader lacks",
-	          flags);
-	if (L->minor == 0)
+	ES_CHECKF((flags & ~ES_KNOWN_FLAGS) == 0, EMBSTORE_UNSUPPORTED_VERSION,
+	          "superblock flags 0x%x name features this reader lacks", flags & ~ES_KNOWN_FLAGS);
+	L->flags = flags;
+	if (L->minor <= EMBSTORE_FORMAT_MINOR)
 		ES_CHECKF(all_zero(base + ES_SB_RESERVED, ES_SB_RESERVED_LEN), EMBSTORE_CORRUPT,
 		          "superblock reserved bytes are not zero");
 
@@ -110,25 +112,47 @@ static embstore_status parse_superblock(const uint8_t *base, uint64_t len, es_la
 	L->dir_size = es_le64(base + ES_SB_DIR_SIZE);
 	ES_CHECKF(L->dir_size <= ES_MAX_DIR_SIZE, EMBSTORE_LIMIT, "directory_size %llu is over the cap of %llu",
 	          (unsigned long long)L->dir_size, (unsigned long long)ES_MAX_DIR_SIZE);
+	L->checksum_count = es_le64(base + ES_SB_CHECKSUM_COUNT);
 	uint64_t dir_end;
 	ES_CHECKF(L->dir_offset >= ES_SUPERBLOCK_SIZE && L->dir_offset % ES_DIR_ALIGN == 0 &&
-	              es_add_u64(L->dir_offset, L->dir_size, &dir_end) && dir_end == L->file_size,
+	              es_add_u64(L->dir_offset, L->dir_size, &dir_end) && dir_end <= L->file_size,
 	          EMBSTORE_BAD_LAYOUT,
-	          "directory_offset %llu + directory_size %llu must end the file (%llu bytes), after the superblock, at a "
-	          "multiple of %u",
+	          "directory_offset %llu + directory_size %llu must lie in the file (%llu bytes), after the superblock, at "
+	          "a multiple of %u",
 	          (unsigned long long)L->dir_offset, (unsigned long long)L->dir_size, (unsigned long long)L->file_size,
 	          ES_DIR_ALIGN);
+	bool slots = L->flags & ES_FLAG_SUM_SLOTS;
+	if (!slots) {
+		ES_CHECKF(dir_end == L->file_size, EMBSTORE_BAD_LAYOUT,
+		          "the directory ends at %llu, but the file at %llu (no checksum slots follow it: flags 0x%x)",
+		          (unsigned long long)dir_end, (unsigned long long)L->file_size, L->flags);
+	} else {
+		uint64_t bytes, end = 0;
+		bool fits = es_mul_u64(L->checksum_count, 8, &bytes) && es_add_u64(bytes, ES_SLOT_HEADER, &L->slot_size) &&
+		            es_align_up(dir_end, ES_DIR_ALIGN, &L->slot_offset[0]) &&
+		            es_add_u64(L->slot_offset[0], L->slot_size, &L->slot_offset[1]) &&
+		            es_add_u64(L->slot_offset[1], L->slot_size, &end);
+		ES_CHECKF(fits && end == L->file_size, EMBSTORE_BAD_LAYOUT,
+		          "two checksum slots of %llu checksums after the directory (which ends at %llu) must end the file at "
+		          "%llu bytes",
+		          (unsigned long long)L->checksum_count, (unsigned long long)dir_end, (unsigned long long)L->file_size);
+		ES_CHECKF(all_zero(base + dir_end, (size_t)(L->slot_offset[0] - dir_end)), EMBSTORE_CORRUPT,
+		          "padding between the directory and the checksum slots is not zero");
+	}
 
-	ES_CHECKF(es_header_checksum(base, base + L->dir_offset, L->dir_size) == es_le64(base + ES_SB_CHECKSUM),
+	/* A file without slots rewrites its header checksum on every sync, so a crash can leave it wrong while
+	 * everything else is fine: that is what reseal repairs. With slots the header never changes after the build. */
+	bool check_header = mode == ES_PARSE_STRICT || slots;
+	ES_CHECKF(!check_header ||
+	              es_header_checksum(base, base + L->dir_offset, L->dir_size) == es_le64(base + ES_SB_CHECKSUM),
 	          EMBSTORE_HEADER_CHECKSUM, "header_checksum %016llx does not match the superblock and directory",
 	          (unsigned long long)es_le64(base + ES_SB_CHECKSUM));
 
 	/* From here on the directory is what the writer wrote (or what someone crafted with care): still check. */
-	L->checksum_count = es_le64(base + ES_SB_CHECKSUM_COUNT);
 	*pool_size = es_le32(base + ES_SB_POOL_SIZE);
 	uint64_t need = (uint64_t)L->table_count * ES_TABLE_ENTRY_SIZE + (uint64_t)L->meta_count * ES_META_ENTRY_SIZE;
-	uint64_t sums;
-	ES_CHECKF(es_mul_u64(L->checksum_count, 8, &sums) && es_add_u64(need, sums, &need) &&
+	uint64_t sums = 0;
+	ES_CHECKF((slots || es_mul_u64(L->checksum_count, 8, &sums)) && es_add_u64(need, sums, &need) &&
 	              es_add_u64(need, *pool_size, &need) && need == L->dir_size,
 	          EMBSTORE_BAD_LAYOUT,
 	          "directory_size %llu is not the sum of its parts (%u tables, %u metadata entries, %llu checksums, a "
@@ -185,7 +209,7 @@ static embstore_status parse_directory(const uint8_t *base, es_layout *L, uint64
 	const uint8_t *dir = base + L->dir_offset;
 	const uint8_t *metas = dir + (uint64_t)L->table_count * ES_TABLE_ENTRY_SIZE;
 	const uint8_t *sums = metas + (uint64_t)L->meta_count * ES_META_ENTRY_SIZE;
-	const uint8_t *pool = sums + L->checksum_count * 8;
+	const uint8_t *pool = sums + (L->flags & ES_FLAG_SUM_SLOTS ? 0 : L->checksum_count * 8);
 	uint64_t cursor = 0, end = ES_SUPERBLOCK_SIZE, chunks = 0;
 
 	for (uint32_t i = 0; i < L->table_count; i++) {
@@ -193,7 +217,7 @@ static embstore_status parse_directory(const uint8_t *base, es_layout *L, uint64
 		es_table *t = &L->tables[i];
 		ES_TRY(take_string(pool, pool_size, &cursor, es_le32(e + ES_TE_NAME_OFFSET), es_le32(e + ES_TE_NAME_LENGTH),
 		                   1, ES_MAX_NAME_LEN, "table name", i, &t->name));
-		if (L->minor == 0)
+		if (L->minor <= EMBSTORE_FORMAT_MINOR)
 			ES_CHECKF(all_zero(e + ES_TE_RESERVED, ES_TE_RESERVED_LEN), EMBSTORE_CORRUPT,
 			          "table '%s': reserved bytes are not zero", t->name);
 		names[i] = t->name;
@@ -232,15 +256,73 @@ static embstore_status parse_directory(const uint8_t *base, es_layout *L, uint64
 	ES_CHECKF(cursor == pool_size, EMBSTORE_BAD_STRING, "string_pool_size %llu, but the strings end at %llu",
 	          (unsigned long long)pool_size, (unsigned long long)cursor);
 	ES_TRY(check_unique(names, L->meta_count, "metadata key"));
-	L->checksums = sums;
+	if (!(L->flags & ES_FLAG_SUM_SLOTS)) {
+		for (uint64_t i = 0; i < L->checksum_count; i++)
+			L->sums[i] = es_le64(sums + 8 * i);
+	}
 	return EMBSTORE_OK;
 }
 
-embstore_status es_layout_parse(const uint8_t *base, uint64_t len, es_layout *out)
+uint64_t es_slot_checksum(const uint8_t *slot, uint64_t count)
+{
+	XXH3_state_t st;
+	XXH3_INITSTATE(&st);
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, slot, ES_SLOT_CHECKSUM);
+	XXH3_64bits_update(&st, slot + ES_SLOT_HEADER, (size_t)(8 * count));
+	return XXH3_64bits_digest(&st);
+}
+
+/* Copies slot k into buf and says whether the copy is intact. The copy, not the mapping, is checked and then
+ * used: a sync in another process may be writing this very slot. */
+static bool copy_slot(const uint8_t *base, const es_layout *L, unsigned k, uint8_t *buf)
+{
+	memcpy(buf, base + L->slot_offset[k], (size_t)L->slot_size);
+	return es_le64(buf + ES_SLOT_COUNT) == L->checksum_count && es_le64(buf + ES_SLOT_RESERVED) == 0 &&
+	       es_slot_checksum(buf, L->checksum_count) == es_le64(buf + ES_SLOT_CHECKSUM);
+}
+
+/* The newest intact slot's checksums into L->sums. A slot found torn while another process syncs is tried again:
+ * that process writes only the slot that is not current, so a second look finds the one it just completed. */
+static embstore_status choose_slot(const uint8_t *base, es_layout *L, int mode)
+{
+	uint8_t *buf[2] = {malloc((size_t)L->slot_size), malloc((size_t)L->slot_size)};
+	embstore_status st = EMBSTORE_NO_MEMORY;
+	bool intact[2] = {false, false};
+	uint64_t gen[2] = {0, 0};
+	for (int attempt = 0; buf[0] && buf[1] && attempt < 3 && st != EMBSTORE_OK; attempt++) {
+		for (unsigned k = 0; k < 2; k++) {
+			intact[k] = copy_slot(base, L, k, buf[k]);
+			gen[k] = es_le64(buf[k] + ES_SLOT_GENERATION);
+		}
+		if (intact[0] || intact[1] || mode == ES_PARSE_RESEAL)
+			st = EMBSTORE_OK;
+		else
+			st = EMBSTORE_HEADER_CHECKSUM;
+	}
+	if (st == EMBSTORE_OK) {
+		unsigned k = intact[0] && intact[1] ? (gen[1] > gen[0]) : intact[1];
+		if (!intact[0] && !intact[1]) /* reseal: any generation above both will do */
+			k = gen[1] > gen[0];
+		L->current_slot = k;
+		L->generation = gen[k];
+		for (uint64_t i = 0; i < L->checksum_count; i++)
+			L->sums[i] = es_le64(buf[k] + ES_SLOT_HEADER + 8 * i);
+	} else if (st == EMBSTORE_HEADER_CHECKSUM) {
+		es_detail("neither checksum slot is intact (generations %llu and %llu); 'embstore reseal' rewrites them "
+		          "from the rows",
+		          (unsigned long long)gen[0], (unsigned long long)gen[1]);
+	}
+	free(buf[0]);
+	free(buf[1]);
+	return st;
+}
+
+embstore_status es_layout_parse(const uint8_t *base, uint64_t len, int mode, es_layout *out)
 {
 	es_layout L = {0};
 	uint64_t pool_size;
-	ES_TRY(parse_superblock(base, len, &L, &pool_size));
+	ES_TRY(parse_superblock(base, len, mode, &L, &pool_size));
 
 	/* Counts are capped and the directory that holds their entries lies in the file, so these allocations are
 	 * bounded by the file's own size. */
@@ -248,9 +330,13 @@ embstore_status es_layout_parse(const uint8_t *base, uint64_t len, es_layout *ou
 	L.tables = calloc(L.table_count ? L.table_count : 1, sizeof *L.tables);
 	L.meta = calloc(L.meta_count ? L.meta_count : 1, sizeof *L.meta);
 	const char **names = calloc(n_names ? n_names : 1, sizeof *names);
+	/* checksum_count is bounded by the file too: its checksums lie in the directory or in the slots. */
+	L.sums = malloc(L.checksum_count ? (size_t)L.checksum_count * 8 : 1);
 	embstore_status st = EMBSTORE_NO_MEMORY;
-	if (L.tables && L.meta && names)
+	if (L.tables && L.meta && names && L.sums)
 		st = parse_directory(base, &L, pool_size, names);
+	if (st == EMBSTORE_OK && (L.flags & ES_FLAG_SUM_SLOTS))
+		st = choose_slot(base, &L, mode);
 	free(names);
 	if (st != EMBSTORE_OK) {
 		es_layout_free(&L);
@@ -264,6 +350,8 @@ void es_layout_free(es_layout *L)
 {
 	free(L->tables);
 	free(L->meta);
+	free(L->sums);
 	L->tables = NULL;
 	L->meta = NULL;
+	L->sums = NULL;
 }

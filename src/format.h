@@ -46,6 +46,16 @@
 #define ES_META_ENTRY_SIZE 16
 #define ES_DIR_ALIGN 8
 
+/* Superblock flags. SUM_SLOTS (1.1): chunk checksums in two slots after the directory (docs/FORMAT.md). */
+#define ES_FLAG_SUM_SLOTS 1u
+#define ES_KNOWN_FLAGS ES_FLAG_SUM_SLOTS
+
+#define ES_SLOT_GENERATION 0
+#define ES_SLOT_COUNT 8
+#define ES_SLOT_RESERVED 16
+#define ES_SLOT_CHECKSUM 24
+#define ES_SLOT_HEADER 32
+
 /* Caps (docs/FORMAT.md, "Caps, in one place"). */
 #define ES_MAX_TABLES 65536u
 #define ES_MAX_META 65536u
@@ -87,10 +97,17 @@ typedef struct es_layout {
 	uint32_t table_count, meta_count;
 	es_table *tables;          /* table_count, owned */
 	es_meta *meta;             /* meta_count, owned */
-	const uint8_t *checksums;  /* checksum_count little-endian u64, in the mapping */
+	uint64_t *sums;            /* checksum_count chunk checksums, owned: a copy, so that a sync writing the
+	                            * mapping meanwhile cannot change what was validated */
 	uint64_t checksum_count;
+	uint32_t flags;
 	uint64_t dir_offset;
 	uint64_t dir_size;
+	/* With ES_FLAG_SUM_SLOTS: where the slots are, which one the sums came from, and its generation. */
+	uint64_t slot_offset[2];
+	uint64_t slot_size;
+	unsigned current_slot;
+	uint64_t generation;
 } es_layout;
 
 /* Rows per checksum chunk: about `chunk_bytes` of rows, at least one, and within the u32 field. A table shorter
@@ -114,10 +131,18 @@ static inline void es_chunk_span(const es_table *t, uint64_t k, uint64_t *first,
 	*n = t->rows - *first < t->chunk_rows ? t->rows - *first : t->chunk_rows;
 }
 
-/* Validates the `len` bytes at `base` as a whole embstore file, per docs/FORMAT.md. Touches the superblock
- * and directory only. On success fills *out (free with es_layout_free). */
-embstore_status es_layout_parse(const uint8_t *base, uint64_t len, es_layout *out);
+/* How much of a damaged file es_layout_parse accepts: ES_PARSE_STRICT for every reader; ES_PARSE_RESEAL for
+ * embstore_reseal, which is about to recompute every checksum: it skips the header checksum of a file without
+ * slots and accepts slots that are not intact (every other rule still holds). */
+enum { ES_PARSE_STRICT, ES_PARSE_RESEAL };
+
+/* Validates the `len` bytes at `base` as a whole embstore file, per docs/FORMAT.md. Touches the superblock,
+ * directory and checksum slots only. On success fills *out (free with es_layout_free). */
+embstore_status es_layout_parse(const uint8_t *base, uint64_t len, int mode, es_layout *out);
 void es_layout_free(es_layout *layout);
+
+/* XXH3-64 of a slot's first 24 bytes and then its `count` checksums (little-endian u64 after the header). */
+uint64_t es_slot_checksum(const uint8_t *slot, uint64_t count);
 
 /* XXH3-64 of the 120 superblock bytes before the checksum field, then the directory. */
 uint64_t es_header_checksum(const uint8_t *superblock, const uint8_t *dir, uint64_t dir_size);
@@ -136,8 +161,18 @@ typedef struct es_dir_parts {
 	uint32_t pool_size;     /* bytes of every name, key and value with its zero byte */
 } es_dir_parts;
 
-/* The directory's bytes, malloc'd. Errors: LIMIT (over the size cap), NO_MEMORY. */
+/* The directory's bytes, malloc'd; the checksums go to the slots (es_encode_slot), not here. Errors: LIMIT (over
+ * the size cap), NO_MEMORY. */
 embstore_status es_encode_directory(const es_dir_parts *d, uint8_t **out, uint64_t *size);
+
+/* Bytes of one checksum slot holding `count` checksums. */
+static inline uint64_t es_slot_size(uint64_t count)
+{
+	return ES_SLOT_HEADER + 8 * count;
+}
+
+/* One checksum slot at `slot`: the header with `generation` and the slot checksum, then the sums, little-endian. */
+void es_encode_slot(uint8_t *slot, uint64_t generation, const uint64_t *sums, uint64_t count);
 /* The superblock of a file whose directory `dir` (dir_size bytes) starts at dir_offset, checksum included. */
 void es_encode_superblock(const es_dir_parts *d, uint32_t alignment, uint64_t dir_offset, const uint8_t *dir,
                           uint64_t dir_size, uint8_t sb[ES_SUPERBLOCK_SIZE]);

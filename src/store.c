@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "store_impl.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -27,14 +28,14 @@ static embstore_status check_flags(unsigned flags)
 
 /* Validates the bytes and builds the store around them; takes ownership of the mapping and fd (-1: none) on
  * success only. */
-static embstore_status finish_open(uint8_t *base, uint64_t len, int fd, unsigned flags, embstore **out)
+static embstore_status finish_open(uint8_t *base, uint64_t len, int fd, unsigned flags, int mode, embstore **out)
 {
 	embstore *s = calloc(1, sizeof *s);
 	ES_CHECK(s, EMBSTORE_NO_MEMORY);
 	s->base = base;
 	s->len = len;
 	s->fd = fd;
-	embstore_status st = es_layout_parse(base, len, &s->layout);
+	embstore_status st = es_layout_parse(base, len, mode, &s->layout);
 	if (st == EMBSTORE_OK && (flags & EMBSTORE_OPEN_VERIFY))
 		st = embstore_verify(s, NULL, NULL);
 	if (st == EMBSTORE_OK && (flags & EMBSTORE_OPEN_WRITABLE)) {
@@ -75,15 +76,35 @@ static void advise(embstore *s, unsigned flags)
 	}
 }
 
-embstore_status embstore_open(const char *path, unsigned flags, embstore **out)
+/* Opens path for a writer: the lock taken, and the file still the one at path (a build may have renamed a new
+ * file over it between our open and our lock; then the new one is opened). */
+static embstore_status open_locked(const char *path, int *out)
 {
-	es_detail_clear();
-	ES_CHECK(path && out, EMBSTORE_INVALID_ARGUMENT);
-	ES_TRY(check_flags(flags));
+	for (int attempt = 0; attempt < 8; attempt++) {
+		int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+		ES_CHECK(fd >= 0, EMBSTORE_IO);
+		embstore_status st = es_lock(fd, false, path);
+		if (st == EMBSTORE_OK && es_still_at(path, fd)) {
+			*out = fd;
+			return EMBSTORE_OK;
+		}
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		ES_TRY(st);
+	}
+	ES_CHECKF(false, EMBSTORE_LOCKED, "'%s' kept being replaced while it was being opened", path);
+}
+
+embstore_status es_open(const char *path, unsigned flags, int mode, embstore **out)
+{
 	bool writable = flags & EMBSTORE_OPEN_WRITABLE;
+	int fd;
 	/* O_NONBLOCK: a FIFO or device must not block the open; it is refused right after, as not a regular file. */
-	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
-	ES_CHECK(fd >= 0, EMBSTORE_IO);
+	if (writable)
+		ES_TRY(open_locked(path, &fd));
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return EMBSTORE_IO;
 
 	struct stat sb;
 	embstore_status st = EMBSTORE_IO;
@@ -103,7 +124,7 @@ embstore_status embstore_open(const char *path, unsigned flags, embstore **out)
 		if (got < 0)
 			goto fail;
 		es_layout probe;
-		st = es_layout_parse(head, (uint64_t)got, &probe);
+		st = es_layout_parse(head, (uint64_t)got, mode, &probe);
 		goto fail;
 	}
 	if (len > SIZE_MAX) {
@@ -113,12 +134,12 @@ embstore_status embstore_open(const char *path, unsigned flags, embstore **out)
 	void *map = mmap(NULL, (size_t)len, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		goto fail;
-	st = finish_open(map, len, fd, flags, out);
+	st = finish_open(map, len, fd, flags, mode, out);
 	if (st != EMBSTORE_OK) {
 		munmap(map, (size_t)len);
 		goto fail;
 	}
-	(*out)->mapped = true; /* fd stays open: verify reads through it (verify.c says why) */
+	(*out)->mapped = true; /* fd stays open: verify reads through it (verify.c says why), and it holds the lock */
 	(*out)->writable = writable;
 	advise(*out, flags);
 	return EMBSTORE_OK;
@@ -130,13 +151,21 @@ fail:;
 	return st;
 }
 
+embstore_status embstore_open(const char *path, unsigned flags, embstore **out)
+{
+	es_detail_clear();
+	ES_CHECK(path && out, EMBSTORE_INVALID_ARGUMENT);
+	ES_TRY(check_flags(flags));
+	return es_open(path, flags, ES_PARSE_STRICT, out);
+}
+
 embstore_status embstore_open_memory(const void *data, size_t len, unsigned flags, embstore **out)
 {
 	es_detail_clear();
 	ES_CHECK(out && (data || len == 0), EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECK((flags & ~EMBSTORE_OPEN_VERIFY) == 0, EMBSTORE_INVALID_ARGUMENT);
 	static const uint8_t empty[1];
-	return finish_open((uint8_t *)(data ? data : empty), len, -1, flags, out);
+	return finish_open((uint8_t *)(data ? data : empty), len, -1, flags, ES_PARSE_STRICT, out);
 }
 
 void embstore_close(embstore *s)

@@ -14,4 +14,8 @@ struct embstore {
 	uint8_t *dirty;     /* writable: one byte per checksum chunk, set by scatter-add, cleared by sync */
 };
 
+/* embstore_open without the argument checks, parsing in `mode` (ES_PARSE_STRICT, or ES_PARSE_RESEAL for
+ * embstore_reseal). */
+embstore_status es_open(const char *path, unsigned flags, int mode, embstore **out);
+
 #endif

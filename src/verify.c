@@ -94,7 +94,7 @@ static embstore_status check_chunk(const embstore *s, uint32_t ti, uint64_t k, u
 			any_bad |= !es_int8_row_finite(p + j * t->row_stride, t->dim);
 		done += m;
 	}
-	if (XXH3_64bits_digest(&st) != es_le64(s->layout.checksums + 8 * (t->chunk_first + k))) {
+	if (XXH3_64bits_digest(&st) != s->layout.sums[t->chunk_first + k]) {
 		report(r, &s->layout, ti, EMBSTORE_DATA_CHECKSUM, first, n);
 		return EMBSTORE_OK;
 	}

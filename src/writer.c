@@ -3,7 +3,9 @@
  * (encode.c), then the superblock. Memory holds one conversion buffer and 8 bytes per chunk, whatever the table
  * size. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define XXH_STATIC_LINKING_ONLY
@@ -11,6 +13,7 @@
 
 #include "commit.h"
 #include "format.h"
+#include "lock.h"
 #include "writer.h"
 
 #define ES_WRITE_BUFFER (1u << 20)
@@ -24,6 +27,7 @@ struct embstore_writer {
 	uint32_t alignment;
 	uint64_t chunk_bytes;
 	bool saturate;
+	bool wait; /* for a writer holding the file at path */
 	es_table *tables; /* names owned; the last one is being appended to */
 	uint32_t n_tables, cap_tables;
 	uint64_t rows_declared; /* of the last table; 0: not known in advance */
@@ -147,6 +151,34 @@ embstore_status embstore_writer_set_saturate(embstore_writer *w, int saturate)
 	ES_CHECK(w->state == W_OPEN, EMBSTORE_STATE);
 	w->saturate = saturate != 0;
 	return EMBSTORE_OK;
+}
+
+embstore_status embstore_writer_set_wait(embstore_writer *w, int wait)
+{
+	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECK(w->state == W_OPEN, EMBSTORE_STATE);
+	w->wait = wait != 0;
+	return EMBSTORE_OK;
+}
+
+/* The file now at the path, if any, locked as its writers lock it, and held through the rename: a trainer that
+ * has it open makes this fail (or wait), and one that opens it meanwhile finds it locked, and then the new file.
+ * *fd is -1 when there is nothing to lock. */
+static embstore_status lock_replaced(embstore_writer *w, int *fd)
+{
+	*fd = open(w->file.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (*fd < 0)
+		return EMBSTORE_OK; /* nothing there (or nothing we may open, which no trainer of ours holds either) */
+	struct stat sb;
+	embstore_status st = fstat(*fd, &sb) == 0 && S_ISREG(sb.st_mode) ? es_lock(*fd, w->wait, w->file.path)
+	                                                                   : EMBSTORE_OK;
+	if (st != EMBSTORE_OK) {
+		int saved = errno;
+		close(*fd);
+		*fd = -1;
+		errno = saved;
+	}
+	return st;
 }
 
 /* Validates a string for the pool and accounts for it (string plus its zero byte). */
@@ -355,6 +387,23 @@ embstore_status embstore_writer_append(embstore_writer *w, const void *src, embs
 	return es_writer_append(w, src, src_dtype, n, src_stride);
 }
 
+/* Both checksum slots after the directory, with the same checksums: slot 0 current (generation 1), slot 1 the one
+ * the first sync will write. */
+static embstore_status write_slots(embstore_writer *w)
+{
+	ES_TRY(pad_to(w, ES_DIR_ALIGN));
+	size_t size = (size_t)es_slot_size(w->n_sums);
+	uint8_t *slot = malloc(size);
+	ES_CHECK(slot, EMBSTORE_NO_MEMORY);
+	embstore_status st = EMBSTORE_OK;
+	for (unsigned k = 0; k < 2 && st == EMBSTORE_OK; k++) {
+		es_encode_slot(slot, k == 0 ? 1 : 0, w->sums, w->n_sums);
+		st = write_at_pos(w, slot, size);
+	}
+	free(slot);
+	return st;
+}
+
 static embstore_status commit(embstore_writer *w)
 {
 	ES_TRY(end_table(w));
@@ -368,14 +417,18 @@ static embstore_status commit(embstore_writer *w)
 	embstore_status st = write_at_pos(w, dir, (size_t)dir_size);
 	free(dir);
 	ES_TRY(st);
+	ES_TRY(write_slots(w));
 	ES_CHECKF(pwrite(w->file.fd, sb, sizeof sb, 0) == (ssize_t)sizeof sb, EMBSTORE_IO, "writing '%s'",
 	          w->file.path);
+	int held;
+	ES_TRY(lock_replaced(w, &held));
 	st = es_commit_finish(&w->file);
-	if (st != EMBSTORE_OK) {
-		int saved = errno;
+	int saved = errno;
+	if (st != EMBSTORE_OK)
 		es_detail("committing '%s'", w->file.path);
-		errno = saved;
-	}
+	if (held >= 0)
+		close(held);
+	errno = saved;
 	return st;
 }
 

@@ -116,7 +116,8 @@ def reseal(data):
 
 
 def reseal_chunk(data, table_index, chunk):
-    """Recomputes one chunk checksum (then the header checksum) after table data was changed on purpose."""
+    """Recomputes one chunk checksum (in both checksum slots, or in a 1.0 directory and then the header checksum)
+    after table data was changed on purpose."""
     dir_off = u64(data, 24)
     table_count, meta_count = u32(data, 40), u32(data, 44)
     e = dir_off + 128 * table_index
@@ -125,10 +126,20 @@ def reseal_chunk(data, table_index, chunk):
     first = chunk * chunk_rows
     n = min(chunk_rows, rows - first)
     start = data_offset + first * stride
-    sums = dir_off + 128 * table_count + 16 * meta_count
-    at = sums + 8 * (chunk_first + chunk)
-    data[at:at + 8] = xxh3(bytes(data[start:start + n * stride])).to_bytes(8, "little")
-    reseal(data)
+    value = xxh3(bytes(data[start:start + n * stride])).to_bytes(8, "little")
+    count = u64(data, 48)
+    if u32(data, 64) & 1:  # SUM_SLOTS (1.1): the checksums live in two slots that end the file; reseal both
+        size = 32 + 8 * count
+        for slot in (len(data) - 2 * size, len(data) - size):
+            at = slot + 32 + 8 * (chunk_first + chunk)
+            data[at:at + 8] = value
+            data[slot + 24:slot + 32] = xxh3(bytes(data[slot:slot + 24]) +
+                                             bytes(data[slot + 32:slot + size])).to_bytes(8, "little")
+    else:
+        sums = dir_off + 128 * table_count + 16 * meta_count
+        at = sums + 8 * (chunk_first + chunk)
+        data[at:at + 8] = value
+        reseal(data)
 
 
 def bits(a):
@@ -265,7 +276,7 @@ class TestGeneral(Base):
 
     def test_version(self):
         out, _ = self.ok("--version")
-        self.assertRegex(out.decode(), r"^embstore \d+\.\d+\.\d+\S* \(file format 1\.0\)\n$")
+        self.assertRegex(out.decode(), r"^embstore \d+\.\d+\.\d+\S* \(file format 1\.1\)\n$")
         self.assertEqual(out, self.ok("-V")[0])
 
     def test_usage_errors(self):
@@ -889,7 +900,7 @@ class TestInspect(Base):
         meta = {"q": meta["q"], "unicode": meta["unicode"], "k": "with=equals=v=1"}
         info = self.inspect(path)
         self.assertEqual(set(info), {"format_version", "file_size", "data_alignment", "metadata", "tables"})
-        self.assertEqual(info["format_version"], "1.0")
+        self.assertEqual(info["format_version"], "1.1")
         self.assertEqual(info["file_size"], os.path.getsize(path))
         self.assertEqual(info["data_alignment"], 4096)
         for k, v in meta.items():
@@ -915,7 +926,7 @@ class TestInspect(Base):
 
         out, _ = self.ok("inspect", path)
         text = out.decode("utf-8")
-        self.assertIn("format version:  1.0\n", text)
+        self.assertIn("format version:  1.1\n", text)
         self.assertIn("file size:       %d bytes\n" % info["file_size"], text)
         # Control characters and backslashes are escaped (one entry per line); quotes need not be.
         self.assertIn('quote " backslash \\\\ tab \\t newline \\n bell \\x07 del \\x7f\n', text)

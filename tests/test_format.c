@@ -47,7 +47,7 @@ RULE(sample_is_valid, EMBSTORE_OK, (void)0)
 RULE(bad_magic, EMBSTORE_BAD_MAGIC, b[1] ^= 1)
 RULE(major_too_new, EMBSTORE_UNSUPPORTED_VERSION, es_put16(b + ES_SB_VERSION_MAJOR, 2))
 RULE(major_zero, EMBSTORE_UNSUPPORTED_VERSION, es_put16(b + ES_SB_VERSION_MAJOR, 0))
-RULE(newer_minor_may_use_reserved, EMBSTORE_OK, es_put16(b + ES_SB_VERSION_MINOR, 1); b[ES_SB_RESERVED + 3] = 7;
+RULE(newer_minor_may_use_reserved, EMBSTORE_OK, es_put16(b + ES_SB_VERSION_MINOR, EMBSTORE_FORMAT_MINOR + 1); b[ES_SB_RESERVED + 3] = 7;
      t0[ES_TE_RESERVED] = 1)
 RULE(minor0_reserved_nonzero, EMBSTORE_CORRUPT, b[ES_SB_RESERVED + 51] = 1)
 RULE(superblock_size, EMBSTORE_CORRUPT, es_put32(b + ES_SB_SUPERBLOCK_SIZE, 64))
@@ -145,10 +145,41 @@ Test(format, checksum_covers_directory)
 {
 	size_t len;
 	uint8_t *b = tu_sample_store(&len);
-	for (size_t i = tu_dir_offset(b); i < len; i++) {
+	uint64_t end = tu_dir_offset(b) + es_le64(b + ES_SB_DIR_SIZE);
+	for (size_t i = tu_dir_offset(b); i < end; i++) {
 		b[i] ^= 1;
 		expect_status(b, len, EMBSTORE_HEADER_CHECKSUM, 0, NULL);
 		b[i] ^= 1;
+	}
+	free(b);
+}
+
+/* Two checksum slots follow the directory (1.1): any damage to one leaves the other in charge; damage to both is
+ * refused, and the padding before them must be zero. */
+Test(format, checksum_slots)
+{
+	size_t len;
+	uint8_t *b = tu_sample_store(&len);
+	cr_assert(es_le32(b + ES_SB_FLAGS) & ES_FLAG_SUM_SLOTS);
+	uint64_t count = es_le64(b + ES_SB_CHECKSUM_COUNT), slot = es_slot_size(count);
+	uint64_t dir_end = tu_dir_offset(b) + es_le64(b + ES_SB_DIR_SIZE), slot0 = len - 2 * slot;
+	cr_assert_eq(slot0, (dir_end + 7) / 8 * 8);
+	cr_assert(slot0 > dir_end, "the sample has padding before its slots, which the last loop damages");
+	cr_assert_eq(es_le64(b + slot0), 1, "the builder writes generation 1 into slot 0");
+	cr_assert_eq(es_le64(b + slot0 + slot), 0);
+	for (size_t i = (size_t)slot0; i < len; i++) {
+		b[i] ^= 0x10;
+		expect_status(b, len, EMBSTORE_OK, 0, NULL);
+		size_t j = i < slot0 + slot ? i + slot : i - slot; /* the same byte of the other slot */
+		b[j] ^= 0x10;
+		expect_status(b, len, EMBSTORE_HEADER_CHECKSUM, 0, "neither checksum slot is intact");
+		b[i] ^= 0x10;
+		b[j] ^= 0x10;
+	}
+	for (size_t i = (size_t)dir_end; i < slot0; i++) {
+		b[i] = 1;
+		expect_status(b, len, EMBSTORE_CORRUPT, 0, "padding between the directory and the checksum slots");
+		b[i] = 0;
 	}
 	free(b);
 }

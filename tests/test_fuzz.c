@@ -12,15 +12,16 @@
 static void mutate(uint8_t *b, size_t len, uint64_t *s)
 {
 	int edits = 1 + (int)(tu_rand(s) % 4);
-	uint64_t dir = tu_dir_offset(b);
+	uint64_t dir = tu_dir_offset(b), dir_end = dir + es_le64(b + ES_SB_DIR_SIZE);
 	for (int e = 0; e < edits; e++) {
-		/* Aim most edits at the superblock and directory, where the parser lives. */
+		/* Aim most edits at the superblock and directory, where the parser lives. (Damage to one checksum slot
+		 * is tolerated by design, so the slots take only their share of the uniform edits.) */
 		uint64_t r = tu_rand(s);
 		size_t pos;
 		if (r % 3 == 0)
 			pos = (size_t)(tu_rand(s) % ES_SUPERBLOCK_SIZE);
-		else if (r % 3 == 1 && dir < len)
-			pos = (size_t)(dir + tu_rand(s) % (len - dir));
+		else if (r % 3 == 1 && dir < dir_end && dir_end <= len)
+			pos = (size_t)(dir + tu_rand(s) % (dir_end - dir));
 		else
 			pos = (size_t)(tu_rand(s) % len);
 		switch (tu_rand(s) % 4) {

@@ -109,9 +109,7 @@ Test(verify, int8_scale_must_be_finite)
 	memcpy(b + off + 3 * 12 + 4, &nan, 4); /* row 3's scale */
 	/* reseal the chunk checksum so that only the value is wrong */
 	es_table t = {.rows = 5, .chunk_rows = 2, .row_stride = 12, .data_offset = off};
-	uint8_t *sums = tu_meta_entry(b, 2);
-	es_put64(sums + 8 * (5 + 1), es_chunk_checksum(b, &t, 1));
-	tu_reseal(b, len);
+	tu_set_chunk_sum(b, len, 5 + 1, es_chunk_checksum(b, &t, 1));
 	seen s;
 	cr_expect_eq(verify_bytes(b, len, &s), EMBSTORE_NON_FINITE);
 	cr_expect_eq(s.n, 1);
@@ -190,8 +188,7 @@ Test(verify, file_reads_in_pieces)
 	float inf = INFINITY;
 	memcpy(b + off + row * stride + DIM, &inf, 4);
 	es_table et = {.rows = ROWS, .chunk_rows = chunk, .row_stride = stride, .data_offset = off};
-	es_put64(tu_meta_entry(b, es_le32(b + ES_SB_META_COUNT)) + 8, es_chunk_checksum(b, &et, 1));
-	tu_reseal(b, len);
+	tu_set_chunk_sum(b, len, 1, es_chunk_checksum(b, &et, 1));
 	tu_write_file(path, b, len);
 	got = (seen){0};
 	cr_assert_eq(embstore_open(path, 0, &st), EMBSTORE_OK);

@@ -116,6 +116,23 @@ void tu_reseal(uint8_t *buf, size_t len)
 	es_put64(buf + ES_SB_CHECKSUM, es_header_checksum(buf, buf + off, size));
 }
 
+void tu_set_chunk_sum(uint8_t *buf, size_t len, uint64_t index, uint64_t value)
+{
+	uint64_t count = es_le64(buf + ES_SB_CHECKSUM_COUNT);
+	cr_assert(index < count);
+	if (es_le32(buf + ES_SB_FLAGS) & ES_FLAG_SUM_SLOTS) {
+		uint64_t size = es_slot_size(count);
+		for (uint64_t slot = len - 2 * size; slot < len; slot += size) {
+			es_put64(buf + slot + ES_SLOT_HEADER + 8 * index, value);
+			es_put64(buf + slot + ES_SLOT_CHECKSUM, es_slot_checksum(buf + slot, count));
+		}
+	} else {
+		uint8_t *sums = tu_meta_entry(buf, es_le32(buf + ES_SB_META_COUNT));
+		es_put64(sums + 8 * index, value);
+		tu_reseal(buf, len);
+	}
+}
+
 embstore_status tu_open_status(const uint8_t *buf, size_t len, int verify)
 {
 	uint8_t *copy = malloc(len ? len : 1);
@@ -147,7 +164,9 @@ uint8_t *tu_meta_entry(uint8_t *buf, uint32_t i)
 
 uint8_t *tu_pool(uint8_t *buf)
 {
-	return tu_meta_entry(buf, es_le32(buf + ES_SB_META_COUNT)) + 8 * es_le64(buf + ES_SB_CHECKSUM_COUNT);
+	/* 1.0 keeps the chunk checksums in the directory, before the pool; 1.1 in slots after it */
+	uint64_t sums = es_le32(buf + ES_SB_FLAGS) & ES_FLAG_SUM_SLOTS ? 0 : 8 * es_le64(buf + ES_SB_CHECKSUM_COUNT);
+	return tu_meta_entry(buf, es_le32(buf + ES_SB_META_COUNT)) + sums;
 }
 
 void kc_failed(const char *file, int line, const char *msg)

@@ -30,6 +30,10 @@ float tu_sample_value(uint64_t r, uint32_t c);
  * superblock's directory fields point outside the buffer. */
 void tu_reseal(uint8_t *buf, size_t len);
 
+/* Sets chunk checksum `index` (in both slots of a 1.1 file, resealing them; in the directory of a 1.0 file,
+ * resealing the header), so that a test can make a chunk's rows and checksum agree again after changing them. */
+void tu_set_chunk_sum(uint8_t *buf, size_t len, uint64_t index, uint64_t value);
+
 /* Opens the bytes (copied into an exactly sized buffer, so overreads are caught by sanitizers) and returns the
  * status; verifies too when the open succeeds and `verify` is set. */
 embstore_status tu_open_status(const uint8_t *buf, size_t len, int verify);
