@@ -1026,6 +1026,48 @@ class TestVerify(Base):
                          '%s: 1 problem\n' % tmp("verify_scale.emb"))
 
 
+class TestTrainingSafety(Base):
+    """One writer at a time (a flock held by whoever trains) and reseal after a crash."""
+
+    def test_build_refuses_a_file_being_trained_unless_waiting(self):
+        import fcntl
+        import threading
+        path = self.build(tmp("trained.emb"), tmp("half.npy"))
+        before = read_bytes(path)
+        with open(path, "rb") as held:  # what embstore_open(..., WRITABLE) takes
+            fcntl.flock(held, fcntl.LOCK_EX)
+            _, err = self.fails(2, "build", "-f", "-o", path, tmp("words.npy"))
+            self.assertIn("open for writing by process %d" % os.getpid(), err)
+            self.assertEqual(read_bytes(path), before)
+            threading.Timer(0.3, lambda: fcntl.flock(held, fcntl.LOCK_UN)).start()
+            self.ok("build", "-f", "--wait", "-o", path, tmp("words.npy"))
+        self.assertEqual(self.inspect(path)["tables"][0]["name"], "words")
+        with open(path, "rb") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            _, err = self.fails(2, "reseal", path)
+            self.assertIn("open for writing", err)
+
+    def test_reseal_accepts_rows_changed_without_a_sync(self):
+        path = self.build(tmp("crashed.emb"), tmp("words.npy"))
+        t = self.inspect(path)["tables"][0]
+        data = bytearray(read_bytes(path))
+        at = t["data_offset"] + 5 * t["row_stride"]
+        data[at:at + 4] = np.array([42.0], dtype="<f4").tobytes()  # a row a killed trainer changed
+        write_bytes(path, bytes(data))
+        rc, out, _ = run("verify", path)
+        self.assertEqual(rc, 1)
+        self.assertIn(b'corrupt: table "words" rows 0-', out)
+        out, _ = self.ok("reseal", path)
+        self.assertEqual(out.decode(), "resealed: %s\n" % path)
+        self.ok("verify", path)
+        self.assertEqual(parse_rows(self.get(path, [5]))[0][0], 42.0)
+        # reseal repairs checksums, never structure
+        bad = tmp("crashed_bad.emb")
+        write_bytes(bad, b"\x89EMB\r\n\x1a\n" + bytes(200))
+        self.fails(1, "reseal", bad)
+        self.fails(2, "reseal", tmp("no_such.emb"))
+
+
 class TestHostileFiles(Base):
     def readers(self, path):
         return (["inspect", path], ["inspect", "--json", path], ["verify", path], ["get", path, "--ids", "0"])

@@ -20,6 +20,7 @@ enum {
 int cli_cmd_build(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
+int cli_cmd_reseal(int argc, char **argv);
 int cli_cmd_get(int argc, char **argv);
 int cli_cmd_cpu(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);

@@ -37,13 +37,17 @@ static const char usage[] =
 	"      --align N         data alignment, a power of two from 4096 to 2M (default 4096; 2M allows huge pages)\n"
 	"      --saturate        store a finite value too large for the table's dtype (f16, bf16; f32 for f64\n"
 	"                        input) as the largest finite value of its sign, instead of failing\n"
+	"      --wait            if a process has OUT open for writing (training in place), wait until it closes\n"
+	"                        it; without --wait the build fails, since the trainer's later updates would go\n"
+	"                        to the replaced file and be lost\n"
 	"  -h, --help            print this help\n"
 	"\n"
 	"Exit status:\n"
 	"  0  OUT was written\n"
 	"  1  an INPUT is invalid: not a readable .npy or raw file of the stated size, a value too large for the\n"
 	"     table's dtype (without --saturate), or values int8 cannot quantise (NaN, infinity)\n"
-	"  2  usage error, OUT exists (without --force) or is an INPUT, I/O error, or out of memory\n";
+	"  2  usage error, OUT exists (without --force) or is an INPUT, OUT is open for writing elsewhere (without\n"
+	"     --wait), I/O error, or out of memory\n";
 
 enum {
 	OPT_OUTPUT = 'o',
@@ -57,6 +61,7 @@ enum {
 	OPT_CHUNK,
 	OPT_ALIGN,
 	OPT_SATURATE,
+	OPT_WAIT,
 };
 
 static const char short_options[] = ":o:fd:m:h";
@@ -72,6 +77,7 @@ static const struct option long_options[] = {
 	{"chunk-bytes", required_argument, NULL, OPT_CHUNK},
 	{"align", required_argument, NULL, OPT_ALIGN},
 	{"saturate", no_argument, NULL, OPT_SATURATE},
+	{"wait", no_argument, NULL, OPT_WAIT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -109,6 +115,7 @@ typedef struct build_args {
 	uint64_t chunk_bytes, alignment;
 	int have_chunk_bytes, have_alignment;
 	int saturate;
+	int wait;
 	input *inputs;
 	size_t input_count;
 	meta *metas;
@@ -260,6 +267,9 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 			break;
 		case OPT_SATURATE:
 			a->saturate = 1;
+			break;
+		case OPT_WAIT:
+			a->wait = 1;
 			break;
 		case OPT_HELP:
 			*done = 1;
@@ -437,7 +447,8 @@ static int write_store(const build_args *a)
 		return CLI_EXIT_USAGE;
 	}
 	int rc = CLI_EXIT_OK;
-	if (a->saturate && (st = embstore_writer_set_saturate(w, 1)) != EMBSTORE_OK) {
+	if ((a->saturate && (st = embstore_writer_set_saturate(w, 1)) != EMBSTORE_OK) ||
+	    (a->wait && (st = embstore_writer_set_wait(w, 1)) != EMBSTORE_OK)) {
 		cli_status_error("build", a->output, st, 0);
 		rc = CLI_EXIT_USAGE;
 		goto fail;
