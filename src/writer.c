@@ -71,15 +71,20 @@ static bool grow32(void **p, uint32_t *cap, uint64_t need, size_t size)
 	return ok;
 }
 
-static embstore_status write_at_pos(embstore_writer *w, const void *p, size_t n)
+/* Names the output file in the detail of a failure to write or commit it ("writing 'out.emb'"); keeps errno. */
+static embstore_status file_error(embstore_status st, const char *doing, const char *path)
 {
-	embstore_status st = es_write_all(w->file.fd, p, n);
 	if (st != EMBSTORE_OK) {
 		int saved = errno;
-		es_detail("writing '%s'", w->file.path);
+		es_detail("%s '%s'", doing, path);
 		errno = saved;
-		return st;
 	}
+	return st;
+}
+
+static embstore_status write_at_pos(embstore_writer *w, const void *p, size_t n)
+{
+	ES_TRY(file_error(es_write_all(w->file.fd, p, n), "writing", w->file.path));
 	w->pos += n;
 	return EMBSTORE_OK;
 }
@@ -106,14 +111,10 @@ embstore_status embstore_writer_create(const char *path, embstore_writer **out)
 	w->alignment = ES_MIN_ALIGNMENT;
 	w->chunk_bytes = ES_DEFAULT_CHUNK_BYTES;
 	XXH3_INITSTATE(&w->chunk);
-	embstore_status st = es_commit_begin(&w->file, path);
+	embstore_status st = file_error(es_commit_begin(&w->file, path), "creating a temporary file for", path);
 	if (st == EMBSTORE_OK) {
 		static const uint8_t placeholder[ES_SUPERBLOCK_SIZE];
 		st = write_at_pos(w, placeholder, sizeof placeholder);
-	} else {
-		int saved = errno;
-		es_detail("creating a temporary file beside '%s'", path);
-		errno = saved;
 	}
 	if (st != EMBSTORE_OK) {
 		int saved = errno;
@@ -368,15 +369,8 @@ static embstore_status commit(embstore_writer *w)
 	embstore_status st = write_at_pos(w, dir, (size_t)dir_size);
 	free(dir);
 	ES_TRY(st);
-	ES_CHECKF(pwrite(w->file.fd, sb, sizeof sb, 0) == (ssize_t)sizeof sb, EMBSTORE_IO, "writing '%s'",
-	          w->file.path);
-	st = es_commit_finish(&w->file);
-	if (st != EMBSTORE_OK) {
-		int saved = errno;
-		es_detail("committing '%s'", w->file.path);
-		errno = saved;
-	}
-	return st;
+	ES_TRY(file_error(es_pwrite_all(w->file.fd, sb, sizeof sb, 0), "writing", w->file.path));
+	return file_error(es_commit_finish(&w->file), "committing", w->file.path);
 }
 
 embstore_status embstore_writer_finish(embstore_writer *w)
