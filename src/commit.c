@@ -72,46 +72,51 @@ static char *follow_link(const char *path)
 	return next;
 }
 
-/* The file that writing `path` replaces: the end of the chain of symbolic links at `path`, if any (it need not
- * exist: a dangling link gets its target created, as open(O_CREAT) would), as the real path of its directory
- * and its name. Replacing the link itself would turn it into a plain file. */
-static embstore_status resolve_target(es_commit *c)
+/* The end of the chain of symbolic links at `path`: path itself when it is no link. It need not exist (a dangling
+ * link gets its target created, as open(O_CREAT) would). NULL with errno set on failure. */
+static char *chain_end(const char *path)
 {
-	char *end = strdup(c->path);
-	ES_CHECK(end, EMBSTORE_NO_MEMORY);
+	char *end = strdup(path);
 	struct stat sb;
-	for (int hops = 0; lstat(end, &sb) == 0 && S_ISLNK(sb.st_mode); hops++) {
-		char *next = NULL;
+	for (int hops = 0; end && lstat(end, &sb) == 0 && S_ISLNK(sb.st_mode); hops++) {
+		char *next = hops < MAX_LINK_HOPS ? follow_link(end) : NULL;
 		if (hops == MAX_LINK_HOPS)
 			errno = ELOOP;
-		else
-			next = follow_link(end);
 		free(end);
-		if (!next)
-			return errno == ENOMEM ? EMBSTORE_NO_MEMORY : EMBSTORE_IO;
 		end = next;
 	}
-	const char *slash = strrchr(end, '/');
+	return end;
+}
+
+/* The file that writing `path` replaces - the end of its chain of symbolic links, since replacing a link would
+ * turn it into a plain file - as the real path of its directory and its name. */
+static embstore_status resolve_target(es_commit *c)
+{
+	char *end = chain_end(c->path);
+	if (!end)
+		return errno == ENOMEM ? EMBSTORE_NO_MEMORY : EMBSTORE_IO;
+	char *slash = strrchr(end, '/');
 	const char *name = slash ? slash + 1 : end;
-	char *dir = slash ? strndup(end, slash == end ? 1 : (size_t)(slash - end)) : strdup(".");
-	embstore_status st = dir ? EMBSTORE_OK : EMBSTORE_NO_MEMORY;
-	if (st == EMBSTORE_OK && (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)) {
+	if (slash)
+		*slash = 0;
+	embstore_status st = EMBSTORE_IO;
+	size_t name_len = strlen(name), dir_len;
+	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		errno = EISDIR;
-		st = EMBSTORE_IO;
+	else if ((c->dir = realpath(!slash ? "." : *end ? end : "/", NULL)) != NULL)
+		st = EMBSTORE_OK;
+	if (st == EMBSTORE_OK) {
+		dir_len = strlen(c->dir);
+		c->target = malloc(dir_len + 1 + name_len + 1);
+		c->tmp_path = malloc(dir_len + name_len + TMP_NAME_ROOM);
+		if (!c->target || !c->tmp_path)
+			st = EMBSTORE_NO_MEMORY;
 	}
-	if (st == EMBSTORE_OK && (c->dir = realpath(dir, NULL)) == NULL)
-		st = EMBSTORE_IO;
-	size_t dir_len = c->dir ? strlen(c->dir) : 0, name_len = strlen(name);
-	if (st == EMBSTORE_OK && (c->target = malloc(dir_len + 1 + name_len + 1)) == NULL)
-		st = EMBSTORE_NO_MEMORY;
-	if (st == EMBSTORE_OK && (c->tmp_path = malloc(dir_len + name_len + TMP_NAME_ROOM)) == NULL)
-		st = EMBSTORE_NO_MEMORY;
 	if (st == EMBSTORE_OK) {
 		bool root = c->dir[dir_len - 1] == '/';
 		snprintf(c->target, dir_len + 1 + name_len + 1, "%s%s%s", c->dir, root ? "" : "/", name);
 		c->name = c->target + dir_len + (root ? 0 : 1);
 	}
-	free(dir);
 	free(end);
 	return st;
 }

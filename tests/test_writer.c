@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -272,6 +273,22 @@ ParameterizedTest(bool *named, writer, replaces_symlink_target)
 	free(real_new);
 	free(links);
 	free(stores);
+}
+
+Test(writer, symlink_loop_is_an_error)
+{
+	char *dir = fresh_dir("loop"), *a = join(dir, "a.emb"), *b = join(dir, "b.emb");
+	cr_assert_eq(symlink("b.emb", a), 0);
+	cr_assert_eq(symlink("a.emb", b), 0);
+	embstore_writer *w = NULL;
+	cr_expect_eq(embstore_writer_create(a, &w), EMBSTORE_IO);
+	cr_expect_eq(errno, ELOOP);
+	cr_expect(strstr(embstore_error_detail(), a), "the detail '%s' does not name %s", embstore_error_detail(), a);
+	cr_expect_null(w);
+	cr_expect_eq(count_entries(dir), 2);
+	free(a);
+	free(b);
+	free(dir);
 }
 
 /* The pid of a process that has exited and been reaped. */
