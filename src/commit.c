@@ -165,18 +165,15 @@ static void remove_stale_temporaries(const es_commit *c)
 {
 	int saved = errno;
 	DIR *d = opendir(c->dir);
-	if (!d)
-		goto out;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
+	for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
 		pid_t pid = temp_owner(e->d_name, c->name);
 		struct stat sb;
 		if (pid > 0 && fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
 		    sb.st_uid == geteuid() && kill(pid, 0) == -1 && errno == ESRCH)
 			(void)unlinkat(dirfd(d), e->d_name, 0);
 	}
-	closedir(d);
-out:
+	if (d)
+		closedir(d);
 	errno = saved;
 }
 

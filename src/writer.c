@@ -4,7 +4,6 @@
  * size. */
 #include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
