@@ -213,6 +213,15 @@ EMBSTORE_API embstore_status embstore_verify(const embstore *store, embstore_pro
  * chunk). Nothing appears at `path` until embstore_writer_finish succeeds, and then atomically: the file is
  * written as a temporary beside `path`, fsynced, renamed over it and the directory fsynced. A writer freed
  * without finishing removes its temporary file and leaves any existing `path` untouched.
+ * A symbolic link at `path` stays a link: the file it leads to is replaced (or created), its temporary beside it.
+ * A replaced file keeps its permission bits (owner, group and ACLs are not carried over); a new one gets 0666
+ * less the umask. The temporary is unnamed (O_TMPFILE) where the file system allows; elsewhere, and in the moment
+ * between naming it and the rename, it is ".NAME.PID.N.tmp", which a killed build leaves behind. A later build of
+ * NAME in that directory removes those that are regular files of the calling user whose PID no longer runs
+ * (kill(PID, 0) fails with ESRCH). Processes in other PID namespaces (containers, other hosts on a network file
+ * system) look dead to it: do not build one target from two of them at once. When writing or committing the
+ * file fails, embstore_error_detail names it ("writing 'out.emb'", "committing 'out.emb'"); when an import cannot
+ * read its input, the input ("reading 'in.npy'").
  */
 typedef struct embstore_writer embstore_writer;
 
@@ -281,7 +290,8 @@ EMBSTORE_API embstore_status embstore_writer_set_wait(embstore_writer *w, int wa
 
 /* Writes the directory and commits the file at `path` atomically. After it, only free is valid.
  * Errors: STATE (a table short of its declared rows, or the writer failed earlier), LOCKED (a process has the
- * file at `path` open for writing; see embstore_writer_set_wait), IO, NO_MEMORY. */
+ * file at `path` open for writing; see embstore_writer_set_wait), IO, NO_MEMORY. IO from the final fsync of the
+ * directory comes after the rename: the new file is in place, its durability unknown. */
 EMBSTORE_API embstore_status embstore_writer_finish(embstore_writer *w);
 
 /* Frees the writer; if it was not finished, removes its temporary file. */

@@ -1,14 +1,20 @@
-/* commit.c: atomic replacement of a file: unnamed temporary, fsync, link, rename, directory fsync. */
+/* commit.c: atomic replacement of a file: temporary beside the target, fsync, link, rename, directory fsync. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commit.h"
 
-#define TMP_NAME_ROOM 64 /* "." + "." + pid + "." + counter + ".tmp" */
+#define TMP_NAME_ROOM 48   /* "/" "." "." pid "." counter ".tmp" NUL */
+#define MAX_LINK_HOPS 40   /* the kernel's own limit on symbolic links followed in one path */
+#define MAX_PID_DIGITS 7   /* pid_max is at most 2^22 */
 
 embstore_status es_write_all(int fd, const void *p, size_t n)
 {
@@ -17,6 +23,8 @@ embstore_status es_write_all(int fd, const void *p, size_t n)
 		ssize_t k = write(fd, b, n);
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k == 0)
+			errno = EIO; /* no progress and no reason given */
 		ES_CHECK(k > 0, EMBSTORE_IO);
 		b += k;
 		n -= (size_t)k;
@@ -24,35 +32,167 @@ embstore_status es_write_all(int fd, const void *p, size_t n)
 	return EMBSTORE_OK;
 }
 
-static char *parent_dir(const char *path)
+embstore_status es_pwrite_all(int fd, const void *p, size_t n, uint64_t offset)
 {
-	const char *slash = strrchr(path, '/');
-	return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	const uint8_t *b = p;
+	while (n > 0) {
+		ssize_t k = pwrite(fd, b, n, (off_t)offset);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k == 0)
+			errno = EIO;
+		ES_CHECK(k > 0, EMBSTORE_IO);
+		b += k;
+		n -= (size_t)k;
+		offset += (uint64_t)k;
+	}
+	return EMBSTORE_OK;
 }
 
-/* The temporary file lives beside the target so that rename() is atomic (same file system). */
+/* What a symbolic link at `path` points to, a relative target taken from the link's directory. NULL with errno
+ * set on failure. */
+static char *follow_link(const char *path)
+{
+	char text[PATH_MAX];
+	ssize_t n = readlink(path, text, sizeof text);
+	if (n < 0)
+		return NULL;
+	if ((size_t)n == sizeof text) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	const char *slash = strrchr(path, '/');
+	size_t dir_len = text[0] != '/' && slash ? (size_t)(slash - path) + 1 : 0;
+	char *next = malloc(dir_len + (size_t)n + 1);
+	if (!next)
+		return NULL;
+	memcpy(next, path, dir_len);
+	memcpy(next + dir_len, text, (size_t)n);
+	next[dir_len + (size_t)n] = 0;
+	return next;
+}
+
+/* The end of the chain of symbolic links at `path`: path itself when it is no link. It need not exist (a dangling
+ * link gets its target created, as open(O_CREAT) would). NULL with errno set on failure. */
+static char *chain_end(const char *path)
+{
+	char *end = strdup(path);
+	struct stat sb;
+	for (int hops = 0; end && lstat(end, &sb) == 0 && S_ISLNK(sb.st_mode); hops++) {
+		char *next = hops < MAX_LINK_HOPS ? follow_link(end) : NULL;
+		if (hops == MAX_LINK_HOPS)
+			errno = ELOOP;
+		free(end);
+		end = next;
+	}
+	return end;
+}
+
+/* The file that writing `path` replaces - the end of its chain of symbolic links, since replacing a link would
+ * turn it into a plain file - as the real path of its directory and its name. */
+static embstore_status resolve_target(es_commit *c)
+{
+	char *end = chain_end(c->path);
+	if (!end)
+		return errno == ENOMEM ? EMBSTORE_NO_MEMORY : EMBSTORE_IO;
+	char *slash = strrchr(end, '/');
+	const char *name = slash ? slash + 1 : end;
+	if (slash)
+		*slash = 0;
+	embstore_status st = EMBSTORE_IO;
+	size_t name_len = strlen(name), dir_len;
+	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		errno = EISDIR;
+	else if ((c->dir = realpath(!slash ? "." : *end ? end : "/", NULL)) != NULL)
+		st = EMBSTORE_OK;
+	if (st == EMBSTORE_OK) {
+		dir_len = strlen(c->dir);
+		c->target = malloc(dir_len + 1 + name_len + 1);
+		c->tmp_path = malloc(dir_len + name_len + TMP_NAME_ROOM);
+		if (!c->target || !c->tmp_path)
+			st = EMBSTORE_NO_MEMORY;
+	}
+	if (st == EMBSTORE_OK) {
+		bool root = c->dir[dir_len - 1] == '/';
+		snprintf(c->target, dir_len + 1 + name_len + 1, "%s%s%s", c->dir, root ? "" : "/", name);
+		c->name = c->target + dir_len + (root ? 0 : 1);
+	}
+	free(end);
+	return st;
+}
+
+/* Temporaries are named ".NAME.PID.N.tmp" beside the target, so that rename() is atomic (same file system) and a
+ * later commit can tell a dead build's leftovers from a live one's. */
 static void next_temp_name(es_commit *c)
 {
 	static atomic_uint counter;
-	const char *slash = strrchr(c->path, '/');
-	int dir_len = slash ? (int)(slash - c->path) + 1 : 0;
-	snprintf(c->tmp_path, strlen(c->path) + TMP_NAME_ROOM, "%.*s.%s.%ld.%u.tmp", dir_len, c->path,
-	         c->path + dir_len, (long)getpid(), atomic_fetch_add(&counter, 1u));
+	size_t dir_len = (size_t)(c->name - c->target);
+	snprintf(c->tmp_path, dir_len + strlen(c->name) + TMP_NAME_ROOM, "%.*s.%s.%ld.%u.tmp", (int)dir_len, c->target,
+	         c->name, (long)getpid(), atomic_fetch_add(&counter, 1u));
+}
+
+/* The end of a decimal number written as printf writes it (no sign, no leading zero) starting at p, or NULL. */
+static const char *number_end(const char *p)
+{
+	if (*p < '0' || *p > '9')
+		return NULL;
+	if (*p == '0')
+		return p + 1;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
+/* The pid in `entry` when it is exactly ".NAME.PID.N.tmp" for our NAME; 0 otherwise. */
+static pid_t temp_owner(const char *entry, const char *name)
+{
+	size_t n = strlen(name);
+	if (entry[0] != '.' || strncmp(entry + 1, name, n) != 0 || entry[n + 1] != '.')
+		return 0;
+	const char *pid = entry + n + 2, *pid_end = number_end(pid);
+	if (!pid_end || *pid_end != '.' || pid_end - pid > MAX_PID_DIGITS)
+		return 0;
+	const char *count_end = number_end(pid_end + 1);
+	if (!count_end || strcmp(count_end, ".tmp") != 0)
+		return 0;
+	return (pid_t)strtol(pid, NULL, 10);
+}
+
+/* Removes the named temporaries for our target that builds whose process is gone left behind (killed without
+ * O_TMPFILE, or between naming the temporary and the rename): regular files of ours only, never a live
+ * process's. Best effort: what cannot be listed or removed stays. */
+static void remove_stale_temporaries(const es_commit *c)
+{
+	int saved = errno;
+	DIR *d = opendir(c->dir);
+	for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+		pid_t pid = temp_owner(e->d_name, c->name);
+		struct stat sb;
+		if (pid > 0 && fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+		    sb.st_uid == geteuid() && kill(pid, 0) == -1 && errno == ESRCH)
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	errno = saved;
+}
+
+/* O_TMPFILE is missing: EOPNOTSUPP from the file system, EISDIR from kernels that predate it. */
+static bool tmpfile_unsupported(int err)
+{
+	return err == EOPNOTSUPP || err == EISDIR;
 }
 
 /* Preferably an unnamed file (O_TMPFILE): if the process dies mid-build, not even a temporary is left behind.
- * File systems without O_TMPFILE get a named temporary, created O_EXCL (not mkstemp, whose mode 0600 would
- * end up on the final file). */
+ * Otherwise a named temporary, created O_EXCL (not mkstemp, whose mode 0600 would end up on a new file). */
 static embstore_status create_temp(es_commit *c)
 {
-	char *dir = parent_dir(c->path);
-	ES_CHECK(dir, EMBSTORE_NO_MEMORY);
 #ifdef O_TMPFILE
-	c->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-#endif
-	free(dir);
+	c->fd = open(c->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
 	if (c->fd >= 0)
 		return EMBSTORE_OK;
+	ES_CHECK(tmpfile_unsupported(errno), EMBSTORE_IO);
+#endif
 	for (int attempt = 0; attempt < 100; attempt++) {
 		next_temp_name(c);
 		c->fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -70,11 +210,25 @@ embstore_status es_commit_begin(es_commit *c, const char *path)
 {
 	*c = (es_commit){.fd = -1};
 	c->path = strdup(path);
-	c->tmp_path = c->path ? malloc(strlen(path) + TMP_NAME_ROOM) : NULL;
-	embstore_status st = c->tmp_path ? create_temp(c) : EMBSTORE_NO_MEMORY;
+	embstore_status st = c->path ? resolve_target(c) : EMBSTORE_NO_MEMORY;
+	if (st == EMBSTORE_OK) {
+		remove_stale_temporaries(c);
+		st = create_temp(c);
+	}
 	if (st != EMBSTORE_OK)
 		es_commit_abandon(c);
 	return st;
+}
+
+/* A replaced file keeps its permission bits (a 0600 store stays private); a new one has the 0666 less umask it
+ * was created with. Owner, group and extended attributes are not carried over. */
+static embstore_status keep_mode(const es_commit *c)
+{
+	struct stat sb;
+	if (stat(c->target, &sb) != 0)
+		return errno == ENOENT ? EMBSTORE_OK : EMBSTORE_IO;
+	ES_CHECK(fchmod(c->fd, sb.st_mode & 07777) == 0, EMBSTORE_IO);
+	return EMBSTORE_OK;
 }
 
 /* Gives an unnamed temporary a name beside the target, right before the rename. */
@@ -97,12 +251,9 @@ static embstore_status name_temp(es_commit *c)
 }
 
 /* fsync of the directory makes the rename itself durable. */
-static embstore_status sync_parent_dir(const char *path)
+static embstore_status sync_dir(const char *dir)
 {
-	char *dir = parent_dir(path);
-	ES_CHECK(dir, EMBSTORE_NO_MEMORY);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
 	ES_CHECK(fd >= 0, EMBSTORE_IO);
 	int rc = fsync(fd);
 	int saved = errno;
@@ -115,14 +266,15 @@ static embstore_status sync_parent_dir(const char *path)
 embstore_status es_commit_finish(es_commit *c)
 {
 	ES_CHECK(c->fd >= 0, EMBSTORE_STATE);
+	ES_TRY(keep_mode(c));
 	ES_CHECK(fsync(c->fd) == 0, EMBSTORE_IO);
 	ES_TRY(name_temp(c));
 	int rc = close(c->fd);
 	c->fd = -1;
 	ES_CHECK(rc == 0, EMBSTORE_IO);
-	ES_CHECK(rename(c->tmp_path, c->path) == 0, EMBSTORE_IO);
+	ES_CHECK(rename(c->tmp_path, c->target) == 0, EMBSTORE_IO);
 	c->named = false; /* committed: nothing left to remove */
-	return sync_parent_dir(c->path);
+	return sync_dir(c->dir);
 }
 
 void es_commit_abandon(es_commit *c)
@@ -134,6 +286,8 @@ void es_commit_abandon(es_commit *c)
 		unlink(c->tmp_path);
 	errno = saved;
 	free(c->tmp_path);
+	free(c->target);
+	free(c->dir);
 	free(c->path);
 	*c = (es_commit){.fd = -1};
 }

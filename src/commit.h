@@ -9,24 +9,32 @@
 #include "util.h"
 
 /* Content goes to an unnamed temporary file (O_TMPFILE) in the target's directory, or where the file system has
- * none, to a named one beside it. es_commit_finish fsyncs it, gives it a name, renames it over the path and
- * fsyncs the directory: a reader of `path` sees the old file or the whole new one, and a process killed at any
- * point leaves the old file as it was (and, with O_TMPFILE, nothing else). */
+ * none, to a named one beside it (".NAME.PID.N.tmp"). es_commit_finish gives it the replaced file's permission
+ * bits, fsyncs it, gives it a name, renames it over the target and fsyncs the directory: a reader of the target
+ * sees the old file or the whole new one, and a process killed at any point leaves the old file as it was (and,
+ * with O_TMPFILE, nothing else; without, a named temporary that the next commit in that directory removes).
+ * The target is `path`, or where a symbolic link at `path` leads: the link stays a link. */
 typedef struct es_commit {
-	char *path;
-	char *tmp_path; /* room for a temporary name beside path */
-	int fd;         /* the temporary file, open for writing; -1 after finish or abandon */
-	bool named;     /* tmp_path exists on disk and is ours to remove */
+	char *path;       /* as given, for messages */
+	char *dir;        /* the target's directory, symbolic links resolved (realpath) */
+	char *target;     /* dir + "/" + name: the file the rename replaces */
+	const char *name; /* the target's last component, inside `target` */
+	char *tmp_path;   /* room for a temporary name in dir */
+	int fd;           /* the temporary file, open for writing; -1 after finish or abandon */
+	bool named;       /* tmp_path exists on disk and is ours to remove */
 } es_commit;
 
-/* Creates the temporary file. Errors: NO_MEMORY, IO (errno kept). On error nothing is left to abandon. */
+/* Resolves the target, removes the named temporaries that dead processes left for it, and creates the
+ * temporary file. Errors: NO_MEMORY, IO (errno kept). On error nothing is left to abandon. */
 embstore_status es_commit_begin(es_commit *c, const char *path);
-/* Makes the content durable and puts it at the path. Errors: IO (errno kept), NO_MEMORY; then abandon. */
+/* Makes the content durable and puts it at the target. Errors: IO (errno kept); then abandon. An error from the
+ * final directory fsync comes after the rename: the new file is in place, not yet known to be durable. */
 embstore_status es_commit_finish(es_commit *c);
-/* Removes the temporary file if it is still ours and frees everything; the path is untouched. Keeps errno. */
+/* Removes the temporary file if it is still ours and frees everything; the target is untouched. Keeps errno. */
 void es_commit_abandon(es_commit *c);
 
-/* write(2) until all is written; EINTR is retried. Errors: IO. */
+/* write(2) / pwrite(2) until all is written; EINTR and short counts are retried. Errors: IO. */
 embstore_status es_write_all(int fd, const void *p, size_t n);
+embstore_status es_pwrite_all(int fd, const void *p, size_t n, uint64_t offset);
 
 #endif

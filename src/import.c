@@ -18,19 +18,33 @@
  * row is read; for anything else it shows at the end. */
 typedef struct input {
 	int fd;
+	const char *path; /* for messages; NULL for a descriptor the caller gave */
 	bool sized;
 	uint64_t size; /* when sized */
 	uint64_t pos;
 } input;
 
-static embstore_status input_init(input *in, int fd)
+/* Names the input in the detail of a failure to read it; keeps errno. */
+static embstore_status input_error(const input *in)
+{
+	int saved = errno;
+	if (in->path)
+		es_detail("reading '%s'", in->path);
+	else
+		es_detail("reading file descriptor %d", in->fd);
+	errno = saved;
+	return EMBSTORE_IO;
+}
+
+static embstore_status input_init(input *in, int fd, const char *path)
 {
 	struct stat sb;
-	*in = (input){.fd = fd};
-	ES_CHECK(fstat(fd, &sb) == 0, EMBSTORE_IO);
+	*in = (input){.fd = fd, .path = path};
+	if (fstat(fd, &sb) != 0)
+		return input_error(in);
 	if (S_ISDIR(sb.st_mode)) {
 		errno = EISDIR;
-		return EMBSTORE_IO;
+		return input_error(in);
 	}
 	off_t here = S_ISREG(sb.st_mode) ? lseek(fd, 0, SEEK_CUR) : -1;
 	if (here >= 0 && here <= sb.st_size) {
@@ -49,7 +63,8 @@ static embstore_status read_some(input *in, void *p, size_t n, size_t *got)
 		ssize_t k = read(in->fd, b + *got, n - *got);
 		if (k < 0 && errno == EINTR)
 			continue;
-		ES_CHECK(k >= 0, EMBSTORE_IO);
+		if (k < 0)
+			return input_error(in);
 		if (k == 0)
 			break;
 		*got += (size_t)k;
@@ -171,10 +186,10 @@ typedef struct import_call {
 	uint32_t dim;  /* raw only; 0 for .npy */
 } import_call;
 
-static embstore_status run(const import_call *c, int fd)
+static embstore_status run(const import_call *c, int fd, const char *path)
 {
 	input in;
-	ES_TRY(input_init(&in, fd));
+	ES_TRY(input_init(&in, fd, path));
 	return c->dim ? import_raw(c->w, c->name, &in, c->rows, c->dim, c->dtype) : import_npy(c->w, c->name, &in, c->dtype);
 }
 
@@ -182,8 +197,9 @@ static embstore_status run_path(const import_call *c, const char *path)
 {
 	ES_CHECK(path, EMBSTORE_INVALID_ARGUMENT);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ES_CHECK(fd >= 0, EMBSTORE_IO);
-	embstore_status st = run(c, fd);
+	if (fd < 0)
+		return input_error(&(input){.fd = -1, .path = path});
+	embstore_status st = run(c, fd, path);
 	int saved = errno;
 	close(fd);
 	errno = saved;
@@ -201,7 +217,7 @@ embstore_status embstore_writer_import_npy_fd(embstore_writer *w, const char *na
 {
 	ES_TRY(check_args(w, name, dtype));
 	ES_CHECK(fd >= 0, EMBSTORE_INVALID_ARGUMENT);
-	return run(&(import_call){w, name, dtype, 0, 0}, fd);
+	return run(&(import_call){w, name, dtype, 0, 0}, fd, NULL);
 }
 
 embstore_status embstore_writer_import_raw(embstore_writer *w, const char *name, const char *path, uint64_t rows,
@@ -217,5 +233,5 @@ embstore_status embstore_writer_import_raw_fd(embstore_writer *w, const char *na
 {
 	ES_TRY(check_args(w, name, dtype));
 	ES_CHECK(fd >= 0 && rows >= 1 && dim >= 1, EMBSTORE_INVALID_ARGUMENT);
-	return run(&(import_call){w, name, dtype, rows, dim}, fd);
+	return run(&(import_call){w, name, dtype, rows, dim}, fd, NULL);
 }

@@ -72,6 +72,15 @@ static const uint8_t *rows_at(const embstore *s, const es_table *t, uint64_t fir
 	return buf;
 }
 
+/* Says which table could not be read (the store does not know its path; the caller does); keeps errno. */
+static embstore_status read_error(const es_table *t)
+{
+	int saved = errno;
+	es_detail("reading table '%s'", t->name);
+	errno = saved;
+	return EMBSTORE_IO;
+}
+
 /* One chunk: its checksum, then (only when the checksum holds, so that one accident is one problem) the
  * int8 rows it holds. Returns IO on a read error, OK otherwise (problems go to the reporter). */
 static embstore_status check_chunk(const embstore *s, uint32_t ti, uint64_t k, uint8_t *buf, size_t cap,
@@ -88,7 +97,8 @@ static embstore_status check_chunk(const embstore *s, uint32_t ti, uint64_t k, u
 	for (uint64_t done = 0; done < n;) {
 		uint64_t m = n - done < per_read ? n - done : per_read;
 		const uint8_t *p = rows_at(s, t, first + done, m, buf);
-		ES_CHECK(p, EMBSTORE_IO);
+		if (!p)
+			return read_error(t);
 		XXH3_64bits_update(&st, p, (size_t)(m * t->row_stride));
 		for (uint64_t j = 0; int8 && j < m; j++)
 			any_bad |= !es_int8_row_finite(p + j * t->row_stride, t->dim);
@@ -102,7 +112,8 @@ static embstore_status check_chunk(const embstore *s, uint32_t ti, uint64_t k, u
 	for (uint64_t done = 0; any_bad && done < n && !r->stop;) {
 		uint64_t m = n - done < per_read ? n - done : per_read;
 		const uint8_t *p = rows_at(s, t, first + done, m, buf);
-		ES_CHECK(p, EMBSTORE_IO);
+		if (!p)
+			return read_error(t);
 		for (uint64_t j = 0; j < m && !r->stop; j++)
 			if (!es_int8_row_finite(p + j * t->row_stride, t->dim))
 				report(r, &s->layout, ti, EMBSTORE_NON_FINITE, first + done + j, 1);

@@ -75,15 +75,20 @@ static bool grow32(void **p, uint32_t *cap, uint64_t need, size_t size)
 	return ok;
 }
 
-static embstore_status write_at_pos(embstore_writer *w, const void *p, size_t n)
+/* Names the output file in the detail of a failure to write or commit it ("writing 'out.emb'"); keeps errno. */
+static embstore_status file_error(embstore_status st, const char *doing, const char *path)
 {
-	embstore_status st = es_write_all(w->file.fd, p, n);
 	if (st != EMBSTORE_OK) {
 		int saved = errno;
-		es_detail("writing '%s'", w->file.path);
+		es_detail("%s '%s'", doing, path);
 		errno = saved;
-		return st;
 	}
+	return st;
+}
+
+static embstore_status write_at_pos(embstore_writer *w, const void *p, size_t n)
+{
+	ES_TRY(file_error(es_write_all(w->file.fd, p, n), "writing", w->file.path));
 	w->pos += n;
 	return EMBSTORE_OK;
 }
@@ -110,14 +115,10 @@ embstore_status embstore_writer_create(const char *path, embstore_writer **out)
 	w->alignment = ES_MIN_ALIGNMENT;
 	w->chunk_bytes = ES_DEFAULT_CHUNK_BYTES;
 	XXH3_INITSTATE(&w->chunk);
-	embstore_status st = es_commit_begin(&w->file, path);
+	embstore_status st = file_error(es_commit_begin(&w->file, path), "creating a temporary file for", path);
 	if (st == EMBSTORE_OK) {
 		static const uint8_t placeholder[ES_SUPERBLOCK_SIZE];
 		st = write_at_pos(w, placeholder, sizeof placeholder);
-	} else {
-		int saved = errno;
-		es_detail("creating a temporary file beside '%s'", path);
-		errno = saved;
 	}
 	if (st != EMBSTORE_OK) {
 		int saved = errno;
@@ -167,8 +168,9 @@ embstore_status embstore_writer_set_wait(embstore_writer *w, int wait)
 static embstore_status lock_replaced(embstore_writer *w, int *fd)
 {
 	*fd = open(w->file.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (*fd < 0)
-		return EMBSTORE_OK; /* nothing there (or nothing we may open, which no trainer of ours holds either) */
+	if (*fd < 0 && errno == ENOENT)
+		return EMBSTORE_OK; /* nothing to replace */
+	ES_TRY(file_error(*fd < 0 ? EMBSTORE_IO : EMBSTORE_OK, "checking for a writer of", w->file.path));
 	struct stat sb;
 	embstore_status st = fstat(*fd, &sb) == 0 && S_ISREG(sb.st_mode) ? es_lock(*fd, w->wait, w->file.path)
 	                                                                   : EMBSTORE_OK;
@@ -418,17 +420,15 @@ static embstore_status commit(embstore_writer *w)
 	free(dir);
 	ES_TRY(st);
 	ES_TRY(write_slots(w));
-	ES_CHECKF(pwrite(w->file.fd, sb, sizeof sb, 0) == (ssize_t)sizeof sb, EMBSTORE_IO, "writing '%s'",
-	          w->file.path);
+	ES_TRY(file_error(es_pwrite_all(w->file.fd, sb, sizeof sb, 0), "writing", w->file.path));
 	int held;
 	ES_TRY(lock_replaced(w, &held));
-	st = es_commit_finish(&w->file);
-	int saved = errno;
-	if (st != EMBSTORE_OK)
-		es_detail("committing '%s'", w->file.path);
-	if (held >= 0)
+	st = file_error(es_commit_finish(&w->file), "committing", w->file.path);
+	if (held >= 0) {
+		int saved = errno;
 		close(held);
-	errno = saved;
+		errno = saved;
+	}
 	return st;
 }
 
