@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# test-aarch64.sh: cross-builds the library for AArch64 and runs the NEON kernel check under qemu-user, once with
-# the default kernel set and once forced to each AArch64 set. Installs the cross tools (Debian) when missing.
+# test-aarch64.sh: cross-builds the library for AArch64 and runs two checks under qemu-user, once with the default
+# kernel set and once forced to each AArch64 set: the NEON kernels against the scalar reference (check_kernels) and
+# the store around them, writer to training, plus the fixture stores of tests/data written on x86-64
+# (check_store). Installs the cross tools (Debian) when missing.
 # Usage: tools/test-aarch64.sh [build-dir]   (default: build-aarch64 in the source tree)
 set -euo pipefail
 
@@ -31,17 +33,29 @@ cmake -S "$src" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchain-aarch64
 cmake --build "$build" --target embstore_static -j"$(nproc)" >/dev/null
 
 # Static: dynamically linked AArch64 programs that start threads hang under Debian 12's qemu-user.
-aarch64-linux-gnu-gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -static \
-	-I"$src/include" -I"$src/simd" "$src/tests/aarch64/check_kernels.c" "$src/tests/kernel_cases.c" \
-	"$build/libembstore.a" /usr/lib/aarch64-linux-gnu/libxxhash.a -lpthread -lm -o "$build/check_kernels"
+checker() { # name, then its sources besides tests/aarch64/<name>.c
+	local name=$1
+	shift
+	aarch64-linux-gnu-gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -static \
+		-I"$src/include" -I"$src/simd" "$src/tests/aarch64/$name.c" "$@" "$src/tests/kernel_cases.c" \
+		"$build/libembstore.a" /usr/lib/aarch64-linux-gnu/libxxhash.a -lpthread -lm -o "$build/$name"
+}
+checker check_kernels
+checker check_store "$src/tests/fixture.c"
 
+run() { # kernel set ("": unset), program, its arguments
+	local isa=$1
+	shift
+	echo "== $(basename "$1"), EMBSTORE_ISA=${isa:-(unset)}"
+	if [ -z "$isa" ]; then
+		env -u EMBSTORE_ISA qemu-aarch64 "$@"
+	else
+		EMBSTORE_ISA=$isa qemu-aarch64 "$@"
+	fi
+}
 status=0
 for isa in "" scalar neon; do
-	echo "== EMBSTORE_ISA=${isa:-(unset)}"
-	if [ -z "$isa" ]; then
-		env -u EMBSTORE_ISA qemu-aarch64 "$build/check_kernels" || status=1
-	else
-		EMBSTORE_ISA=$isa qemu-aarch64 "$build/check_kernels" || status=1
-	fi
+	run "$isa" "$build/check_kernels" || status=1
+	run "$isa" "$build/check_store" "$src/tests/data" || status=1
 done
 exit $status
