@@ -323,3 +323,40 @@ Test(sync, reseal_accepts_the_rows)
 	free(b);
 	free(path);
 }
+
+/* A format 1.0 file (written by embstore 0.1; no checksum slots) trains and syncs the old way, in place; a crash
+ * between its checksums and its header checksum leaves a header checksum mismatch, which reseal repairs. */
+Test(sync, format_1_0_file_trains_and_reseals)
+{
+	size_t len;
+	uint8_t *b = tu_read_file(EMBSTORE_TEST_DATA_DIR "/store-1.0.emb", &len);
+	char *path = tu_path("old.emb");
+	tu_write_file(path, b, len);
+	embstore *s;
+	embstore_table t;
+	cr_assert_eq(embstore_open(path, EMBSTORE_OPEN_WRITABLE, &s), EMBSTORE_OK);
+	embstore_info info;
+	embstore_get_info(s, &info);
+	cr_assert_eq(info.format_minor, 0);
+	cr_assert_eq(embstore_table_find(s, "f32", &t), EMBSTORE_OK);
+	int64_t id = 4;
+	float g[5] = {1, 2, 3, 4, 5};
+	cr_assert_eq(embstore_table_scatter_add(s, t.index, &id, EMBSTORE_ID64, 1, g, 0.5f, NULL, 1), EMBSTORE_OK);
+	cr_expect_eq(embstore_verify(s, NULL, NULL), EMBSTORE_DATA_CHECKSUM);
+	cr_assert_eq(embstore_sync(s), EMBSTORE_OK);
+	cr_expect_eq(embstore_verify(s, NULL, NULL), EMBSTORE_OK);
+	embstore_close(s);
+	free(b);
+	b = tu_read_file(path, &len);
+	cr_assert_eq(len, 17676, "a 1.0 file stays 1.0: same size");
+	cr_assert_eq(embstore_open(path, EMBSTORE_OPEN_VERIFY, &s), EMBSTORE_OK);
+	embstore_close(s);
+	b[ES_SB_CHECKSUM] ^= 1; /* killed between the directory's checksums and the header checksum */
+	tu_write_file(path, b, len);
+	cr_expect_eq(embstore_open(path, 0, &s), EMBSTORE_HEADER_CHECKSUM);
+	cr_assert_eq(embstore_reseal(path), EMBSTORE_OK, "%s", embstore_error_detail());
+	cr_assert_eq(embstore_open(path, EMBSTORE_OPEN_VERIFY, &s), EMBSTORE_OK);
+	embstore_close(s);
+	free(b);
+	free(path);
+}
