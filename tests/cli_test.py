@@ -1068,6 +1068,22 @@ class TestTrainingSafety(Base):
         self.fails(2, "reseal", tmp("no_such.emb"))
 
 
+class TestFullDisk(Base):
+    def test_full_disk_names_the_output(self):
+        small = tmp("small_fs")
+        os.makedirs(small, exist_ok=True)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small],
+                          stderr=subprocess.DEVNULL).returncode != 0:
+            self.skipTest("cannot mount a small tmpfs here (needs root)")
+        try:
+            out = os.path.join(small, "x.emb")
+            _, err = self.fails(2, "build", "-o", out, tmp("words.npy"), tmp("half.npy"))
+            self.assertIn("embstore: build: %s: I/O or system error: No space left on device" % out, err)
+            self.assertEqual(os.listdir(small), [], "a failed build left a file behind")
+        finally:
+            subprocess.run(["umount", small])
+
+
 class TestHostileFiles(Base):
     def readers(self, path):
         return (["inspect", path], ["inspect", "--json", path], ["verify", path], ["get", path, "--ids", "0"])

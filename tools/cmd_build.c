@@ -407,6 +407,10 @@ static int import_error(const build_args *a, const input *in, embstore_status st
 		cli_status_error("build", subject, st, saved_errno);
 		return CLI_EXIT_INVALID;
 	default:
+		/* An I/O error while importing may be the output's (a full disk): the library's detail says which file
+		 * ("writing 'OUT'"), and the message is about that file then. */
+		if (st == EMBSTORE_IO && strncmp(embstore_error_detail(), "writing ", 8) == 0)
+			subject = a->output;
 		cli_status_error("build", subject, st, saved_errno);
 		return cli_exit_for(st) == CLI_EXIT_INVALID ? CLI_EXIT_INVALID : CLI_EXIT_USAGE;
 	}
