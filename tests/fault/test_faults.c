@@ -4,7 +4,9 @@
  * target holding the whole old file or the whole new one, no temporary file left beside it, and nothing leaked
  * (under the sanitizers). A short count from write, pwrite, read or pread must change nothing at all. Each loop
  * goes on to the next call until a run reaches no armed call, that is, until it made every call of that kind.
- * EMBSTORE_FAULT=KIND:N:ERR ("write:3:ENOSPC", as the failure messages print) runs only that case. */
+ * EMBSTORE_FAULT=KIND:N:ERR ("write:3:ENOSPC", as the failure messages print) runs only that case. Training in
+ * place (open writable, update, sync) gets its own loop at the end: there the file must still open afterwards
+ * and verify name nothing but the chunk the update touched. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -345,4 +347,72 @@ Test(faults, verify)
 	scenario sc = setup("verify", verify);
 	run_all(&sc);
 	teardown(&sc);
+}
+
+/* Training in place, with every msync, open and allocation of an open + update + sync + close failing in turn.
+ * Whatever fails, the file must still open, and verify may name no chunk but the one the update touched: a failed
+ * sync leaves the previous checksum slot current (or, failing after the new slot's flush, the new one). */
+static embstore_status train_once(const char *path, int step)
+{
+	embstore *s;
+	embstore_status st = embstore_open(path, EMBSTORE_OPEN_WRITABLE, &s);
+	if (st != EMBSTORE_OK)
+		return st;
+	int64_t id = 7; /* table "aa", chunk 3 of 5 (two rows per chunk) */
+	float g[3] = {1.0f, 2.0f, (float)step};
+	st = embstore_table_scatter_add(s, 0, &id, EMBSTORE_ID64, 1, g, 0.5f, NULL, 1);
+	if (st == EMBSTORE_OK)
+		st = embstore_sync(s);
+	embstore_close(s);
+	return st;
+}
+
+static int only_chunk_3(void *ctx, const embstore_problem *p)
+{
+	*(int *)ctx |= !(p->table_index == 0 && p->status == EMBSTORE_DATA_CHECKSUM && p->first_row == 6 &&
+	                 p->row_count == 2);
+	return 0;
+}
+
+Test(faults, sync)
+{
+	char *path = tu_path("sync-faults.emb");
+	size_t len;
+	uint8_t *b = tu_sample_store(&len);
+	tu_write_file(path, b, len);
+	free(b);
+	static const fault_kind kinds[] = {FAULT_MSYNC, FAULT_OPEN, FAULT_ALLOC};
+	unsigned long reached[3] = {0, 0, 0};
+	for (int k = 0; k < 3; k++) {
+		for (unsigned long n = 1;; n++) {
+			fault_arm(kinds[k], n, EIO);
+			embstore_status st = train_once(path, (int)n);
+			int err = errno;
+			bool hit = fault_hit();
+			fault_disarm();
+			const char *spec = fault_kind_name(kinds[k]);
+			if (!hit) {
+				cr_assert_eq(st, EMBSTORE_OK, "%s:%lu: %s", spec, n, embstore_status_name(st));
+				break;
+			}
+			reached[k]++;
+			cr_assert(st == (kinds[k] == FAULT_ALLOC ? EMBSTORE_NO_MEMORY : EMBSTORE_IO), "%s:%lu:EIO: %s", spec, n,
+			          embstore_status_name(st));
+			if (st == EMBSTORE_IO)
+				cr_assert_eq(err, EIO, "%s:%lu:EIO: errno %d", spec, n, err);
+			embstore *s;
+			cr_assert_eq(embstore_open(path, 0, &s), EMBSTORE_OK, "%s:%lu:EIO: the file no longer opens (%s)", spec,
+			             n, embstore_error_detail());
+			int other = 0;
+			embstore_verify(s, only_chunk_3, &other);
+			embstore_close(s);
+			cr_assert(!other, "%s:%lu:EIO: verify names more than the updated chunk", spec, n);
+			cr_assert_eq(embstore_reseal(path), EMBSTORE_OK); /* start the next run from a clean file */
+		}
+	}
+	cr_expect_gt(reached[0], 1, "sync flushes rows and then the slot: at least two msyncs");
+	cr_expect_gt(reached[2], 0);
+	if (__lsan_do_recoverable_leak_check)
+		cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (LeakSanitizer's report above)");
+	free(path);
 }
