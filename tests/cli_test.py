@@ -276,7 +276,7 @@ class TestGeneral(Base):
 
     def test_version(self):
         out, _ = self.ok("--version")
-        self.assertRegex(out.decode(), r"^embstore \d+\.\d+\.\d+\S* \(file format 1\.1\)\n$")
+        self.assertRegex(out.decode(), r"^embstore \d+\.\d+\.\d+\S* \(file format 1\.2\)\n$")
         self.assertEqual(out, self.ok("-V")[0])
 
     def test_usage_errors(self):
@@ -900,7 +900,7 @@ class TestInspect(Base):
         meta = {"q": meta["q"], "unicode": meta["unicode"], "k": "with=equals=v=1"}
         info = self.inspect(path)
         self.assertEqual(set(info), {"format_version", "file_size", "data_alignment", "metadata", "tables"})
-        self.assertEqual(info["format_version"], "1.1")
+        self.assertEqual(info["format_version"], "1.2")
         self.assertEqual(info["file_size"], os.path.getsize(path))
         self.assertEqual(info["data_alignment"], 4096)
         for k, v in meta.items():
@@ -926,7 +926,7 @@ class TestInspect(Base):
 
         out, _ = self.ok("inspect", path)
         text = out.decode("utf-8")
-        self.assertIn("format version:  1.1\n", text)
+        self.assertIn("format version:  1.2\n", text)
         self.assertIn("file size:       %d bytes\n" % info["file_size"], text)
         # Control characters and backslashes are escaped (one entry per line); quotes need not be.
         self.assertIn('quote " backslash \\\\ tab \\t newline \\n bell \\x07 del \\x7f\n', text)
