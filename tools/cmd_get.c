@@ -342,8 +342,8 @@ static void put_table_prefix(const char *path, const embstore_table *t)
 enum { MESSAGE_KEY_COLUMNS = 100 };
 
 /* The rows of the keys, in their order. An unknown key is reported by position (the first one, and how many more
- * there are) with exit 1: the request is well formed, the table lacks what it names (an id out of range, which
- * the table's size alone rules out, is a usage error). */
+ * there are). It is exit 1, not a usage error like an id out of range: whether a key exists is the file's to say,
+ * and a caller tells "not in this vocabulary" apart from a wrong command line by the status. */
 static int find_keys(const char *path, const embstore *store, const embstore_table *t, const key_list *keys,
                      id_list *ids)
 {
