@@ -26,9 +26,9 @@ import re, sys, time
 import numpy as np
 from gensim.models import KeyedVectors
 path, binary, no_header = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"
-t0 = time.perf_counter()
+t0, u0 = time.perf_counter(), time.process_time()
 kv = KeyedVectors.load_word2vec_format(path, binary=binary, no_header=no_header)
-t1 = time.perf_counter()
+t1, u1 = time.perf_counter(), time.process_time()
 # parse_vectors' checksum: keys by FNV-1a, values by their bits, each weighted by its odd position, mod 2^64.
 M = (1 << 64) - 1
 h = 0
@@ -44,7 +44,8 @@ with np.errstate(over="ignore"):
         k = np.arange(r * kv.vector_size, r * kv.vector_size + bits.size, dtype=np.uint64)
         h = (h + int(np.sum(bits * (2 * k + 1), dtype=np.uint64))) & M
 rss = re.search(r"VmHWM:\s*(\d+)", open("/proc/self/status").read()).group(1)
-print(f"rows={len(kv)} dim={kv.vector_size} seconds={t1 - t0:.4f} checksum={h:016x} peak_rss_mib={int(rss) / 1024:.1f}")
+print(f"rows={len(kv)} dim={kv.vector_size} seconds={t1 - t0:.4f} cpu_seconds={u1 - u0:.4f} checksum={h:016x}"
+      f" peak_rss_mib={int(rss) / 1024:.1f}")
 """
 
 
@@ -78,15 +79,16 @@ def warm(path):
 
 
 def measure(cmd, path, repeat):
-    """The child's best run (its result line) and its largest peak RSS."""
-    best, rss = None, 0.0
+    """The child's result line of its last run, with the best wall and processor times and the largest peak RSS
+    of all its runs."""
+    best = None
     for _ in range(repeat):
         warm(path)
         m = run(cmd)
-        rss = max(rss, float(m["peak_rss_mib"]))
-        if best is None or float(m["seconds"]) < float(best["seconds"]):
-            best = m
-    return best, rss
+        for key, pick in (("seconds", min), ("cpu_seconds", min), ("peak_rss_mib", max)):
+            m[key] = pick(float(m[key]), best[key]) if best else float(m[key])
+        best = m
+    return best
 
 
 def run(cmd):
@@ -112,20 +114,21 @@ def main():
              ("word2vec text", "word2vec-text", paths["txt"], "0", "0"),
              ("GloVe text", "glove", paths["glove"], "0", "1")]
     results = []
-    print(f"{a.rows} x {a.dim}, best of {a.repeat}, warm page cache")
-    print(f"{'format':16} {'MB':>6} {'gensim s':>9} {'embstore s':>11} {'ratio':>6} {'+ matrix s':>11} {'ratio':>6}"
-          f" {'RSS MiB gensim/embstore':>24} {'same':>5}")
+    print(f"{a.rows} x {a.dim}, best of {a.repeat}, warm page cache; seconds as wall clock (processor time)\n")
+    print("| file | MB | gensim s | embstore s | ratio | embstore + matrix s | ratio | peak RSS MiB gensim / embstore "
+          "| same bits |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|:-:|")
     for name, fmt, path, binary, no_header in cases:
-        g, g_rss = measure([sys.executable, "-c", GENSIM_CHILD, path, binary, no_header], path, a.repeat)
-        e, e_rss = measure([a.driver, fmt, path], path, a.repeat)
-        k, _ = measure([a.driver, "--keep", fmt, path], path, a.repeat)
+        g = measure([sys.executable, "-c", GENSIM_CHILD, path, binary, no_header], path, a.repeat)
+        e = measure([a.driver, fmt, path], path, a.repeat)
+        k = measure([a.driver, "--keep", fmt, path], path, a.repeat)
         same = "yes" if (g["rows"], g["checksum"]) == (e["rows"], e["checksum"]) == (k["rows"], k["checksum"]) else "NO"
-        gs, es, ks = float(g["seconds"]), float(e["seconds"]), float(k["seconds"])
+        t = lambda m: f"{m['seconds']:.2f} ({m['cpu_seconds']:.2f})"
+        r = lambda m: f"{g['seconds'] / m['seconds']:.1f} ({g['cpu_seconds'] / m['cpu_seconds']:.1f})"
         mb = os.path.getsize(path) / 1e6
-        print(f"{name:16} {mb:6.0f} {gs:9.2f} {es:11.2f} {gs / es:6.1f} {ks:11.2f} {gs / ks:6.1f}"
-              f" {g_rss:11.0f} / {e_rss:<10.0f} {same:>5}")
-        results.append({"format": name, "mb": mb, "gensim_s": gs, "embstore_s": es, "embstore_matrix_s": ks,
-                        "gensim_rss_mib": g_rss, "embstore_rss_mib": e_rss, "same": same})
+        print(f"| {name} | {mb:.0f} | {t(g)} | {t(e)} | {r(e)} | {t(k)} | {r(k)} "
+              f"| {g['peak_rss_mib']:.0f} / {e['peak_rss_mib']:.0f} | {same} |", flush=True)
+        results.append({"file": name, "mb": mb, "gensim": g, "embstore": e, "embstore_matrix": k, "same": same})
     if a.json:
         json.dump(results, open(a.json, "w"), indent=1)
     if any(r["same"] == "NO" for r in results):

@@ -1,7 +1,7 @@
 /* parse_vectors: runs one of the library's word-vector parsers over a file into a sink that counts the rows (and,
  * with --keep, copies them into one matrix, as gensim's loader does), then prints one line:
- *     rows=R dim=D seconds=S checksum=C peak_rss_mib=M
- * S is the parse alone; C is the sum over rows i of fnv1a(key i) * (2i + 1) plus the sum over values k (row-major)
+ *     rows=R dim=D seconds=S cpu_seconds=U checksum=C peak_rss_mib=M
+ * S is the parse alone (wall clock), U the processor time it took (user and system); C is the sum over rows i of fnv1a(key i) * (2i + 1) plus the sum over values k (row-major)
  * of their bits * (2k + 1), modulo 2^64, which bench/import_vs_gensim.py computes from gensim's vectors with numpy;
  * M is the process's peak resident set (VmHWM). Exit status 1 with the library's error on a failed parse. */
 #include <fcntl.h>
@@ -60,6 +60,11 @@ static embstore_status row(void *ctx, const uint8_t *key, size_t key_len, const 
 	return EMBSTORE_OK;
 }
 
+static double seconds(struct timespec a, struct timespec b)
+{
+	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
+}
+
 static double peak_rss_mib(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
@@ -91,13 +96,15 @@ int main(int argc, char **argv)
 	counter c = {.keep = keep};
 	es_vec_sink sink = {&c, begin, row};
 	es_vec_input in = {.fd = fd};
-	struct timespec t0, t1;
+	struct timespec t0, t1, u0, u1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &u0);
 	embstore_status st;
 	if (strcmp(format, "word2vec") == 0)
 		st = es_parse_word2vec_binary(&in, &o, &sink);
 	else
 		st = es_parse_vectors_text(&in, strcmp(format, "glove") != 0, &o, &sink);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &u1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	close(fd);
 	free(c.matrix);
@@ -105,8 +112,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s: %s\n", path, embstore_strerror(st), embstore_error_detail());
 		return 1;
 	}
-	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-	printf("rows=%llu dim=%u seconds=%.4f checksum=%016llx peak_rss_mib=%.1f\n", (unsigned long long)c.rows, c.dim,
-	       s, (unsigned long long)c.checksum, peak_rss_mib());
+	printf("rows=%llu dim=%u seconds=%.4f cpu_seconds=%.4f checksum=%016llx peak_rss_mib=%.1f\n",
+	       (unsigned long long)c.rows, c.dim, seconds(t0, t1), seconds(u0, u1), (unsigned long long)c.checksum,
+	       peak_rss_mib());
 	return 0;
 }

@@ -3,8 +3,9 @@
  * files need (CRLF, trailing blanks, a word with a space in word2vec binary, invalid UTF-8, wrong counts and
  * widths, NaN and infinities, limits, empty and truncated inputs) has its result and its message; values are
  * strtof's bit for bit; any split of an input between the head, the buffer refills and the descriptor reads the
- * same rows. */
+ * same rows, and so do short reads; a failed read or allocation is reported, wherever it comes. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fault_shim.h"
 #include "format.h"
 #include "testutil.h"
 #include "vecparse_impl.h"
@@ -209,6 +211,52 @@ Test(stream, any_split_and_buffer_reads_the_same_rows)
 			same_as_gensim(&c, files[f].name);
 		}
 		free(b);
+	}
+	free(path);
+}
+
+/* Every read and every allocation of a parse failing in turn, and every read coming short: a failure is reported
+ * as such, a short read changes nothing. (Leaks show in sanitizer builds.) */
+Test(stream, failing_and_short_reads_and_allocations)
+{
+	static const struct {
+		kind k;
+		const char *name;
+	} files[] = {{W2V, "gensim.bin"}, {TEXT, "gensim.txt"}, {GLOVE, "glove.txt"}};
+	static const struct {
+		fault_kind kind;
+		int err;
+		embstore_status st;
+	} faults[] = {{FAULT_READ, EIO, EMBSTORE_IO}, {FAULT_READ, FAULT_SHORT, EMBSTORE_OK},
+	              {FAULT_ALLOC, ENOMEM, EMBSTORE_NO_MEMORY}};
+	char *path = tu_path("faults");
+	for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+		size_t len;
+		uint8_t *b = fixture(files[f].name, &len);
+		tu_write_file(path, b, len);
+		free(b);
+		for (size_t k = 0; k < sizeof faults / sizeof faults[0]; k++) {
+			for (unsigned long n = 1;; n++) {
+				int fd = open(path, O_RDONLY);
+				cr_assert(fd >= 0);
+				collect c;
+				fault_arm(faults[k].kind, n, faults[k].err);
+				embstore_status st = parse_in(files[f].k, &(es_vec_input){.fd = fd},
+				                              &(es_vec_options){.buffer_bytes = 64}, &c);
+				bool hit = fault_hit();
+				fault_disarm();
+				close(fd);
+				if (!hit || faults[k].st == EMBSTORE_OK) {
+					ok(st);
+					same_as_gensim(&c, files[f].name);
+				} else {
+					cr_assert_eq(st, faults[k].st, "%s, %s %lu: %s", files[f].name, fault_kind_name(faults[k].kind),
+					             n, embstore_status_name(st));
+				}
+				if (!hit)
+					break;
+			}
+		}
 	}
 	free(path);
 }
