@@ -343,6 +343,16 @@ EMBSTORE_API embstore_status embstore_writer_import(embstore_writer *w, const ch
 EMBSTORE_API embstore_status embstore_writer_import_fd(embstore_writer *w, const char *name, int fd,
                                                        embstore_import *o);
 
+/* Writes table `index` of `store` to `path` as NPY (f16 tables as '<f2', every other dtype widened to '<f4'),
+ * WORD2VEC (binary) or WORD2VEC_TEXT (values printed with 9 significant digits, so that they read back as the same
+ * f32), committed atomically like a build: a failed export leaves no file and any previous one as it was. The
+ * word2vec formats need a vocabulary (its keys are the words) and keys without blanks, which they cannot hold.
+ * Exported and imported again, a table is value-exact (f32, f16) and key-exact.
+ * Errors: INVALID_ARGUMENT (NULL, index out of range, another format), NO_VOCAB, BAD_STRING (a key with a
+ * blank), CORRUPT (a damaged vocabulary), IO, NO_MEMORY. */
+EMBSTORE_API embstore_status embstore_export(const embstore *store, uint32_t index, embstore_format format,
+                                             const char *path);
+
 /* Imports a table from a .npy file (2-D, C order, little-endian f16, f32 or f64; f64 is rounded to f32, to
  * nearest) named `name`, stored as `dtype`, or in the file's own dtype (f64: f32) when `dtype` is 0. The file is
  * read once from start to end in bounded batches, never mapped or seeked, so a FIFO works (the open waits for

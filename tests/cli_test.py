@@ -1375,6 +1375,53 @@ class TestWordVectors(Base):
         np.testing.assert_array_equal(self.keyed_rows(out, ["\ufffd".encode()]), [[3, 4]])
 
 
+class TestExport(Base):
+    """export: npy, word2vec binary and text; built again, value-exact and key-exact."""
+
+    def test_round_trips(self):
+        src = os.path.join(VECTORS, "gensim.txt")
+        store = tmp("ex_src.emb")
+        self.ok("build", "-f", "-q", "-o", store, "w=" + src)
+        want = read_expect(src + ".expect")
+        keys = [k for k, _ in want]
+        rows = np.array([v for _, v in want])
+        for fmt in ("word2vec", "word2vec-text", "fasttext"):
+            out = tmp("ex_out." + fmt)
+            self.ok("export", store, "--to", fmt, "-o", out)
+            again = tmp("ex_again.emb")
+            self.ok("build", "-f", "-q", "-o", again, "--from", fmt, "w=" + out)
+            keyfile = tmp("ex_keys.txt")
+            write_bytes(keyfile, b"".join(k + b"\n" for k in keys))
+            got = parse_rows(self.ok("get", again, "--keys-from", keyfile)[0])
+            np.testing.assert_array_equal(bits(got), bits(rows), fmt)
+            out_keys = self.ok("get", again, "--with-keys", "--ids", ",".join(map(str, range(len(keys)))))[0]
+            self.assertEqual([line.split(b" ")[0] for line in out_keys.split(b"\n")[:-1]], keys, fmt)
+        # npy: f32 as <f4, f16 as <f2, exactly
+        out = tmp("ex_out.npy")
+        self.ok("export", store, "--to", "npy", "-o", out)
+        np.testing.assert_array_equal(bits(np.load(out)), bits(rows))
+        half = self.build(tmp("ex_half.emb"), tmp("half.npy"))
+        self.ok("export", half, "--to", "npy", "-o", tmp("ex_half.npy"))
+        self.assertEqual(read_bytes(tmp("ex_half.npy"))[10:], read_bytes(tmp("half.npy"))[10:])
+
+    def test_refusals(self):
+        plain = self.build(tmp("ex_plain.emb"), tmp("words.npy"))
+        out = tmp("ex_refused.txt")
+        _, err = self.fails(2, "export", plain, "--to", "word2vec", "-o", out)
+        self.assertIn("no vocabulary", err)
+        self.assertFalse(os.path.exists(out))
+        blank = tmp("ex_blank.txt")
+        write_bytes(blank, b"1 2\nok 1 2\n")
+        store = tmp("ex_keyed.emb")
+        self.ok("build", "-q", "-f", "-o", store, blank)
+        self.fails(2, "export", store, "--to", "npy", "-o", store, "-f")  # never the store itself
+        write_bytes(out, b"precious")
+        self.fails(2, "export", store, "--to", "npy", "-o", out)  # exists, no -f
+        self.assertEqual(read_bytes(out), b"precious")
+        self.fails(2, "export", store, "-o", out, "-f")  # no --to
+        self.fails(2, "export", store, "--to", "glove", "-o", out, "-f")
+
+
 class TestHostileFiles(Base):
     def readers(self, path):
         return (["inspect", path], ["inspect", "--json", path], ["verify", path], ["get", path, "--ids", "0"])
