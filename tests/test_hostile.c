@@ -268,32 +268,73 @@ Test(hostile, gather_misaligned_bad_ids)
 	gather_hostile_ids(EMBSTORE_ID32, 1000);
 }
 
-/* Good ids, misaligned ids and output, every bag mode: the results of aligned buffers. */
+/* A ROWS x DIM table of `dtype` holding f32_table's values, in memory of its own (free it). */
+static embstore_matrix table_of(embstore_dtype dtype)
+{
+	embstore_matrix f = f32_table();
+	uint64_t stride = embstore_row_bytes(dtype, DIM);
+	unsigned char *p = malloc(ROWS * stride);
+	cr_assert_not_null(p);
+	for (int r = 0; r < ROWS; r++) {
+		const float *src = &table_data[r * DIM];
+		unsigned char *row = p + r * stride;
+		if (dtype == EMBSTORE_INT8_ROWWISE) {
+			cr_assert_eq(embstore_quantize_row_int8(src, DIM, row), EMBSTORE_OK);
+			continue;
+		}
+		for (int j = 0; j < DIM; j++) {
+			uint16_t h = dtype == EMBSTORE_F16 ? embstore_f32_to_f16(src[j]) : embstore_f32_to_bf16(src[j]);
+			if (dtype == EMBSTORE_F32)
+				memcpy(row + 4 * j, &src[j], 4);
+			else
+				memcpy(row + 2 * j, &h, 2);
+		}
+	}
+	f.data = p;
+	f.row_stride = stride;
+	f.dtype = dtype;
+	return f;
+}
+
+/* Good ids and outputs at misaligned addresses, on every dtype, every bag mode and every kernel set this CPU
+ * has: the results of aligned buffers. */
 Test(hostile, misaligned_ids_and_outputs_give_aligned_results)
 {
-	embstore_matrix m = f32_table();
+	embstore_isa before;
+	cr_assert_eq(embstore_isa_active(&before), EMBSTORE_OK);
 	int64_t wanted[5] = {9, 0, 4, 4, 7}, offsets[3] = {0, 2, 5};
+	float weights[5] = {1.0f, -2.0f, 0.5f, 0.25f, 3.0f};
 	guarded ids = guard_alloc(sizeof wanted, 3);
 	const void *p = put_ids64(&ids, wanted, 5);
-	float aligned[5 * DIM];
-	cr_assert_eq(embstore_gather(&m, wanted, EMBSTORE_ID64, 5, aligned, NULL), EMBSTORE_OK);
-	guarded out = guard_alloc(sizeof aligned, 1);
-	cr_expect_eq(embstore_gather(&m, p, EMBSTORE_ID64, 5, (float *)(void *)out.p, NULL), EMBSTORE_OK);
-	cr_expect_eq(memcmp(out.p, aligned, sizeof aligned), 0);
-	guard_free(&out);
-	float weights[5] = {1.0f, -2.0f, 0.5f, 0.25f, 3.0f};
-	for (int mode = EMBSTORE_BAG_SUM; mode <= EMBSTORE_BAG_MAX; mode++) {
-		float bag_aligned[2 * DIM];
-		cr_assert_eq(embstore_gather_bag(&m, wanted, EMBSTORE_ID64, 5, offsets, 2, weights, (embstore_bag_mode)mode,
-		                                 bag_aligned, NULL),
-		             EMBSTORE_OK);
-		guarded bag = guard_alloc(sizeof bag_aligned, 2);
-		cr_expect_eq(embstore_gather_bag(&m, p, EMBSTORE_ID64, 5, offsets, 2, weights, (embstore_bag_mode)mode,
-		                                 (float *)(void *)bag.p, NULL),
-		             EMBSTORE_OK);
-		cr_expect_eq(memcmp(bag.p, bag_aligned, sizeof bag_aligned), 0, "mode %d", mode);
-		guard_free(&bag);
+	embstore_dtype dtypes[] = {EMBSTORE_F32, EMBSTORE_F16, EMBSTORE_BF16, EMBSTORE_INT8_ROWWISE};
+	for (int isa = 0; isa < EMBSTORE_ISA_COUNT; isa++) {
+		if (embstore_isa_set((embstore_isa)isa) != EMBSTORE_OK)
+			continue;
+		for (size_t d = 0; d < sizeof dtypes / sizeof *dtypes; d++) {
+			embstore_matrix m = table_of(dtypes[d]);
+			float aligned[5 * DIM];
+			cr_assert_eq(embstore_gather(&m, wanted, EMBSTORE_ID64, 5, aligned, NULL), EMBSTORE_OK);
+			guarded out = guard_alloc(sizeof aligned, 1);
+			cr_expect_eq(embstore_gather(&m, p, EMBSTORE_ID64, 5, (float *)(void *)out.p, NULL), EMBSTORE_OK);
+			cr_expect_eq(memcmp(out.p, aligned, sizeof aligned), 0, "%s, dtype %d", embstore_isa_name(isa), dtypes[d]);
+			guard_free(&out);
+			for (int mode = EMBSTORE_BAG_SUM; mode <= EMBSTORE_BAG_MAX; mode++) {
+				float bag_aligned[2 * DIM];
+				cr_assert_eq(embstore_gather_bag(&m, wanted, EMBSTORE_ID64, 5, offsets, 2, weights,
+				                                 (embstore_bag_mode)mode, bag_aligned, NULL),
+				             EMBSTORE_OK);
+				guarded bag = guard_alloc(sizeof bag_aligned, 2);
+				cr_expect_eq(embstore_gather_bag(&m, p, EMBSTORE_ID64, 5, offsets, 2, weights, (embstore_bag_mode)mode,
+				                                 (float *)(void *)bag.p, NULL),
+				             EMBSTORE_OK);
+				cr_expect_eq(memcmp(bag.p, bag_aligned, sizeof bag_aligned), 0, "%s, dtype %d, mode %d",
+				             embstore_isa_name(isa), dtypes[d], mode);
+				guard_free(&bag);
+			}
+			free(m.data);
+		}
 	}
+	cr_assert_eq(embstore_isa_set(before), EMBSTORE_OK);
 	guard_free(&ids);
 }
 
