@@ -1,13 +1,16 @@
 /* fuzz_store.c: a fuzz target over a whole store file, through the public API as a program that opens an
  * untrusted file uses it (only the resealing of the header checksum, at the end, knows the layout): open over
- * the input bytes (validation), every table and metadata entry by index and by name, verify, and on each table
- * a gather and a bag (sum, mean, max) of ids taken from the input, on every kernel set this CPU runs. Besides
- * "no crash, no sanitizer report", it checks what the header promises (found entries are the listed ones,
- * verify's status is its first problem's, a bad id's position, kernel sets agree bitwise on gather); a broken
- * promise aborts. */
+ * the input bytes and as a file (validation), every table and metadata entry by index and by name, verify, and
+ * on each table a gather and a bag (sum, mean, max) of ids taken from the input, on every kernel set this CPU
+ * runs. Besides "no crash, no sanitizer report", it checks what the header promises (both opens agree, verify's
+ * status is its first problem's, found entries are the listed ones, a bad id's position, kernel sets agree
+ * bitwise on gather); a broken promise aborts. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "embstore.h"
 #include "format.h"
@@ -160,6 +163,25 @@ static void check_table(const embstore *s, const embstore_info *info, uint32_t i
 	bags(m, ids, n, first_bad);
 }
 
+/* The same bytes opened as a file (a memfd, by its /proc path): fstat, the short-file path, mmap, and verify
+ * reading with pread. Returns open's status; *verified is verify's when it opened. */
+static embstore_status open_as_file(const uint8_t *data, size_t size, embstore_status *verified)
+{
+	int fd = memfd_create("fuzz_store", MFD_CLOEXEC);
+	require(fd >= 0);
+	require(size == 0 || write(fd, data, size) == (ssize_t)size);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	embstore *s = NULL;
+	embstore_status st = embstore_open(path, EMBSTORE_ADVISE_RANDOM, &s);
+	check_detail();
+	if (st == EMBSTORE_OK)
+		*verified = embstore_verify(s, NULL, NULL);
+	embstore_close(s);
+	close(fd);
+	return st;
+}
+
 /* Everything above, on the bytes as given. */
 static void check_store(const uint8_t *data, size_t size)
 {
@@ -169,6 +191,8 @@ static void check_store(const uint8_t *data, size_t size)
 	embstore *verified = NULL;
 	embstore_status st_verified = embstore_open_memory(data, size, EMBSTORE_OPEN_VERIFY, &verified);
 	check_detail();
+	embstore_status file_verified = EMBSTORE_OK;
+	require(open_as_file(data, size, &file_verified) == st);
 	if (st != EMBSTORE_OK) {
 		require(st_verified == st && verified == NULL && s == NULL);
 		return;
@@ -183,7 +207,7 @@ static void check_store(const uint8_t *data, size_t size)
 	embstore_status vst = embstore_verify(s, on_problem, &ps);
 	check_detail();
 	require(ps.count == 0 ? vst == EMBSTORE_OK : vst == ps.first);
-	require(st_verified == vst && (vst == EMBSTORE_OK) == (verified != NULL));
+	require(st_verified == vst && (vst == EMBSTORE_OK) == (verified != NULL) && file_verified == vst);
 	embstore_close(verified);
 
 	for (uint32_t i = 0; i < info.table_count; i++)
