@@ -191,8 +191,11 @@ static void check_store(const uint8_t *data, size_t size)
 	embstore *verified = NULL;
 	embstore_status st_verified = embstore_open_memory(data, size, EMBSTORE_OPEN_VERIFY, &verified);
 	check_detail();
+	/* The file path parses with the same code and adds the read of a short file, the mapping and verify's pread:
+	 * worth its system calls (a third of the speed) only on short inputs and on those that open. */
 	embstore_status file_verified = EMBSTORE_OK;
-	require(open_as_file(data, size, &file_verified) == st);
+	if (size < ES_SUPERBLOCK_SIZE || st == EMBSTORE_OK)
+		require(open_as_file(data, size, &file_verified) == st);
 	if (st != EMBSTORE_OK) {
 		require(st_verified == st && verified == NULL && s == NULL);
 		return;
