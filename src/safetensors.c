@@ -311,8 +311,9 @@ embstore_status es_st_parse(const uint8_t *header_json, size_t len, uint64_t dat
 	ES_CHECKF(len <= ES_ST_MAX_HEADER, EMBSTORE_LIMIT, "safetensors header of %zu bytes is over the cap of %u", len,
 	          ES_ST_MAX_HEADER);
 	json_error_t err;
-	/* Duplicate keys refused: two tensors of one name would be read as whichever the parser kept. */
-	json_t *root = json_loadb((const char *)header_json, len, JSON_REJECT_DUPLICATES, &err);
+	/* Duplicate keys refused: two tensors of one name would be read as whichever the parser kept. Any value
+	 * accepted, so that what is not an object is named below. */
+	json_t *root = json_loadb((const char *)header_json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (!root) {
 		es_detail("safetensors header is not valid JSON: %s at byte %d (line %d, column %d)", err.text,
 		          err.position, err.line, err.column);
