@@ -65,6 +65,16 @@ def npy_header_only(dtype, shape):
     return npy_bytes(np.zeros(shape, dtype=dtype))[: -int(np.prod(shape)) * np.dtype(dtype).itemsize or None]
 
 
+def writestr_dated(z):
+    """z.writestr with a fixed date, so that the archive's bytes do not depend on when it was made."""
+    plain = z.writestr
+
+    def writestr(name, data, method):
+        plain(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data, method)
+
+    return writestr
+
+
 def set_flag(raw, name, bit):
     """Sets a general-purpose flag bit of member `name` in its local header and its central directory entry."""
     raw = bytearray(raw)
@@ -76,6 +86,20 @@ def set_flag(raw, name, bit):
             if bytes(raw[pos + name_at : pos + name_at + name_len]) == encoded:
                 (flag,) = struct.unpack_from("<H", raw, pos + flag_at)
                 struct.pack_into("<H", raw, pos + flag_at, flag | bit)
+            pos = raw.find(sig, pos + 4)
+    return bytes(raw)
+
+
+def set_sizes(raw, name, size):
+    """Sets the compressed and uncompressed sizes of member `name` in its local header and directory entry."""
+    raw = bytearray(raw)
+    encoded = name.encode()
+    for sig, sizes_at, name_len_at, name_at in ((b"PK\x03\x04", 18, 26, 30), (b"PK\x01\x02", 20, 28, 46)):
+        pos = raw.find(sig)
+        while pos >= 0:
+            (name_len,) = struct.unpack_from("<H", raw, pos + name_len_at)
+            if bytes(raw[pos + name_at : pos + name_at + name_len]) == encoded:
+                struct.pack_into("<II", raw, pos + sizes_at, size, size)
             pos = raw.find(sig, pos + 4)
     return bytes(raw)
 
@@ -112,6 +136,7 @@ def main():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         deflated = zipfile.ZIP_DEFLATED
+        z.writestr = writestr_dated(z)
         z.writestr("good.npy", npy_bytes(values(2, 3, 1).astype("<f4")), deflated)
         z.writestr("notes.txt", b"not an array\n", deflated)
         # The header says 4 rows; the member holds 2.
@@ -126,6 +151,8 @@ def main():
             warnings.simplefilter("ignore")  # zipfile warns about the duplicate name it is asked to write
             z.writestr("twice.npy", npy_bytes(values(2, 3, 1).astype("<f4")), deflated)
             z.writestr("twice.npy", npy_bytes(values(2, 3, 2).astype("<f4")), deflated)
+        # Stored and last; its sizes are changed below to run past the end of the archive.
+        z.writestr("cut.npy", npy_bytes(values(2, 3, 1).astype("<f4")), zipfile.ZIP_STORED)
     raw = bytearray(buf.getvalue())
     with zipfile.ZipFile(io.BytesIO(bytes(raw))) as z:
         info = z.getinfo("badcrc.npy")
@@ -133,6 +160,7 @@ def main():
     last = info.header_offset + 30 + name_len + extra_len + info.compress_size - 1
     raw[last] ^= 0x40
     raw = set_flag(bytes(raw), "secret.npy", 1)  # "encrypted", which minizip alone would not refuse
+    raw = set_sizes(raw, "cut.npy", 1000000)
     with open(os.path.join(HERE, "hostile.npz"), "wb") as f:
         f.write(raw)
 
