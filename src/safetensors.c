@@ -306,8 +306,9 @@ static embstore_status parse_root(json_t *root, uint64_t data_size, es_st_file *
 embstore_status es_st_parse(const uint8_t *header_json, size_t len, uint64_t data_size, es_st_file *out)
 {
 	es_detail_clear();
-	ES_CHECK(out && (header_json || len == 0), EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECK(out, EMBSTORE_INVALID_ARGUMENT);
 	*out = (es_st_file){0};
+	ES_CHECK(header_json || len == 0, EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECKF(len <= ES_ST_MAX_HEADER, EMBSTORE_LIMIT, "safetensors header of %zu bytes is over the cap of %u", len,
 	          ES_ST_MAX_HEADER);
 	json_error_t err;
