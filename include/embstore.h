@@ -35,7 +35,7 @@ extern "C" {
 #define EMBSTORE_VERSION_STRING "0.1.0"
 /* The file format this library writes; it reads any 1.x. */
 #define EMBSTORE_FORMAT_MAJOR 1
-#define EMBSTORE_FORMAT_MINOR 1
+#define EMBSTORE_FORMAT_MINOR 2
 
 /* The library's version string at run time (may differ from the header a program was built with). */
 EMBSTORE_API const char *embstore_version(void);
@@ -68,7 +68,9 @@ EMBSTORE_API const char *embstore_version(void);
 	X(BAD_INPUT, 20, "input file is malformed or of an unsupported kind")                              \
 	X(NON_FINITE, 21, "value is NaN or infinite where a finite one is required")                      \
 	X(RANGE, 22, "value out of range for the destination dtype")                                      \
-	X(LOCKED, 23, "file is open for writing by another process")
+	X(LOCKED, 23, "file is open for writing by another process")                                      \
+	X(UNKNOWN_KEY, 24, "key not in the table's vocabulary")                                            \
+	X(NO_VOCAB, 25, "table has no vocabulary")
 
 typedef enum embstore_status {
 #define EMBSTORE_X_ENUM(name, value, msg) EMBSTORE_##name = value,
@@ -174,7 +176,7 @@ typedef struct embstore_table {
 	uint64_t data_offset;  /* in the file */
 	uint64_t chunk_rows;   /* rows per checksum chunk */
 	uint64_t chunk_count;
-	int has_vocab;         /* always 0 in format 1.0 */
+	int has_vocab;         /* 1 when every row has a key (format 1.2 vocabulary) */
 	uint32_t index;        /* position in the store: what embstore_table_scatter_add and mark_rows take */
 } embstore_table;
 
@@ -190,9 +192,29 @@ EMBSTORE_API embstore_status embstore_meta_at(const embstore *store, uint32_t in
 /* The value for `key`, or NULL when absent. */
 EMBSTORE_API const char *embstore_meta_get(const embstore *store, const char *key);
 
+/* Vocabularies (format 1.2): a key per row, looked up through a hash index in the mapping (two cache misses from
+ * a cold table; nothing is loaded at open). Keys are byte strings with an explicit length: non-empty UTF-8,
+ * without zero bytes, at most 65,535 bytes. A lookup checks everything it reads from the file, so a damaged
+ * vocabulary gives CORRUPT, never a wrong read; embstore_verify checks every key. Safe from any thread. */
+
+/* The row of `key` (`len` bytes, no NUL needed) in table `index`.
+ * Errors: INVALID_ARGUMENT (NULL, index out of range), NO_VOCAB, UNKNOWN_KEY, CORRUPT. */
+EMBSTORE_API embstore_status embstore_table_find_key(const embstore *store, uint32_t index, const void *key,
+                                                     size_t len, uint64_t *row);
+/* The key of `row`: *key points into the mapping, *len bytes, NOT NUL-terminated.
+ * Errors: INVALID_ARGUMENT (NULL, index or row out of range), NO_VOCAB, CORRUPT. */
+EMBSTORE_API embstore_status embstore_table_key(const embstore *store, uint32_t index, uint64_t row,
+                                                const char **key, size_t *len);
+/* Gathers the rows of keys[i] (lens[i] bytes) as embstore_gather does, i < n. An unknown key stops the call with
+ * UNKNOWN_KEY and, when bad_index is not NULL, its position in *bad_index; rows before it stay written.
+ * Errors: those of embstore_table_find_key and embstore_gather. */
+EMBSTORE_API embstore_status embstore_gather_keys(const embstore *store, uint32_t index, const char *const *keys,
+                                                  const size_t *lens, size_t n, float *out, size_t *bad_index);
+
 /* One problem found by embstore_verify in the rows [first_row, first_row + row_count) of table
  * `table_index`: status is DATA_CHECKSUM (the chunk's checksum differs), NON_FINITE (an int8 row's scale or
- * bias is not finite) or CORRUPT (non-zero alignment padding; then row_count is 0). */
+ * bias is not finite), BAD_STRING (the vocabulary: that row's key is damaged, or with row_count = rows the
+ * vocabulary's checksum or index) or CORRUPT (non-zero alignment padding; then row_count is 0). */
 typedef struct embstore_problem {
 	uint32_t table_index;
 	embstore_status status;
@@ -261,6 +283,21 @@ EMBSTORE_API embstore_status embstore_writer_begin_table(embstore_writer *w, con
  * NO_MEMORY. Any error fails the writer: later calls return STATE and finish does nothing. */
 EMBSTORE_API embstore_status embstore_writer_append(embstore_writer *w, const void *src, embstore_dtype src_dtype,
                                                     uint64_t n, uint64_t src_stride);
+
+/* Appends `n` rows as embstore_writer_append does, with their keys: keys[i], key_lens[i] bytes, for row i. The
+ * table then has a vocabulary (format 1.2): every one of its rows needs a key, so a table's first append decides,
+ * and mixing keyed and plain appends in one table is STATE. Keys: non-empty, valid UTF-8 without zero bytes, at
+ * most 65,535 bytes (BAD_STRING, LIMIT), unique within the table (DUPLICATE_NAME; embstore_writer_find_key lets
+ * an importer skip a repeat first). Keys are spilled to a temporary file beside the output; memory grows by
+ * about 32 bytes per key for the index. Errors: those of embstore_writer_append, BAD_STRING, LIMIT,
+ * DUPLICATE_NAME; all fail the writer. */
+EMBSTORE_API embstore_status embstore_writer_append_keyed(embstore_writer *w, const void *src,
+                                                          embstore_dtype src_dtype, uint64_t n, uint64_t src_stride,
+                                                          const char *const *keys, const size_t *key_lens);
+/* Whether the current table already has `key`: OK with its row in *row, or UNKNOWN_KEY.
+ * Errors: INVALID_ARGUMENT, STATE (no table), IO. */
+EMBSTORE_API embstore_status embstore_writer_find_key(embstore_writer *w, const void *key, size_t len,
+                                                      uint64_t *row);
 
 /* Imports a table from a .npy file (2-D, C order, little-endian f16, f32 or f64; f64 is rounded to f32, to
  * nearest) named `name`, stored as `dtype`, or in the file's own dtype (f64: f32) when `dtype` is 0. The file is

@@ -81,6 +81,8 @@ expect "embstore build --output wo" words.npy
 expect "embstore verify -- -" -q.emb
 expect "embstore cpu --check w"
 expect "embstore get --ids 3 -- -" -q.emb
+expect "embstore get --keys-from wo" words.npy
+expect "embstore get --key wo"  # a key, not a file name
 
 if ((failures > 0)); then
 	echo "$failures failures"

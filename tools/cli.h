@@ -12,7 +12,8 @@
 /* Exit statuses. Each command's --help says what they mean for it. */
 enum {
 	CLI_EXIT_OK = 0,      /* success */
-	CLI_EXIT_INVALID = 1, /* a file is invalid or corrupt (the store read, or an input of build) */
+	CLI_EXIT_INVALID = 1, /* a file is invalid or corrupt (the store read, or an input of build), or get's key is
+	                       * not in the table */
 	CLI_EXIT_USAGE = 2,   /* usage error, I/O error, or anything else that is not the file's fault */
 };
 
@@ -102,6 +103,11 @@ typedef enum cli_escape {
 } cli_escape;
 
 void cli_put_escaped(FILE *f, const char *s, cli_escape mode);
+/* The `len` bytes at `s`, which may be anything (a key read from the user's input): escaped as `mode`, and also
+ * zero bytes, C1 control characters and bytes that are not UTF-8 (\xNN; in JSON \u00NN, or \ufffd for a byte
+ * that is not UTF-8). At most `max_columns` columns (at least 1; counted as cli_display_width counts): a longer
+ * text is cut after a whole character and ends with an ellipsis. SIZE_MAX: never cut. */
+void cli_put_bytes(FILE *f, const void *s, size_t len, cli_escape mode, size_t max_columns);
 /* Columns cli_put_escaped(..., CLI_ESCAPE_PLAIN) takes on a terminal (code points; escapes count in full). */
 size_t cli_display_width(const char *s);
 /* Writes `s` escaped as CLI_ESCAPE_PLAIN, padded with spaces to `width` columns (left-aligned). */
