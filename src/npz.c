@@ -256,7 +256,8 @@ embstore_status es_npz_open_member(const char *path, const char *member, es_npz_
 	es_detail_clear();
 	ES_CHECK(path && member && out, EMBSTORE_INVALID_ARGUMENT);
 	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Non-blocking, so that a FIFO is refused below instead of waiting for a writer; no effect on a file. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return es_stream_io_error(-1, path);
 	struct stat sb;

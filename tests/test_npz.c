@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "import.h"
@@ -159,7 +160,7 @@ Test(npz, member_present_twice)
 	expect_refused(DATA "hostile.npz", "twice", EMBSTORE_BAD_INPUT, "member 'twice.npy' is in it 2 times");
 }
 
-Test(npz, archives_that_cannot_be_read)
+Test(npz, archives_that_cannot_be_read, .timeout = 30)
 {
 	size_t len;
 	uint8_t *bytes = tu_read_file(DATA "arrays.npz", &len);
@@ -168,6 +169,10 @@ Test(npz, archives_that_cannot_be_read)
 	expect_refused(cut, "a", EMBSTORE_BAD_INPUT, "not a zip archive");
 	expect_refused(DATA "tables.safetensors", "a", EMBSTORE_BAD_INPUT, "not a zip archive");
 	expect_refused(tu_tmpdir(), "a", EMBSTORE_BAD_INPUT, "is not a regular file");
+	char *fifo = tu_path("archive.fifo");
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	expect_refused(fifo, "a", EMBSTORE_BAD_INPUT, "is not a regular file; a .npz archive is read by seeking");
+	free(fifo);
 	char *missing = tu_path("missing.npz");
 	expect_refused(missing, "a", EMBSTORE_IO, "reading '");
 	free(missing);

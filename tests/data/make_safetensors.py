@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the safetensors and .npz fixtures of tests/test_safetensors.c and tests/test_npz.c into this directory.
+"""Writes the safetensors and .npz fixtures of tests/test_safetensors.c and tests/test_npz.c into this directory,
+and the seed corpora of the fuzz targets fuzz_safetensors and fuzz_npz (tests/fuzz/corpus/*/seed-*).
 
 Run with Debian's python3 and python3-numpy:  python3 tests/data/make_safetensors.py
 The files are committed; rerun only to change them, and update the tests with them.
@@ -163,6 +164,43 @@ def main():
     raw = set_sizes(raw, "cut.npy", 1000000)
     with open(os.path.join(HERE, "hostile.npz"), "wb") as f:
         f.write(raw)
+
+    write_seeds()
+
+
+def write_seeds():
+    """Small inputs for the fuzzers to start from: the fixtures, and safetensors files with no tensor, metadata
+    only, one tensor of each table dtype, a sub-byte dtype and a scalar."""
+    corpus = os.path.join(HERE, "..", "fuzz", "corpus")
+    st, npz = os.path.join(corpus, "safetensors"), os.path.join(corpus, "npz")
+    os.makedirs(st, exist_ok=True)
+    os.makedirs(npz, exist_ok=True)
+    for name in os.listdir(st) + os.listdir(npz):
+        if name.startswith("seed-"):
+            os.remove(os.path.join(st if name.endswith(".safetensors") else npz, name))
+    for name in ("arrays.npz", "arrays_deflated.npz", "hostile.npz"):
+        with open(os.path.join(HERE, name), "rb") as src, open(os.path.join(npz, "seed-" + name), "wb") as dst:
+            dst.write(src.read())
+    with open(os.path.join(HERE, "tables.safetensors"), "rb") as src:
+        with open(os.path.join(st, "seed-tables.safetensors"), "wb") as dst:
+            dst.write(src.read())
+    safetensors(os.path.join(st, "seed-empty.safetensors"), [], None)
+    safetensors(os.path.join(st, "seed-meta.safetensors"), [], {"k": "v", "empty": ""})
+    safetensors(
+        os.path.join(st, "seed-dtypes.safetensors"),
+        [
+            ("h", "F16", (2, 3), values(2, 3, 1).astype("<f2").tobytes()),
+            ("b", "BF16", (1, 4), bf16_bytes(values(1, 4, 2))),
+            ("d", "F64", (3, 1), values(3, 1, 3).astype("<f8").tobytes()),
+            ("f", "F32", (2, 2), values(2, 2, 4).astype("<f4").tobytes()),
+        ],
+        {"format": "pt"},
+    )
+    safetensors(
+        os.path.join(st, "seed-odd.safetensors"),
+        [("q", "F4", (2, 3), b"\x12\x34\x56"), ("s", "I32", (), b"\x07\x00\x00\x00"), ("e", "U8", (0,), b"")],
+        None,
+    )
 
 
 if __name__ == "__main__":
