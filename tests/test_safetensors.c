@@ -689,6 +689,57 @@ Test(safetensors, written_files_read_back)
 	free(out);
 }
 
+/* A tensor of more than one read batch (4 MiB), after one that a stream skips: the rows arrive whole and in order
+ * from a file and from a pipe. */
+Test(safetensors, large_tensors_arrive_in_batches, .timeout = 60)
+{
+	uint64_t skipped[] = {1000, 300}, large[] = {1100, 1000};
+	es_st_desc t[] = {{"skipped", ES_ST_F32, 2, skipped}, {"large", ES_ST_F32, 2, large}};
+	uint8_t *head;
+	size_t len;
+	uint64_t data_size;
+	cr_assert_eq(es_st_write_header(t, 2, NULL, 0, &head, &len, &data_size), EMBSTORE_OK);
+	size_t total = len + (size_t)data_size;
+	uint8_t *file = malloc(total);
+	memcpy(file, head, len);
+	float *at = (float *)(file + len);
+	for (uint64_t i = 0; i < 1000 * 300; i++)
+		*at++ = -1.0f;
+	for (uint64_t r = 0; r < 1100; r++)
+		for (uint64_t c = 0; c < 1000; c++)
+			*at++ = value(r, c, 5);
+	char *in = tu_path("large.safetensors"), *out = tu_path("large.emb");
+	tu_write_file(in, file, total);
+	for (int from_pipe = 0; from_pipe <= 1; from_pipe++) {
+		pid_t child = 0;
+		int fd = from_pipe ? piped(file, total, &child) : open(in, O_RDONLY);
+		es_st_reader *r;
+		cr_assert_eq(es_st_open(fd, in, &r), EMBSTORE_OK, "%s", embstore_error_detail());
+		embstore_writer *w;
+		cr_assert_eq(embstore_writer_create(out, &w), EMBSTORE_OK);
+		store_sink ss = {.w = w};
+		es_rows_sink sink = {&ss, sink_begin, sink_rows};
+		cr_assert_eq(es_st_read_table(r, es_st_find(es_st_reader_file(r), "large"), 0, &sink), EMBSTORE_OK, "%s",
+		             embstore_error_detail());
+		cr_assert_eq(es_st_finish(r), EMBSTORE_OK, "%s", embstore_error_detail());
+		cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
+		embstore_writer_free(w);
+		es_st_close(r);
+		if (from_pipe)
+			reap(fd, child);
+		else
+			close(fd);
+		embstore *s;
+		cr_assert_eq(embstore_open(out, 0, &s), EMBSTORE_OK);
+		expect_table(s, "large", 1100, 1000, 5);
+		embstore_close(s);
+	}
+	free(head);
+	free(file);
+	free(in);
+	free(out);
+}
+
 Test(safetensors, the_writer_refuses_bad_tensors)
 {
 	uint64_t shape[] = {2, 2}, huge[] = {1ull << 62, 2};
