@@ -299,6 +299,60 @@ EMBSTORE_API embstore_status embstore_writer_append_keyed(embstore_writer *w, co
 EMBSTORE_API embstore_status embstore_writer_find_key(embstore_writer *w, const void *key, size_t len,
                                                       uint64_t *row);
 
+/* The formats embstore_writer_import reads. */
+typedef enum embstore_format {
+	EMBSTORE_FORMAT_AUTO = 0,          /* detect: from the content, then the file name's extension */
+	EMBSTORE_FORMAT_NPY = 1,           /* numpy .npy, 2-D, f16 / f32 / f64 */
+	EMBSTORE_FORMAT_RAW = 2,           /* little-endian f32, rows x dim given (never detected) */
+	EMBSTORE_FORMAT_WORD2VEC = 3,      /* word2vec binary: "count dim" line, then word, space, dim f32 per row */
+	EMBSTORE_FORMAT_WORD2VEC_TEXT = 4, /* word2vec text and fastText .vec: "count dim" line, then "word v1 .. vd" */
+	EMBSTORE_FORMAT_GLOVE = 5,         /* GloVe: "word v1 .. vd" lines, no header */
+} embstore_format;
+
+/* "auto", "npy", "raw", "word2vec", "word2vec-text", "glove"; NULL for an unknown value. */
+EMBSTORE_API const char *embstore_format_name(embstore_format format);
+/* The names above, and "fasttext" for WORD2VEC_TEXT. Errors: INVALID_ARGUMENT. */
+EMBSTORE_API embstore_status embstore_format_parse(const char *name, embstore_format *out);
+
+#define EMBSTORE_IMPORT_ALLOW_NONFINITE (1u << 0) /* keep NaN and infinities instead of refusing the input */
+#define EMBSTORE_IMPORT_UNICODE_REPLACE (1u << 1) /* invalid UTF-8 in a word becomes U+FFFD instead of an error */
+
+/* What embstore_writer_import reads and how, and (out) what it found. Zero-initialise, then set what you need. */
+typedef struct embstore_import {
+	embstore_format format; /* in: the format, or AUTO; out: the format read */
+	embstore_dtype dtype;   /* the table's dtype; 0: the input's own (f32 for text formats and f64) */
+	unsigned flags;         /* EMBSTORE_IMPORT_* */
+	uint64_t limit;         /* keep the first `limit` rows (read no further); 0: all */
+	uint64_t rows;          /* RAW: the rows (in); out: the rows the table got */
+	uint32_t dim;           /* RAW: the dim (in); out: the table's dim */
+	uint64_t duplicates;    /* out: rows dropped because their word repeated an earlier row's (the first is kept) */
+	/* Called now and then (every 65,536 rows) with the rows imported, the input bytes read, and the input's size
+	 * (0 when unknown: a pipe). May be NULL. */
+	void (*progress)(void *ctx, uint64_t rows, uint64_t bytes, uint64_t total_bytes);
+	void *progress_ctx;
+} embstore_import;
+
+/* Imports a table named `name` from the file at `path` (a FIFO waits for its writer, as cat does). The word-vector
+ * formats (word2vec, word2vec text / fastText, GloVe) give the table a vocabulary: each row's word is its key; a
+ * word seen before drops its row (counted in o->duplicates). Values are read correctly rounded to f32. Every
+ * refusal names the input line (text) or byte offset (binary) in embstore_error_detail.
+ * Errors: those of import_npy and append_keyed, BAD_INPUT (cannot tell the format; malformed input), NON_FINITE. */
+EMBSTORE_API embstore_status embstore_writer_import(embstore_writer *w, const char *name, const char *path,
+                                                    embstore_import *o);
+/* The same from a file descriptor, read from its position to its end with read() only (pipes work). */
+EMBSTORE_API embstore_status embstore_writer_import_fd(embstore_writer *w, const char *name, int fd,
+                                                       embstore_import *o);
+
+/* Writes table `index` of `store` to `path` as NPY (f16 tables as '<f2', every other dtype widened to '<f4'),
+ * WORD2VEC (binary) or WORD2VEC_TEXT (values printed with 9 significant digits, so that they read back as the same
+ * f32), committed atomically like a build: a failed export leaves no file and any previous one as it was. The
+ * word2vec formats need a vocabulary (its keys are the words) and keys without blanks, which they cannot hold.
+ * Exported and imported again, a table is value-exact (f32, f16) and key-exact.
+ * Errors: INVALID_ARGUMENT (NULL, index out of range, another format), NO_VOCAB, BAD_STRING (a key with a
+ * blank), CORRUPT (a damaged vocabulary), IO, NO_MEMORY. */
+EMBSTORE_API embstore_status embstore_export(const embstore *store, uint32_t index, embstore_format format,
+                                             const char *path);
+
 /* Imports a table from a .npy file (2-D, C order, little-endian f16, f32 or f64; f64 is rounded to f32, to
  * nearest) named `name`, stored as `dtype`, or in the file's own dtype (f64: f32) when `dtype` is 0. The file is
  * read once from start to end in bounded batches, never mapped or seeked, so a FIFO works (the open waits for

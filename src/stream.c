@@ -47,10 +47,24 @@ embstore_status es_stream_fd(es_stream *s, int fd, const char *path)
 	return EMBSTORE_OK;
 }
 
+void es_stream_prepend(es_stream *s, const uint8_t *head, size_t len)
+{
+	s->head = head;
+	s->head_len = len;
+	s->head_pos = 0;
+	s->size += len;
+}
+
 embstore_status es_stream_read(es_stream *s, void *buf, size_t n, size_t *got)
 {
 	uint8_t *b = buf;
 	*got = 0;
+	if (s->head_pos < s->head_len) {
+		size_t k = s->head_len - s->head_pos < n ? s->head_len - s->head_pos : n;
+		memcpy(b, s->head + s->head_pos, k);
+		s->head_pos += k;
+		*got = k;
+	}
 	while (*got < n) {
 		size_t k;
 		ES_TRY(s->read(s, b + *got, n - *got, &k));

@@ -254,6 +254,8 @@ static embstore_status end_table(embstore_writer *w)
 	t->chunk_count = es_chunk_count(t->rows, t->chunk_rows);
 	t->data_size = t->rows * t->row_stride;
 	if (w->keyed == 1) {
+		ES_CHECKF(w->vocab.n == t->rows, EMBSTORE_STATE, "table '%s' has %llu rows and %llu keys", t->name,
+		          (unsigned long long)t->rows, (unsigned long long)w->vocab.n);
 		ES_TRY(pad_to(w, ES_VOCAB_ALIGN));
 		t->flags |= ES_TABLE_FLAG_VOCAB;
 		t->vocab_offset = w->pos;
@@ -446,6 +448,24 @@ embstore_status embstore_writer_append_keyed(embstore_writer *w, const void *src
 		ES_TRY(fail(w, es_vocab_build_add(&w->vocab, keys[i], key_lens[i])));
 	}
 	return append_rows(w, src, src_dtype, n, src_stride);
+}
+
+embstore_status es_writer_add_key(embstore_writer *w, const void *key, size_t len, bool *repeated)
+{
+	ES_CHECK(w->state == W_OPEN && current(w), EMBSTORE_STATE);
+	ES_TRY(fail(w, check_keyed(w, 1)));
+	uint64_t row;
+	embstore_status st = es_vocab_build_find(&w->vocab, key, len, &row);
+	*repeated = st == EMBSTORE_OK;
+	if (st == EMBSTORE_UNKNOWN_KEY)
+		st = es_vocab_build_add(&w->vocab, key, len);
+	return fail(w, st);
+}
+
+embstore_status es_writer_append_keyed_rows(embstore_writer *w, const void *src, embstore_dtype src_type, uint64_t n)
+{
+	ES_CHECK(w->keyed == 1, EMBSTORE_STATE);
+	return append_rows(w, src, src_type, n, 0);
 }
 
 embstore_status embstore_writer_find_key(embstore_writer *w, const void *key, size_t len, uint64_t *row)

@@ -498,7 +498,9 @@ class TestBuildAndGet(Base):
         self.fails(2, "build", "-o", out, "--from", "raw", "--dim", 37, raw)
         self.fails(2, "build", "-o", out, "--from", "raw", "--rows", 0, "--dim", 37, raw)
         self.fails(2, "build", "-o", out, "--from", "raw", "--rows", 298, "--dim", "3x", raw)
-        self.fails(2, "build", "-o", out, raw)  # no --from raw, no .npy suffix
+        # no --from raw: raw cannot be told from its content (it is only numbers), and the content is no format
+        _, err = self.fails(1, "build", "-o", out, raw)
+        self.assertIn("cannot tell the format", err)
         self.assertFalse(os.path.exists(out))
 
     def test_bad_npy_inputs(self):
@@ -1301,6 +1303,123 @@ class TestFullDisk(Base):
             self.assertEqual(os.listdir(small), [], "a failed build left a file behind")
         finally:
             subprocess.run(["umount", small])
+
+
+VECTORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "vectors")
+
+
+def read_expect(path):
+    """FILE.expect (tests/data/make_vectors.py): what gensim loads from FILE, as [(key bytes, f32 row)]."""
+    data = read_bytes(path)
+    rows, dim = int.from_bytes(data[0:4], "little"), int.from_bytes(data[4:8], "little")
+    at, out = 8, []
+    for _ in range(rows):
+        n = int.from_bytes(data[at:at + 4], "little")
+        key = data[at + 4:at + 4 + n]
+        at += 4 + n
+        out.append((key, np.frombuffer(data[at:at + 4 * dim], dtype="<f4").copy()))
+        at += 4 * dim
+    return out
+
+
+class TestWordVectors(Base):
+    """build from word2vec binary / text, fastText .vec and GloVe: every row found by its word, bit for bit what
+    gensim loads from the same file (tests/data/vectors/*.expect)."""
+
+    def keyed_rows(self, path, keys):
+        keyfile = tmp("keys.txt")
+        write_bytes(keyfile, b"".join(k + b"\n" for k in keys))
+        return parse_rows(self.ok("get", path, "--keys-from", keyfile)[0])
+
+    def test_every_fixture_equals_gensim(self):
+        cases = {"gensim.bin": "word2vec", "gensim.txt": "word2vec-text", "fasttext.vec": "word2vec-text",
+                 "glove.txt": "glove", "crlf.txt": "word2vec-text", "newlines.bin": "word2vec",
+                 "space.bin": "word2vec"}
+        for name, fmt in cases.items():
+            src = os.path.join(VECTORS, name)
+            out = tmp("wv_%s.emb" % name.replace(".", "_"))
+            _, err = self.ok("build", "-f", "-o", out, "t=" + src)
+            self.assertIn("%s (detected)" % fmt, err, name)
+            want = read_expect(src + ".expect")
+            got = self.keyed_rows(out, [k for k, _ in want])
+            np.testing.assert_array_equal(bits(got), bits(np.array([v for _, v in want])), name)
+            self.assertEqual(self.inspect(out)["tables"][0]["vocab_size"], len(want), name)
+
+    def test_stdin_limit_duplicates_and_refusals(self):
+        src = os.path.join(VECTORS, "gensim.txt")
+        want = read_expect(src + ".expect")
+        out = tmp("wv_stdin.emb")
+        with open(src, "rb") as f:
+            _, err = self.ok("build", "-o", out, "--limit", 3, "w=-", stdin=f.read())
+        self.assertIn("word2vec-text (detected), 3 rows", err)
+        self.assertEqual(self.inspect(out)["tables"][0]["rows"], 3)
+        # a repeated word: the first is kept, the count said
+        dup = tmp("dup.txt")
+        write_bytes(dup, b"3 2\nx 1 2\ny 3 4\nx 5 6\n")
+        _, err = self.ok("build", "-f", "-o", out, "--from", "word2vec-text", dup)
+        self.assertIn("1 repeated words dropped", err)
+        np.testing.assert_array_equal(self.keyed_rows(out, [b"x"]), [[1, 2]])
+        # refusals name the line, and leave no output
+        bad = {b"2 2\nx 1 2\ny 3\n": "line 3", b"2 2\nx 1 nan\ny 3 4\n": "line 2",
+               b"2 2\nx 1 2\n\xff 3 4\n": "line 3", b"3 2\nx 1 2\ny 3 4\n": "header"}
+        for data, where in bad.items():
+            write_bytes(dup, data)
+            fresh = tmp("wv_refused.emb")
+            _, err = self.fails(1, "build", "-o", fresh, "--from", "word2vec-text", dup)
+            self.assertIn(where, err, data)
+            self.assertFalse(os.path.exists(fresh))
+        write_bytes(dup, b"2 2\nx 1 nan\ny 3 4\n")
+        self.ok("build", "-f", "-o", out, "--from", "word2vec-text", "--allow-nonfinite", dup)
+        write_bytes(dup, b"2 2\nx 1 2\n\xff 3 4\n")
+        self.ok("build", "-f", "-o", out, "--from", "word2vec-text", "--unicode-errors", "replace", dup)
+        np.testing.assert_array_equal(self.keyed_rows(out, ["\ufffd".encode()]), [[3, 4]])
+
+
+class TestExport(Base):
+    """export: npy, word2vec binary and text; built again, value-exact and key-exact."""
+
+    def test_round_trips(self):
+        src = os.path.join(VECTORS, "gensim.txt")
+        store = tmp("ex_src.emb")
+        self.ok("build", "-f", "-q", "-o", store, "w=" + src)
+        want = read_expect(src + ".expect")
+        keys = [k for k, _ in want]
+        rows = np.array([v for _, v in want])
+        for fmt in ("word2vec", "word2vec-text", "fasttext"):
+            out = tmp("ex_out." + fmt)
+            self.ok("export", store, "--to", fmt, "-o", out)
+            again = tmp("ex_again.emb")
+            self.ok("build", "-f", "-q", "-o", again, "--from", fmt, "w=" + out)
+            keyfile = tmp("ex_keys.txt")
+            write_bytes(keyfile, b"".join(k + b"\n" for k in keys))
+            got = parse_rows(self.ok("get", again, "--keys-from", keyfile)[0])
+            np.testing.assert_array_equal(bits(got), bits(rows), fmt)
+            out_keys = self.ok("get", again, "--with-keys", "--ids", ",".join(map(str, range(len(keys)))))[0]
+            self.assertEqual([line.split(b" ")[0] for line in out_keys.split(b"\n")[:-1]], keys, fmt)
+        # npy: f32 as <f4, f16 as <f2, exactly
+        out = tmp("ex_out.npy")
+        self.ok("export", store, "--to", "npy", "-o", out)
+        np.testing.assert_array_equal(bits(np.load(out)), bits(rows))
+        half = self.build(tmp("ex_half.emb"), tmp("half.npy"))
+        self.ok("export", half, "--to", "npy", "-o", tmp("ex_half.npy"))
+        self.assertEqual(read_bytes(tmp("ex_half.npy"))[10:], read_bytes(tmp("half.npy"))[10:])
+
+    def test_refusals(self):
+        plain = self.build(tmp("ex_plain.emb"), tmp("words.npy"))
+        out = tmp("ex_refused.txt")
+        _, err = self.fails(2, "export", plain, "--to", "word2vec", "-o", out)
+        self.assertIn("no vocabulary", err)
+        self.assertFalse(os.path.exists(out))
+        blank = tmp("ex_blank.txt")
+        write_bytes(blank, b"1 2\nok 1 2\n")
+        store = tmp("ex_keyed.emb")
+        self.ok("build", "-q", "-f", "-o", store, blank)
+        self.fails(2, "export", store, "--to", "npy", "-o", store, "-f")  # never the store itself
+        write_bytes(out, b"precious")
+        self.fails(2, "export", store, "--to", "npy", "-o", out)  # exists, no -f
+        self.assertEqual(read_bytes(out), b"precious")
+        self.fails(2, "export", store, "-o", out, "-f")  # no --to
+        self.fails(2, "export", store, "--to", "glove", "-o", out, "-f")
 
 
 class TestHostileFiles(Base):

@@ -3,6 +3,7 @@
 #include "workload.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -401,3 +402,42 @@ void cli_list_tables(const embstore *store)
 		fputc('"', stderr);
 	}
 }
+
+int cli_select_table(const char *command, const char *path, const embstore *store, const char *name,
+                     embstore_table *out)
+{
+	if (name != NULL) {
+		embstore_status st = embstore_table_find(store, name, out);
+		if (st == EMBSTORE_OK)
+			return CLI_EXIT_OK;
+		fprintf(stderr, "embstore: %s: ", command);
+		cli_put_escaped(stderr, path, CLI_ESCAPE_PLAIN);
+		fputs(": no table \"", stderr);
+		cli_put_escaped(stderr, name, CLI_ESCAPE_QUOTED);
+		fputs("\" (tables: ", stderr);
+		cli_list_tables(store);
+		fputs(")\n", stderr);
+		return CLI_EXIT_USAGE;
+	}
+	embstore_info info;
+	embstore_get_info(store, &info);
+	if (info.table_count == 1) {
+		embstore_status st = embstore_table_at(store, 0, out);
+		if (st != EMBSTORE_OK) {
+			cli_status_error(command, path, st, 0);
+			return CLI_EXIT_USAGE;
+		}
+		return CLI_EXIT_OK;
+	}
+	if (info.table_count == 0) {
+		cli_error(command, path, "holds no tables");
+		return CLI_EXIT_USAGE;
+	}
+	fprintf(stderr, "embstore: %s: ", command);
+	cli_put_escaped(stderr, path, CLI_ESCAPE_PLAIN);
+	fprintf(stderr, ": holds %" PRIu32 " tables; choose one with --table (tables: ", info.table_count);
+	cli_list_tables(store);
+	fputs(")\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+

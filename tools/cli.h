@@ -22,6 +22,7 @@ int cli_cmd_build(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_reseal(int argc, char **argv);
+int cli_cmd_export(int argc, char **argv);
 int cli_cmd_get(int argc, char **argv);
 int cli_cmd_cpu(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
@@ -112,6 +113,11 @@ void cli_put_bytes(FILE *f, const void *s, size_t len, cli_escape mode, size_t m
 size_t cli_display_width(const char *s);
 /* Writes `s` escaped as CLI_ESCAPE_PLAIN, padded with spaces to `width` columns (left-aligned). */
 void cli_put_padded(FILE *f, const char *s, size_t width);
+
+/* The table named `name`, or the only one when `name` is NULL; reports what is wrong (an unknown name lists the
+ * tables) and returns CLI_EXIT_USAGE then. */
+int cli_select_table(const char *command, const char *path, const embstore *store, const char *name,
+                     embstore_table *out);
 
 /* The store's table names, as `"a", "b", "c"`, on stderr (for messages that list them). */
 void cli_list_tables(const embstore *store);

@@ -275,43 +275,6 @@ static int read_keys(key_list *list, const char *arg)
 	return ok;
 }
 
-static int select_table(const char *path, const embstore *store, const char *name, embstore_table *out)
-{
-	if (name != NULL) {
-		embstore_status st = embstore_table_find(store, name, out);
-		if (st == EMBSTORE_OK)
-			return CLI_EXIT_OK;
-		fputs("embstore: get: ", stderr);
-		cli_put_escaped(stderr, path, CLI_ESCAPE_PLAIN);
-		fputs(": no table \"", stderr);
-		cli_put_escaped(stderr, name, CLI_ESCAPE_QUOTED);
-		fputs("\" (tables: ", stderr);
-		cli_list_tables(store);
-		fputs(")\n", stderr);
-		return CLI_EXIT_USAGE;
-	}
-	embstore_info info;
-	embstore_get_info(store, &info);
-	if (info.table_count == 1) {
-		embstore_status st = embstore_table_at(store, 0, out);
-		if (st != EMBSTORE_OK) {
-			cli_status_error("get", path, st, 0);
-			return CLI_EXIT_USAGE;
-		}
-		return CLI_EXIT_OK;
-	}
-	if (info.table_count == 0) {
-		cli_error("get", path, "holds no tables");
-		return CLI_EXIT_USAGE;
-	}
-	fputs("embstore: get: ", stderr);
-	cli_put_escaped(stderr, path, CLI_ESCAPE_PLAIN);
-	fprintf(stderr, ": holds %" PRIu32 " tables; choose one with --table (tables: ", info.table_count);
-	cli_list_tables(store);
-	fputs(")\n", stderr);
-	return CLI_EXIT_USAGE;
-}
-
 static int check_ids(const char *path, const embstore_table *t, const id_list *list)
 {
 	for (size_t i = 0; i < list->count; i++) {
@@ -567,7 +530,7 @@ int cli_cmd_get(int argc, char **argv)
 	if (rc != CLI_EXIT_OK)
 		goto out;
 	embstore_table t;
-	rc = select_table(path, store, table_name, &t);
+	rc = cli_select_table("get", path, store, table_name, &t);
 	if (rc == CLI_EXIT_OK && source_count > 0)
 		rc = need_vocab(path, &t, "--key or --keys-from", " (choose its rows with --ids)");
 	if (rc == CLI_EXIT_OK && with_keys)

@@ -11,7 +11,8 @@ build) ;;
 # jq: the CLI tour (docs test) pipes into it. pkgconf and groff-base: the packaging test links consumers through
 # pkg-config; the man page test renders it.
 test) pkgs="$pkgs libcriterion-dev python3 python3-numpy jq pkgconf groff-base" ;;
-bench) pkgs="$pkgs g++ libbenchmark-dev python3 python3-numpy python3-torch" ;;
+# python3-gensim: bench/import_vs_gensim.py times gensim's loader (and tests/data/make_vectors.py uses it).
+bench) pkgs="$pkgs g++ libbenchmark-dev python3 python3-numpy python3-torch python3-gensim" ;;
 *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 missing=""
