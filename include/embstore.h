@@ -280,7 +280,9 @@ EMBSTORE_API embstore_status embstore_writer_begin_table(embstore_writer *w, con
  * is accepted only for an int8 table (copied after checking scale and bias are finite).
  * Errors: INVALID_ARGUMENT, STATE (no table, or more rows than declared), NON_FINITE (a value that int8 cannot
  * quantise, or an int8 row with non-finite scale or bias), RANGE (see embstore_writer_set_saturate), IO,
- * NO_MEMORY. Any error fails the writer: later calls return STATE and finish does nothing. */
+ * NO_MEMORY. An error found in the rows or in writing them (RANGE, NON_FINITE, IO, NO_MEMORY) fails the writer:
+ * later calls return STATE and finish does nothing; a call refused for its arguments (INVALID_ARGUMENT,
+ * BAD_DTYPE, STATE, LIMIT) changes nothing. */
 EMBSTORE_API embstore_status embstore_writer_append(embstore_writer *w, const void *src, embstore_dtype src_dtype,
                                                     uint64_t n, uint64_t src_stride);
 

@@ -421,7 +421,7 @@ embstore_status es_writer_append(embstore_writer *w, const void *src, embstore_d
                                  uint64_t src_stride)
 {
 	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
-	ES_TRY(fail(w, check_keyed(w, 0)));
+	ES_TRY(check_keyed(w, 0));
 	return append_rows(w, src, src_type, n, src_stride);
 }
 
@@ -441,7 +441,7 @@ embstore_status embstore_writer_append_keyed(embstore_writer *w, const void *src
 	ES_CHECK(w && ((keys && key_lens) || n == 0), EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECKF(es_elem_bytes(src_dtype) != 0, EMBSTORE_BAD_DTYPE, "source dtype code %d", (int)src_dtype);
 	ES_CHECK(w->state == W_OPEN && current(w), EMBSTORE_STATE);
-	ES_TRY(fail(w, check_keyed(w, 1)));
+	ES_TRY(check_keyed(w, 1));
 	/* Keys first: a repeat refuses the call before its rows are written (the writer fails either way). */
 	for (uint64_t i = 0; i < n; i++) {
 		ES_CHECK(keys[i] || key_lens[i] == 0, EMBSTORE_INVALID_ARGUMENT);
@@ -453,7 +453,7 @@ embstore_status embstore_writer_append_keyed(embstore_writer *w, const void *src
 embstore_status es_writer_add_key(embstore_writer *w, const void *key, size_t len, bool *repeated)
 {
 	ES_CHECK(w->state == W_OPEN && current(w), EMBSTORE_STATE);
-	ES_TRY(fail(w, check_keyed(w, 1)));
+	ES_TRY(check_keyed(w, 1));
 	uint64_t row;
 	embstore_status st = es_vocab_build_find(&w->vocab, key, len, &row);
 	*repeated = st == EMBSTORE_OK;

@@ -958,7 +958,9 @@ class KeyedStores:
     F32 = 1  # embstore_dtype
 
     def __init__(self):
-        path = os.path.join(os.path.dirname(BIN), "libembstore.so")
+        # EMBSTORE_TEST_LIBRARY: a library Python can load when the one beside the tool cannot (the ASan build's
+        # needs the sanitizer runtime loaded first; tools/test-sanitizers.sh points here at the ordinary build's)
+        path = os.environ.get("EMBSTORE_TEST_LIBRARY") or os.path.join(os.path.dirname(BIN), "libembstore.so")
         if not os.path.exists(path):
             raise AssertionError("%s is missing: the build puts the shared library beside the tool" % path)
         c = ctypes.CDLL(path)
