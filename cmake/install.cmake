@@ -11,14 +11,16 @@ install(TARGETS embstore embstore_static EXPORT embstoreTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/NOTICE DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
-# CMake package. The static library's link interface names xxHash::xxhash; embstoreConfig.cmake defines it with
-# the FindxxHash.cmake installed beside it, so the exported files hold no path of the build machine.
+# CMake package. The static library's link interface names xxHash::xxhash, Jansson::jansson and Minizip::minizip;
+# embstoreConfig.cmake defines them with the find modules installed beside it, so the exported files hold no path
+# of the build machine.
 install(EXPORT embstoreTargets NAMESPACE embstore:: DESTINATION ${EMBSTORE_CMAKEDIR})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/embstoreConfig.cmake.in
   ${PROJECT_BINARY_DIR}/embstoreConfig.cmake INSTALL_DESTINATION ${EMBSTORE_CMAKEDIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/embstoreConfigVersion.cmake COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/embstoreConfig.cmake ${PROJECT_BINARY_DIR}/embstoreConfigVersion.cmake
-  ${PROJECT_SOURCE_DIR}/cmake/FindxxHash.cmake DESTINATION ${EMBSTORE_CMAKEDIR})
+  ${PROJECT_SOURCE_DIR}/cmake/FindxxHash.cmake ${PROJECT_SOURCE_DIR}/cmake/FindJansson.cmake
+  ${PROJECT_SOURCE_DIR}/cmake/FindMinizip.cmake DESTINATION ${EMBSTORE_CMAKEDIR})
 
 # pkg-config. The file finds the prefix from its own directory (${pcfiledir}) instead of naming it, because the
 # prefix may still change after configuring (`cmake --install build --prefix DIR`, as the README does) and a

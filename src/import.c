@@ -1,14 +1,14 @@
 /* import.c: streaming table importers on top of the writer (.npy and raw f32). An input is read once, front to
- * back, with read() in bounded batches - never mapped, never seeked - so pipes, FIFOs and standard input work
- * like files, and a file truncated while we read it is an error, not a SIGBUS. */
+ * back, in bounded batches through a stream (stream.h) - never mapped, never seeked - so pipes, FIFOs, standard
+ * input and zip members work like files, and a file truncated while we read it is an error, not a SIGBUS. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "format.h"
+#include "import.h"
 #include "import_vectors.h"
 #include "writer.h"
 
@@ -16,90 +16,23 @@
 #define NPY_PREAMBLE 12              /* magic, version and the longest header-length field */
 #define NPY_MAX_HEADER_READ ((1u << 20) + NPY_PREAMBLE)
 
-/* An input being read. For a regular file the size is known up front, so a size mismatch is named before any
- * row is read; for anything else it shows at the end. */
-typedef struct input {
-	int fd;
-	const char *path; /* for messages; NULL for a descriptor the caller gave */
-	const uint8_t *head; /* bytes already read from fd (to tell the format), read again first */
-	size_t head_len, head_pos;
-	bool sized;
-	uint64_t size; /* when sized: head_len + what fd has left */
-	uint64_t pos;
-} input;
-
-/* Names the input in the detail of a failure to read it; keeps errno. */
-static embstore_status input_error(const input *in)
-{
-	int saved = errno;
-	if (in->path)
-		es_detail("reading '%s'", in->path);
-	else
-		es_detail("reading file descriptor %d", in->fd);
-	errno = saved;
-	return EMBSTORE_IO;
-}
-
-static embstore_status input_init(input *in, int fd, const char *path, const uint8_t *head, size_t head_len)
-{
-	struct stat sb;
-	*in = (input){.fd = fd, .path = path, .head = head, .head_len = head_len};
-	if (fstat(fd, &sb) != 0)
-		return input_error(in);
-	if (S_ISDIR(sb.st_mode)) {
-		errno = EISDIR;
-		return input_error(in);
-	}
-	off_t here = S_ISREG(sb.st_mode) ? lseek(fd, 0, SEEK_CUR) : -1;
-	if (here >= 0 && here <= sb.st_size) {
-		in->sized = true;
-		in->size = (uint64_t)(sb.st_size - here) + head_len;
-	}
-	return EMBSTORE_OK;
-}
-
-/* Reads up to n bytes; fewer only at the end of the input. */
-static embstore_status read_some(input *in, void *p, size_t n, size_t *got)
-{
-	uint8_t *b = p;
-	*got = 0;
-	if (in->head_pos < in->head_len) {
-		size_t k = in->head_len - in->head_pos < n ? in->head_len - in->head_pos : n;
-		memcpy(b, in->head + in->head_pos, k);
-		in->head_pos += k;
-		*got = k;
-	}
-	while (*got < n) {
-		ssize_t k = read(in->fd, b + *got, n - *got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return input_error(in);
-		if (k == 0)
-			break;
-		*got += (size_t)k;
-	}
-	in->pos += *got;
-	return EMBSTORE_OK;
-}
-
-static embstore_status read_exact(input *in, void *p, size_t n, uint64_t need_total)
+static embstore_status read_exact(es_stream *in, void *p, size_t n, uint64_t need_total)
 {
 	size_t got;
-	ES_TRY(read_some(in, p, n, &got));
+	ES_TRY(es_stream_read(in, p, n, &got));
 	ES_CHECKF(got == n, EMBSTORE_BAD_INPUT, "input ends after %llu bytes; it should have %llu",
 	          (unsigned long long)in->pos, (unsigned long long)need_total);
 	return EMBSTORE_OK;
 }
 
 /* The input must end where the data does. */
-static embstore_status expect_end(input *in, uint64_t total)
+static embstore_status expect_end(es_stream *in, uint64_t total)
 {
 	if (in->sized)
 		return EMBSTORE_OK; /* checked up front */
 	uint8_t extra;
 	size_t got;
-	ES_TRY(read_some(in, &extra, 1, &got));
+	ES_TRY(es_stream_read(in, &extra, 1, &got));
 	ES_CHECKF(got == 0, EMBSTORE_BAD_INPUT, "input is longer than the %llu bytes it should have",
 	          (unsigned long long)total);
 	return EMBSTORE_OK;
@@ -107,7 +40,7 @@ static embstore_status expect_end(input *in, uint64_t total)
 
 /* Streams rows x cols elements of `src_type` into a new table; with a limit, only the first `limit` rows (and the
  * rest of the input is left unread). */
-static embstore_status stream_rows(embstore_writer *w, input *in, const char *name, embstore_dtype src_type,
+static embstore_status stream_rows(embstore_writer *w, es_stream *in, const char *name, embstore_dtype src_type,
                                    embstore_dtype dtype, uint64_t rows, uint64_t cols, uint64_t total,
                                    embstore_import *o)
 {
@@ -138,15 +71,15 @@ static embstore_status stream_rows(embstore_writer *w, input *in, const char *na
 	return cut ? EMBSTORE_OK : expect_end(in, total);
 }
 
-static embstore_status import_npy(embstore_writer *w, const char *name, input *in, embstore_dtype dtype,
+static embstore_status import_npy(embstore_writer *w, const char *name, es_stream *in, embstore_dtype dtype,
                                   embstore_import *o)
 {
 	uint8_t pre[NPY_PREAMBLE];
 	size_t got;
-	ES_TRY(read_some(in, pre, 10, &got));
+	ES_TRY(es_stream_read(in, pre, 10, &got));
 	size_t head_len = 10;
 	if (got == 10 && memcmp(pre, "\x93NUMPY", 6) == 0 && (pre[6] == 2 || pre[6] == 3)) {
-		ES_TRY(read_some(in, pre + 10, 2, &got));
+		ES_TRY(es_stream_read(in, pre + 10, 2, &got));
 		head_len = 10 + got;
 	} else if (got < 10) {
 		head_len = got;
@@ -160,7 +93,7 @@ static embstore_status import_npy(embstore_writer *w, const char *name, input *i
 	uint8_t *head = malloc(want);
 	ES_CHECK(head, EMBSTORE_NO_MEMORY);
 	memcpy(head, pre, head_len);
-	embstore_status st = read_some(in, head + head_len, want - head_len, &got);
+	embstore_status st = es_stream_read(in, head + head_len, want - head_len, &got);
 	if (st == EMBSTORE_OK)
 		st = embstore_npy_parse(head, head_len + got, &info);
 	free(head);
@@ -178,7 +111,7 @@ static embstore_status import_npy(embstore_writer *w, const char *name, input *i
 	return stream_rows(w, in, name, src, dtype ? dtype : info.dtype, info.rows, info.cols, total, o);
 }
 
-static embstore_status import_raw(embstore_writer *w, const char *name, input *in, uint64_t rows, uint32_t dim,
+static embstore_status import_raw(embstore_writer *w, const char *name, es_stream *in, uint64_t rows, uint32_t dim,
                                   embstore_dtype dtype, embstore_import *o)
 {
 	uint64_t total;
@@ -197,6 +130,13 @@ static embstore_status check_args(embstore_writer *w, const char *name, embstore
 	return EMBSTORE_OK;
 }
 
+embstore_status es_import_npy_stream(embstore_writer *w, const char *name, es_stream *in, embstore_dtype dtype)
+{
+	ES_TRY(check_args(w, name, dtype));
+	ES_CHECK(in, EMBSTORE_INVALID_ARGUMENT);
+	return import_npy(w, name, in, dtype, NULL);
+}
+
 /* Runs an importer on a path: opened blocking, so a FIFO waits for its writer as `cat` would. */
 typedef struct import_call {
 	embstore_writer *w;
@@ -208,8 +148,8 @@ typedef struct import_call {
 
 static embstore_status run(const import_call *c, int fd, const char *path)
 {
-	input in;
-	ES_TRY(input_init(&in, fd, path, NULL, 0));
+	es_stream in;
+	ES_TRY(es_stream_fd(&in, fd, path));
 	return c->dim ? import_raw(c->w, c->name, &in, c->rows, c->dim, c->dtype, NULL)
 	              : import_npy(c->w, c->name, &in, c->dtype, NULL);
 }
@@ -219,7 +159,7 @@ static embstore_status run_path(const import_call *c, const char *path)
 	ES_CHECK(path, EMBSTORE_INVALID_ARGUMENT);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return input_error(&(input){.fd = -1, .path = path});
+		return es_stream_io_error(-1, path);
 	embstore_status st = run(c, fd, path);
 	int saved = errno;
 	close(fd);
@@ -320,11 +260,11 @@ static embstore_status import_any(embstore_writer *w, const char *name, int fd, 
 	ES_CHECK(o->format != EMBSTORE_FORMAT_RAW || (o->rows >= 1 && o->dim >= 1), EMBSTORE_INVALID_ARGUMENT);
 	uint8_t *head = malloc(SNIFF_BYTES);
 	ES_CHECK(head, EMBSTORE_NO_MEMORY);
-	input in;
-	embstore_status st = input_init(&in, fd, path, NULL, 0);
+	es_stream in;
+	embstore_status st = es_stream_fd(&in, fd, path);
 	size_t got = 0;
 	if (st == EMBSTORE_OK && o->format != EMBSTORE_FORMAT_RAW)
-		st = read_some(&in, head, SNIFF_BYTES, &got);
+		st = es_stream_read(&in, head, SNIFF_BYTES, &got);
 	if (st == EMBSTORE_OK) {
 		if (o->format == EMBSTORE_FORMAT_AUTO)
 			o->format = detect(head, got, got < SNIFF_BYTES, path);
@@ -336,9 +276,9 @@ static embstore_status import_any(embstore_writer *w, const char *name, int fd, 
 		}
 	}
 	if (st == EMBSTORE_OK) {
-		input again;
-		st = input_init(&again, fd, path, head, got);
-		again.pos = 0;
+		es_stream again;
+		st = es_stream_fd(&again, fd, path);
+		es_stream_prepend(&again, head, got);
 		switch (o->format) {
 		case EMBSTORE_FORMAT_NPY:
 			st = import_npy(w, name, &again, o->dtype, o);
@@ -370,7 +310,7 @@ embstore_status embstore_writer_import(embstore_writer *w, const char *name, con
 	ES_CHECK(path && o, EMBSTORE_INVALID_ARGUMENT);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return input_error(&(input){.fd = -1, .path = path});
+		return es_stream_io_error(-1, path);
 	embstore_status st = import_any(w, name, fd, path, o);
 	int saved = errno;
 	close(fd);

@@ -3,8 +3,9 @@
 # when something is missing, so it costs nothing on a machine that has it all.
 set -eu
 job=${1:-build}
-# scdoc turns docs/embstore.1.scd into the man page; the build goes on without it.
-pkgs="cmake make gcc libxxhash-dev scdoc"
+# scdoc turns docs/embstore.1.scd into the man page; the build goes on without it. The library reads safetensors
+# headers with jansson and .npz archives with minizip, whose header includes zlib's.
+pkgs="cmake make gcc libxxhash-dev libjansson-dev libminizip-dev zlib1g-dev scdoc"
 case $job in
 build) ;;
 # jq: the CLI tour (docs test) pipes into it. pkgconf and groff-base: the packaging test links consumers through

@@ -1,6 +1,6 @@
 #!/bin/sh
 # fuzz.sh [SECONDS]: builds the libFuzzer targets of tests/fuzz with clang, ASan and UBSan (build-fuzz/), and runs
-# each for SECONDS (default 30), both at once, on a copy of its corpus (the repository is never written). Prints
+# each for SECONDS (default 30), all at once, on a copy of its corpus (the repository is never written). Prints
 # the executions per target; exits 1 when a fuzzer found anything (a crash, a sanitizer report, a timeout, a
 # leak or running out of memory), with the input that did it kept in build-fuzz/artifacts/TARGET/.
 # To keep a finding: minimise it (build-fuzz/tests/fuzz/fuzz_TARGET -minimize_crash=1 -runs=10000 FILE), fix
@@ -15,13 +15,13 @@ cmake -S . -B $build -DCMAKE_C_COMPILER="${CC_FUZZ:-clang}" -DCMAKE_BUILD_TYPE=R
 cmake --build $build -j2 >/dev/null
 build=$(cd $build && pwd)
 
-# The npy target's writer files go to a temporary directory; in memory when there is one, as a fuzzer
+# The npy and npz targets' writer files go to a temporary directory; in memory when there is one, as a fuzzer
 # finishes many stores.
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	export TMPDIR=/dev/shm
 fi
 
-targets="store npy"
+targets="store npy safetensors npz"
 for t in $targets; do
 	rm -rf "$build/work/$t" "$build/artifacts/$t"
 	mkdir -p "$build/work/$t" "$build/artifacts/$t"

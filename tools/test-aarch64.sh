@@ -14,7 +14,9 @@ as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Cross compiler, qemu-user and the arm64 xxHash (static library included), each only if missing.
+# Cross compiler, qemu-user and the arm64 libraries the library links (static ones included: xxHash, jansson,
+# minizip and the zlib it needs), each only if missing.
+arm64lib=/usr/lib/aarch64-linux-gnu
 need=()
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
@@ -22,10 +24,15 @@ if [ ${#need[@]} -gt 0 ]; then
 	as_root apt-get update -qq
 	as_root apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-if [ ! -f /usr/lib/aarch64-linux-gnu/libxxhash.a ]; then
+need=()
+[ -f $arm64lib/libxxhash.a ] || need+=(libxxhash-dev:arm64)
+[ -f $arm64lib/libjansson.a ] || need+=(libjansson-dev:arm64)
+[ -f $arm64lib/libminizip.a ] || need+=(libminizip-dev:arm64)
+[ -f $arm64lib/libz.a ] || need+=(zlib1g-dev:arm64)
+if [ ${#need[@]} -gt 0 ]; then
 	dpkg --print-foreign-architectures | grep -qx arm64 || as_root dpkg --add-architecture arm64
 	as_root apt-get update -qq
-	as_root apt-get install -y -qq libxxhash-dev:arm64 >/dev/null
+	as_root apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 cmake -S "$src" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchain-aarch64.cmake" \
@@ -38,7 +45,8 @@ checker() { # name, then its sources besides tests/aarch64/<name>.c
 	shift
 	aarch64-linux-gnu-gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -static \
 		-I"$src/include" -I"$src/simd" "$src/tests/aarch64/$name.c" "$@" "$src/tests/kernel_cases.c" \
-		"$build/libembstore.a" /usr/lib/aarch64-linux-gnu/libxxhash.a -lpthread -lm -o "$build/$name"
+		"$build/libembstore.a" $arm64lib/libxxhash.a $arm64lib/libjansson.a $arm64lib/libminizip.a $arm64lib/libz.a \
+		-lpthread -lm -o "$build/$name"
 }
 checker check_kernels
 checker check_store "$src/tests/fixture.c"
