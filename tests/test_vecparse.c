@@ -157,6 +157,15 @@ Test(gensim, files_gensim_wrote_give_gensims_vectors)
 Test(gensim, newline_after_each_binary_vector)
 {
 	parses_like_gensim(W2V, "newlines.bin", NULL);
+	size_t len;
+	uint8_t *b = fixture("newlines.bin", &len);
+	collect c;
+	ok(parse(W2V, b, len, NULL, &c));
+	/* Rows are where their words start, after the newline: "3 2\n", "a " + 8 bytes + "\n", then "b\xc3\xa9 ". */
+	cr_assert_eq(c.pos[1].offset, 15);
+	cr_assert_eq(c.pos[1].line, 0);
+	cr_assert_eq(c.hint, 3);
+	free(b);
 }
 
 Test(gensim, binary_word_with_a_space_ends_there_as_in_gensim)
