@@ -35,7 +35,7 @@ extern "C" {
 #define EMBSTORE_VERSION_STRING "0.1.0"
 /* The file format this library writes; it reads any 1.x. */
 #define EMBSTORE_FORMAT_MAJOR 1
-#define EMBSTORE_FORMAT_MINOR 1
+#define EMBSTORE_FORMAT_MINOR 2
 
 /* The library's version string at run time (may differ from the header a program was built with). */
 EMBSTORE_API const char *embstore_version(void);
@@ -68,7 +68,9 @@ EMBSTORE_API const char *embstore_version(void);
 	X(BAD_INPUT, 20, "input file is malformed or of an unsupported kind")                              \
 	X(NON_FINITE, 21, "value is NaN or infinite where a finite one is required")                      \
 	X(RANGE, 22, "value out of range for the destination dtype")                                      \
-	X(LOCKED, 23, "file is open for writing by another process")
+	X(LOCKED, 23, "file is open for writing by another process")                                      \
+	X(UNKNOWN_KEY, 24, "key not in the table's vocabulary")                                            \
+	X(NO_VOCAB, 25, "table has no vocabulary")
 
 typedef enum embstore_status {
 #define EMBSTORE_X_ENUM(name, value, msg) EMBSTORE_##name = value,
@@ -174,7 +176,7 @@ typedef struct embstore_table {
 	uint64_t data_offset;  /* in the file */
 	uint64_t chunk_rows;   /* rows per checksum chunk */
 	uint64_t chunk_count;
-	int has_vocab;         /* always 0 in format 1.0 */
+	int has_vocab;         /* 1 when every row has a key (format 1.2 vocabulary) */
 	uint32_t index;        /* position in the store: what embstore_table_scatter_add and mark_rows take */
 } embstore_table;
 
@@ -190,9 +192,29 @@ EMBSTORE_API embstore_status embstore_meta_at(const embstore *store, uint32_t in
 /* The value for `key`, or NULL when absent. */
 EMBSTORE_API const char *embstore_meta_get(const embstore *store, const char *key);
 
+/* Vocabularies (format 1.2): a key per row, looked up through a hash index in the mapping (two cache misses from
+ * a cold table; nothing is loaded at open). Keys are byte strings with an explicit length: non-empty UTF-8,
+ * without zero bytes, at most 65,535 bytes. A lookup checks everything it reads from the file, so a damaged
+ * vocabulary gives CORRUPT, never a wrong read; embstore_verify checks every key. Safe from any thread. */
+
+/* The row of `key` (`len` bytes, no NUL needed) in table `index`.
+ * Errors: INVALID_ARGUMENT (NULL, index out of range), NO_VOCAB, UNKNOWN_KEY, CORRUPT. */
+EMBSTORE_API embstore_status embstore_table_find_key(const embstore *store, uint32_t index, const void *key,
+                                                     size_t len, uint64_t *row);
+/* The key of `row`: *key points into the mapping, *len bytes, NOT NUL-terminated.
+ * Errors: INVALID_ARGUMENT (NULL, index or row out of range), NO_VOCAB, CORRUPT. */
+EMBSTORE_API embstore_status embstore_table_key(const embstore *store, uint32_t index, uint64_t row,
+                                                const char **key, size_t *len);
+/* Gathers the rows of keys[i] (lens[i] bytes) as embstore_gather does, i < n. An unknown key stops the call with
+ * UNKNOWN_KEY and, when bad_index is not NULL, its position in *bad_index; rows before it stay written.
+ * Errors: those of embstore_table_find_key and embstore_gather. */
+EMBSTORE_API embstore_status embstore_gather_keys(const embstore *store, uint32_t index, const char *const *keys,
+                                                  const size_t *lens, size_t n, float *out, size_t *bad_index);
+
 /* One problem found by embstore_verify in the rows [first_row, first_row + row_count) of table
  * `table_index`: status is DATA_CHECKSUM (the chunk's checksum differs), NON_FINITE (an int8 row's scale or
- * bias is not finite) or CORRUPT (non-zero alignment padding; then row_count is 0). */
+ * bias is not finite), BAD_STRING (the vocabulary: that row's key is damaged, or with row_count = rows the
+ * vocabulary's checksum or index) or CORRUPT (non-zero alignment padding; then row_count is 0). */
 typedef struct embstore_problem {
 	uint32_t table_index;
 	embstore_status status;
@@ -258,9 +280,80 @@ EMBSTORE_API embstore_status embstore_writer_begin_table(embstore_writer *w, con
  * is accepted only for an int8 table (copied after checking scale and bias are finite).
  * Errors: INVALID_ARGUMENT, STATE (no table, or more rows than declared), NON_FINITE (a value that int8 cannot
  * quantise, or an int8 row with non-finite scale or bias), RANGE (see embstore_writer_set_saturate), IO,
- * NO_MEMORY. Any error fails the writer: later calls return STATE and finish does nothing. */
+ * NO_MEMORY. An error found in the rows or in writing them (RANGE, NON_FINITE, IO, NO_MEMORY) fails the writer:
+ * later calls return STATE and finish does nothing; a call refused for its arguments (INVALID_ARGUMENT,
+ * BAD_DTYPE, STATE, LIMIT) changes nothing. */
 EMBSTORE_API embstore_status embstore_writer_append(embstore_writer *w, const void *src, embstore_dtype src_dtype,
                                                     uint64_t n, uint64_t src_stride);
+
+/* Appends `n` rows as embstore_writer_append does, with their keys: keys[i], key_lens[i] bytes, for row i. The
+ * table then has a vocabulary (format 1.2): every one of its rows needs a key, so a table's first append decides,
+ * and mixing keyed and plain appends in one table is STATE. Keys: non-empty, valid UTF-8 without zero bytes, at
+ * most 65,535 bytes (BAD_STRING, LIMIT), unique within the table (DUPLICATE_NAME; embstore_writer_find_key lets
+ * an importer skip a repeat first). Keys are spilled to a temporary file beside the output; memory grows by
+ * about 32 bytes per key for the index. Errors: those of embstore_writer_append, BAD_STRING, LIMIT,
+ * DUPLICATE_NAME; all fail the writer. */
+EMBSTORE_API embstore_status embstore_writer_append_keyed(embstore_writer *w, const void *src,
+                                                          embstore_dtype src_dtype, uint64_t n, uint64_t src_stride,
+                                                          const char *const *keys, const size_t *key_lens);
+/* Whether the current table already has `key`: OK with its row in *row, or UNKNOWN_KEY.
+ * Errors: INVALID_ARGUMENT, STATE (no table), IO. */
+EMBSTORE_API embstore_status embstore_writer_find_key(embstore_writer *w, const void *key, size_t len,
+                                                      uint64_t *row);
+
+/* The formats embstore_writer_import reads. */
+typedef enum embstore_format {
+	EMBSTORE_FORMAT_AUTO = 0,          /* detect: from the content, then the file name's extension */
+	EMBSTORE_FORMAT_NPY = 1,           /* numpy .npy, 2-D, f16 / f32 / f64 */
+	EMBSTORE_FORMAT_RAW = 2,           /* little-endian f32, rows x dim given (never detected) */
+	EMBSTORE_FORMAT_WORD2VEC = 3,      /* word2vec binary: "count dim" line, then word, space, dim f32 per row */
+	EMBSTORE_FORMAT_WORD2VEC_TEXT = 4, /* word2vec text and fastText .vec: "count dim" line, then "word v1 .. vd" */
+	EMBSTORE_FORMAT_GLOVE = 5,         /* GloVe: "word v1 .. vd" lines, no header */
+} embstore_format;
+
+/* "auto", "npy", "raw", "word2vec", "word2vec-text", "glove"; NULL for an unknown value. */
+EMBSTORE_API const char *embstore_format_name(embstore_format format);
+/* The names above, and "fasttext" for WORD2VEC_TEXT. Errors: INVALID_ARGUMENT. */
+EMBSTORE_API embstore_status embstore_format_parse(const char *name, embstore_format *out);
+
+#define EMBSTORE_IMPORT_ALLOW_NONFINITE (1u << 0) /* keep NaN and infinities instead of refusing the input */
+#define EMBSTORE_IMPORT_UNICODE_REPLACE (1u << 1) /* invalid UTF-8 in a word becomes U+FFFD instead of an error */
+
+/* What embstore_writer_import reads and how, and (out) what it found. Zero-initialise, then set what you need. */
+typedef struct embstore_import {
+	embstore_format format; /* in: the format, or AUTO; out: the format read */
+	embstore_dtype dtype;   /* the table's dtype; 0: the input's own (f32 for text formats and f64) */
+	unsigned flags;         /* EMBSTORE_IMPORT_* */
+	uint64_t limit;         /* keep the first `limit` rows (read no further); 0: all */
+	uint64_t rows;          /* RAW: the rows (in); out: the rows the table got */
+	uint32_t dim;           /* RAW: the dim (in); out: the table's dim */
+	uint64_t duplicates;    /* out: rows dropped because their word repeated an earlier row's (the first is kept) */
+	/* Called now and then (every 65,536 rows) with the rows imported, the input bytes read, and the input's size
+	 * (0 when unknown: a pipe). May be NULL. */
+	void (*progress)(void *ctx, uint64_t rows, uint64_t bytes, uint64_t total_bytes);
+	void *progress_ctx;
+} embstore_import;
+
+/* Imports a table named `name` from the file at `path` (a FIFO waits for its writer, as cat does). The word-vector
+ * formats (word2vec, word2vec text / fastText, GloVe) give the table a vocabulary: each row's word is its key; a
+ * word seen before drops its row (counted in o->duplicates). Values are read correctly rounded to f32. Every
+ * refusal names the input line (text) or byte offset (binary) in embstore_error_detail.
+ * Errors: those of import_npy and append_keyed, BAD_INPUT (cannot tell the format; malformed input), NON_FINITE. */
+EMBSTORE_API embstore_status embstore_writer_import(embstore_writer *w, const char *name, const char *path,
+                                                    embstore_import *o);
+/* The same from a file descriptor, read from its position to its end with read() only (pipes work). */
+EMBSTORE_API embstore_status embstore_writer_import_fd(embstore_writer *w, const char *name, int fd,
+                                                       embstore_import *o);
+
+/* Writes table `index` of `store` to `path` as NPY (f16 tables as '<f2', every other dtype widened to '<f4'),
+ * WORD2VEC (binary) or WORD2VEC_TEXT (values printed with 9 significant digits, so that they read back as the same
+ * f32), committed atomically like a build: a failed export leaves no file and any previous one as it was. The
+ * word2vec formats need a vocabulary (its keys are the words) and keys without blanks, which they cannot hold.
+ * Exported and imported again, a table is value-exact (f32, f16) and key-exact.
+ * Errors: INVALID_ARGUMENT (NULL, index out of range, another format), NO_VOCAB, BAD_STRING (a key with a
+ * blank), CORRUPT (a damaged vocabulary), IO, NO_MEMORY. */
+EMBSTORE_API embstore_status embstore_export(const embstore *store, uint32_t index, embstore_format format,
+                                             const char *path);
 
 /* Imports a table from a .npy file (2-D, C order, little-endian f16, f32 or f64; f64 is rounded to f32, to
  * nearest) named `name`, stored as `dtype`, or in the file's own dtype (f64: f32) when `dtype` is 0. The file is

@@ -9,7 +9,8 @@
  *  - gather_bag: offsets[0..n_bags] is non-decreasing and every offset is a valid position in ids (offsets[0]
  *    need not be 0: the parallel variant hands a thread offsets + first_bag); mode is a known one;
  *  - scatter_add: the table is f32, not marked read-only, and row_lo <= row_hi <= rows.
- * Table rows and ids need no alignment at all; float arrays (outputs, weights, grads) only that of a float.
+ * Table rows, ids and outputs need no alignment at all (embstore.h promises it for outputs); weights and grads that
+ * of a float.
  * Every id is checked against rows as it is reached; the first bad one stops the kernel with
  * EMBSTORE_ID_OUT_OF_RANGE and its position (an index into ids) in *bad_index. Rows done before stay done.
  *

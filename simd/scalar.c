@@ -6,10 +6,16 @@
 
 #include "kernels.h"
 
+/* Value j of an f32 array at dst, which need not be aligned (outputs need none, embstore.h). */
+static void put_f32(void *dst, uint32_t j, float v)
+{
+	memcpy((unsigned char *)dst + (size_t)j * 4, &v, 4);
+}
+
 /* Elements [j0, j0 + count) of a row as f32, into dst. f16 and bf16 widen with the library's exact conversions
  * (element.h), which quiet a signalling NaN and keep its payload as F16C and NEON do. */
 static void convert(const unsigned char *row, embstore_dtype dtype, uint32_t dim, uint32_t j0, uint32_t count,
-                    float *dst)
+                    void *dst)
 {
 	uint16_t h;
 	switch (dtype) {
@@ -19,13 +25,13 @@ static void convert(const unsigned char *row, embstore_dtype dtype, uint32_t dim
 	case EMBSTORE_F16:
 		for (uint32_t j = 0; j < count; j++) {
 			memcpy(&h, row + ((size_t)j0 + j) * 2, 2);
-			dst[j] = es_f16_to_f32(h);
+			put_f32(dst, j, es_f16_to_f32(h));
 		}
 		break;
 	case EMBSTORE_BF16:
 		for (uint32_t j = 0; j < count; j++) {
 			memcpy(&h, row + ((size_t)j0 + j) * 2, 2);
-			dst[j] = es_bf16_to_f32(h);
+			put_f32(dst, j, es_bf16_to_f32(h));
 		}
 		break;
 	case EMBSTORE_INT8_ROWWISE:
@@ -33,7 +39,7 @@ static void convert(const unsigned char *row, embstore_dtype dtype, uint32_t dim
 		float scale, bias;
 		es_int8_scale_bias(row, dim, &scale, &bias);
 		for (uint32_t j = 0; j < count; j++)
-			dst[j] = fmaf((float)row[j0 + j], scale, bias);
+			put_f32(dst, j, fmaf((float)row[j0 + j], scale, bias));
 		break;
 	}
 	}
@@ -61,34 +67,35 @@ static embstore_status scalar_gather_bag(const embstore_matrix *t, const void *i
 {
 	int wide = id_type == EMBSTORE_ID64;
 	uint32_t dim = t->dim;
-	float v[CHUNK];
+	float v[CHUNK], acc[CHUNK];
 	for (size_t b = 0; b < n_bags; b++) {
 		size_t lo = (size_t)offsets[b], hi = (size_t)offsets[b + 1];
-		float *o = out + b * dim;
-		for (uint32_t j = 0; j < dim; j++)
-			o[j] = 0.0f;
-		for (size_t k = lo; k < hi; k++) {
-			int64_t id;
-			if (!es_checked_id(t, ids, wide, k, &id, bad_index))
-				return EMBSTORE_ID_OUT_OF_RANGE;
-			for (uint32_t j0 = 0; j0 < dim; j0 += CHUNK) {
-				uint32_t count = dim - j0 < CHUNK ? dim - j0 : CHUNK;
+		/* A chunk of the bag's output at a time, reduced in acc and then copied out bytewise (outputs need no
+		 * alignment); each element still folds the bag's rows in id order. */
+		for (uint32_t j0 = 0; j0 < dim; j0 += CHUNK) {
+			uint32_t count = dim - j0 < CHUNK ? dim - j0 : CHUNK;
+			for (uint32_t j = 0; j < count; j++)
+				acc[j] = 0.0f;
+			for (size_t k = lo; k < hi; k++) {
+				int64_t id;
+				if (!es_checked_id(t, ids, wide, k, &id, bad_index))
+					return EMBSTORE_ID_OUT_OF_RANGE;
 				convert(es_row(t, id), t->dtype, dim, j0, count, v);
 				for (uint32_t j = 0; j < count; j++) {
-					float *acc = &o[j0 + j];
 					if (mode == EMBSTORE_BAG_MAX) {
 						float x = weights ? weights[k] * v[j] : v[j];
-						*acc = (k != lo && *acc > x) ? *acc : x;
+						acc[j] = (k != lo && acc[j] > x) ? acc[j] : x;
 					} else {
-						*acc = weights ? fmaf(weights[k], v[j], *acc) : v[j] + *acc;
+						acc[j] = weights ? fmaf(weights[k], v[j], acc[j]) : v[j] + acc[j];
 					}
 				}
 			}
-		}
-		if (mode == EMBSTORE_BAG_MEAN && hi > lo) {
-			float len = (float)(hi - lo);
-			for (uint32_t j = 0; j < dim; j++)
-				o[j] = o[j] / len;
+			if (mode == EMBSTORE_BAG_MEAN && hi > lo) {
+				float len = (float)(hi - lo);
+				for (uint32_t j = 0; j < count; j++)
+					acc[j] = acc[j] / len;
+			}
+			memcpy((unsigned char *)out + ((size_t)b * dim + j0) * 4, acc, (size_t)count * 4);
 		}
 	}
 	return EMBSTORE_OK;

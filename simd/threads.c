@@ -86,12 +86,15 @@ static embstore_status combine(const job *jobs, unsigned count, size_t *bad_inde
 	return es_kernel_status(s, bad, bad_index);
 }
 
+/* The first part starts at the caller's arrays themselves, without arithmetic: with no ids (or no bags) they
+ * may be NULL, and NULL + 0 is undefined in C. Later parts start inside them. */
 static void *gather_job(void *arg)
 {
 	job *j = arg;
 	size_t begin = (size_t)j->begin, dim = j->table->dim;
-	j->status = j->k->gather(j->table, (const char *)j->ids + begin * (size_t)j->id_type, j->id_type,
-	                         (size_t)(j->end - j->begin), j->out + begin * dim, &j->bad);
+	const void *ids = begin ? (const char *)j->ids + begin * (size_t)j->id_type : j->ids;
+	float *out = begin ? j->out + begin * dim : j->out;
+	j->status = j->k->gather(j->table, ids, j->id_type, (size_t)(j->end - j->begin), out, &j->bad);
 	j->bad += begin;
 	return NULL;
 }
@@ -100,8 +103,9 @@ static void *bag_job(void *arg)
 {
 	job *j = arg;
 	size_t begin = (size_t)j->begin, dim = j->table->dim;
+	float *out = begin ? j->out + begin * dim : j->out;
 	j->status = j->k->gather_bag(j->table, j->ids, j->id_type, j->offsets + begin, (size_t)(j->end - j->begin),
-	                             j->weights, j->mode, j->out + begin * dim, &j->bad);
+	                             j->weights, j->mode, out, &j->bad);
 	return NULL;
 }
 

@@ -29,6 +29,7 @@ embstore_status es_encode_directory(const es_dir_parts *d, uint8_t **out, uint64
 		uint8_t *e = dir + (uint64_t)i * ES_TABLE_ENTRY_SIZE;
 		put_string(pool, &cursor, t->name, e + ES_TE_NAME_OFFSET, e + ES_TE_NAME_LENGTH);
 		es_put32(e + ES_TE_DTYPE, (uint32_t)t->dtype);
+		es_put32(e + ES_TE_FLAGS, t->flags);
 		es_put64(e + ES_TE_ROWS, t->rows);
 		es_put32(e + ES_TE_DIM, t->dim);
 		es_put32(e + ES_TE_CHUNK_ROWS, (uint32_t)t->chunk_rows);
@@ -37,6 +38,9 @@ embstore_status es_encode_directory(const es_dir_parts *d, uint8_t **out, uint64
 		es_put64(e + ES_TE_DATA_SIZE, t->data_size);
 		es_put64(e + ES_TE_CHUNK_FIRST, t->chunk_first);
 		es_put64(e + ES_TE_CHUNK_COUNT, t->chunk_count);
+		es_put64(e + ES_TE_VOCAB_OFFSET, t->vocab_offset);
+		es_put64(e + ES_TE_VOCAB_SIZE, t->vocab_size);
+		es_put64(e + ES_TE_VOCAB_CHECKSUM, t->vocab_checksum);
 	}
 	for (uint32_t i = 0; i < d->meta_count; i++) {
 		uint8_t *e = metas + (uint64_t)i * ES_META_ENTRY_SIZE;

@@ -168,8 +168,9 @@ static embstore_status parse_table(const uint8_t *e, es_table *t)
 	uint32_t dtype = es_le32(e + ES_TE_DTYPE), flags = es_le32(e + ES_TE_FLAGS);
 	t->dtype = (embstore_dtype)dtype;
 	ES_CHECKF(es_elem_bytes(t->dtype) != 0, EMBSTORE_BAD_DTYPE, "table '%s': dtype code %u", n, dtype);
-	ES_CHECKF(flags == 0, EMBSTORE_UNSUPPORTED_VERSION, "table '%s': flags 0x%x name features this reader lacks", n,
-	          flags);
+	ES_CHECKF((flags & ~ES_TABLE_FLAG_VOCAB) == 0, EMBSTORE_UNSUPPORTED_VERSION,
+	          "table '%s': flags 0x%x name features this reader lacks", n, flags & ~ES_TABLE_FLAG_VOCAB);
+	t->flags = flags;
 	t->rows = es_le64(e + ES_TE_ROWS);
 	t->dim = es_le32(e + ES_TE_DIM);
 	ES_CHECKF(t->rows >= 1 && t->rows <= ES_MAX_ROWS, EMBSTORE_LIMIT, "table '%s': rows %llu is not 1 to %llu", n,
@@ -198,8 +199,47 @@ static embstore_status parse_table(const uint8_t *e, es_table *t)
 	          "table '%s': chunk_count %llu, but %llu rows in chunks of %llu make %llu", n,
 	          (unsigned long long)t->chunk_count, (unsigned long long)t->rows, (unsigned long long)t->chunk_rows,
 	          (unsigned long long)es_chunk_count(t->rows, t->chunk_rows));
-	ES_CHECKF(es_le64(e + ES_TE_VOCAB_OFFSET) == 0 && es_le64(e + ES_TE_VOCAB_SIZE) == 0, EMBSTORE_CORRUPT,
-	          "table '%s': vocabulary fields are not zero (no vocabulary in format 1.0)", n);
+	t->vocab_offset = es_le64(e + ES_TE_VOCAB_OFFSET);
+	t->vocab_size = es_le64(e + ES_TE_VOCAB_SIZE);
+	t->vocab_checksum = es_le64(e + ES_TE_VOCAB_CHECKSUM);
+	ES_CHECKF((flags & ES_TABLE_FLAG_VOCAB) || (t->vocab_offset == 0 && t->vocab_size == 0 && t->vocab_checksum == 0),
+	          EMBSTORE_CORRUPT, "table '%s': vocabulary fields are not zero, but the table has no VOCAB flag", n);
+	return EMBSTORE_OK;
+}
+
+/* A vocabulary's place and sizes, in O(1): its header's counts agree with the table and its size; the keys
+ * themselves are checked where they are read (vocab.c) and all at once by verify. `end` is where the table's
+ * data ends; on success it becomes where the vocabulary ends. */
+static embstore_status parse_vocab(const uint8_t *base, const es_layout *L, es_table *t, uint64_t *end)
+{
+	uint64_t expect = 0, header_end;
+	ES_CHECKF(es_align_up(*end, ES_VOCAB_ALIGN, &expect) && t->vocab_offset == expect &&
+	              es_add_u64(t->vocab_offset, ES_VOCAB_HEADER, &header_end) && header_end <= L->dir_offset,
+	          EMBSTORE_BAD_LAYOUT, "table '%s': vocab_offset %llu; the vocabulary must start at %llu, after the data",
+	          t->name, (unsigned long long)t->vocab_offset, (unsigned long long)expect);
+	const uint8_t *v = base + t->vocab_offset;
+	uint64_t keys = es_le64(v + ES_VH_KEY_COUNT);
+	t->bucket_count = es_le64(v + ES_VH_BUCKET_COUNT);
+	t->blob_size = es_le64(v + ES_VH_BLOB_SIZE);
+	ES_CHECKF(keys == t->rows, EMBSTORE_CORRUPT, "table '%s': the vocabulary has %llu keys for %llu rows", t->name,
+	          (unsigned long long)keys, (unsigned long long)t->rows);
+	ES_CHECKF(t->bucket_count == es_bucket_count(keys), EMBSTORE_CORRUPT,
+	          "table '%s': the vocabulary has %llu buckets; %llu keys need %llu", t->name,
+	          (unsigned long long)t->bucket_count, (unsigned long long)keys,
+	          (unsigned long long)es_bucket_count(keys));
+	ES_CHECKF(t->blob_size < ES_MAX_BLOB && es_le64(v + ES_VH_RESERVED) == 0, EMBSTORE_CORRUPT,
+	          "table '%s': vocabulary blob_size %llu is over 2^40, or its reserved field is not zero", t->name,
+	          (unsigned long long)t->blob_size);
+	/* keys <= 2^40 and bucket_count <= 2^41: the sum below cannot wrap */
+	uint64_t size = ES_VOCAB_HEADER + 8 * keys + 8 * t->bucket_count + t->blob_size;
+	ES_CHECKF(size == t->vocab_size, EMBSTORE_CORRUPT,
+	          "table '%s': vocab_size %llu, but %llu keys, %llu buckets and %llu key bytes make %llu", t->name,
+	          (unsigned long long)t->vocab_size, (unsigned long long)keys, (unsigned long long)t->bucket_count,
+	          (unsigned long long)t->blob_size, (unsigned long long)size);
+	ES_CHECKF(es_add_u64(t->vocab_offset, t->vocab_size, end) && *end <= L->dir_offset, EMBSTORE_BAD_LAYOUT,
+	          "table '%s': the vocabulary (%llu bytes from %llu) runs past the directory at %llu", t->name,
+	          (unsigned long long)t->vocab_size, (unsigned long long)t->vocab_offset,
+	          (unsigned long long)L->dir_offset);
 	return EMBSTORE_OK;
 }
 
@@ -233,11 +273,13 @@ static embstore_status parse_directory(const uint8_t *base, es_layout *L, uint64
 		          "table '%s': data (%llu bytes from %llu) runs past the directory at %llu", t->name,
 		          (unsigned long long)t->data_size, (unsigned long long)t->data_offset,
 		          (unsigned long long)L->dir_offset);
+		if (t->flags & ES_TABLE_FLAG_VOCAB)
+			ES_TRY(parse_vocab(base, L, t, &end));
 		ES_CHECKF(t->chunk_first == chunks && es_add_u64(chunks, t->chunk_count, &chunks), EMBSTORE_CORRUPT,
 		          "table '%s': chunk_first %llu; the previous tables' chunks end at %llu", t->name,
 		          (unsigned long long)t->chunk_first, (unsigned long long)chunks);
 	}
-	uint64_t dir_expect;
+	uint64_t dir_expect = 0;
 	ES_CHECKF(es_align_up(end, ES_DIR_ALIGN, &dir_expect) && dir_expect == L->dir_offset, EMBSTORE_BAD_LAYOUT,
 	          "directory_offset %llu; after the last table's data it must be %llu", (unsigned long long)L->dir_offset,
 	          (unsigned long long)dir_expect);

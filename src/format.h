@@ -40,8 +40,23 @@
 #define ES_TE_CHUNK_COUNT 64
 #define ES_TE_VOCAB_OFFSET 72
 #define ES_TE_VOCAB_SIZE 80
-#define ES_TE_RESERVED 88
-#define ES_TE_RESERVED_LEN 40
+#define ES_TE_VOCAB_CHECKSUM 88
+#define ES_TE_RESERVED 96
+#define ES_TE_RESERVED_LEN 32
+
+/* Table flags. VOCAB (1.2): a key per row, in a vocabulary section after the table's data. */
+#define ES_TABLE_FLAG_VOCAB 1u
+
+/* The vocabulary section (docs/FORMAT.md, "Vocabulary"). */
+#define ES_VOCAB_ALIGN 8
+#define ES_VH_KEY_COUNT 0
+#define ES_VH_BUCKET_COUNT 8
+#define ES_VH_BLOB_SIZE 16
+#define ES_VH_RESERVED 24
+#define ES_VOCAB_HEADER 32
+#define ES_KEY_ENTRY_HEADER 12 /* u64 row, u32 length */
+#define ES_MAX_KEY_LEN 65535u
+#define ES_MAX_BLOB (1ull << 40)
 
 #define ES_META_ENTRY_SIZE 16
 #define ES_DIR_ALIGN 8
@@ -74,6 +89,7 @@
 typedef struct es_table {
 	const char *name;
 	embstore_dtype dtype;
+	uint32_t flags;         /* ES_TABLE_FLAG_* */
 	uint64_t rows;
 	uint32_t dim;
 	uint64_t chunk_rows;
@@ -82,7 +98,20 @@ typedef struct es_table {
 	uint64_t data_size;
 	uint64_t chunk_first;
 	uint64_t chunk_count;
+	/* With ES_TABLE_FLAG_VOCAB; all 0 otherwise. */
+	uint64_t vocab_offset, vocab_size, vocab_checksum;
+	uint64_t bucket_count, blob_size;
 } es_table;
+
+/* Buckets of a vocabulary of n keys: the smallest power of two at least 2n (at most half used, so probes are
+ * short). n is at most 2^40, so this cannot overflow. */
+static inline uint64_t es_bucket_count(uint64_t n)
+{
+	uint64_t b = 1;
+	while (b < 2 * n)
+		b <<= 1;
+	return b;
+}
 
 typedef struct es_meta {
 	const char *key;

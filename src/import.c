@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "format.h"
+#include "import_vectors.h"
 #include "writer.h"
 
 #define IMPORT_BATCH_BYTES (4u << 20)
@@ -19,8 +21,10 @@
 typedef struct input {
 	int fd;
 	const char *path; /* for messages; NULL for a descriptor the caller gave */
+	const uint8_t *head; /* bytes already read from fd (to tell the format), read again first */
+	size_t head_len, head_pos;
 	bool sized;
-	uint64_t size; /* when sized */
+	uint64_t size; /* when sized: head_len + what fd has left */
 	uint64_t pos;
 } input;
 
@@ -36,10 +40,10 @@ static embstore_status input_error(const input *in)
 	return EMBSTORE_IO;
 }
 
-static embstore_status input_init(input *in, int fd, const char *path)
+static embstore_status input_init(input *in, int fd, const char *path, const uint8_t *head, size_t head_len)
 {
 	struct stat sb;
-	*in = (input){.fd = fd, .path = path};
+	*in = (input){.fd = fd, .path = path, .head = head, .head_len = head_len};
 	if (fstat(fd, &sb) != 0)
 		return input_error(in);
 	if (S_ISDIR(sb.st_mode)) {
@@ -49,7 +53,7 @@ static embstore_status input_init(input *in, int fd, const char *path)
 	off_t here = S_ISREG(sb.st_mode) ? lseek(fd, 0, SEEK_CUR) : -1;
 	if (here >= 0 && here <= sb.st_size) {
 		in->sized = true;
-		in->size = (uint64_t)(sb.st_size - here);
+		in->size = (uint64_t)(sb.st_size - here) + head_len;
 	}
 	return EMBSTORE_OK;
 }
@@ -59,6 +63,12 @@ static embstore_status read_some(input *in, void *p, size_t n, size_t *got)
 {
 	uint8_t *b = p;
 	*got = 0;
+	if (in->head_pos < in->head_len) {
+		size_t k = in->head_len - in->head_pos < n ? in->head_len - in->head_pos : n;
+		memcpy(b, in->head + in->head_pos, k);
+		in->head_pos += k;
+		*got = k;
+	}
 	while (*got < n) {
 		ssize_t k = read(in->fd, b + *got, n - *got);
 		if (k < 0 && errno == EINTR)
@@ -95,10 +105,19 @@ static embstore_status expect_end(input *in, uint64_t total)
 	return EMBSTORE_OK;
 }
 
-/* Streams rows x cols elements of `src_type` into a new table. */
+/* Streams rows x cols elements of `src_type` into a new table; with a limit, only the first `limit` rows (and the
+ * rest of the input is left unread). */
 static embstore_status stream_rows(embstore_writer *w, input *in, const char *name, embstore_dtype src_type,
-                                   embstore_dtype dtype, uint64_t rows, uint64_t cols, uint64_t total)
+                                   embstore_dtype dtype, uint64_t rows, uint64_t cols, uint64_t total,
+                                   embstore_import *o)
 {
+	bool cut = o && o->limit != 0 && o->limit < rows;
+	if (cut)
+		rows = o->limit;
+	if (o) {
+		o->rows = rows;
+		o->dim = (uint32_t)cols;
+	}
 	ES_TRY(embstore_writer_begin_table(w, name, dtype, rows, (uint32_t)cols));
 	uint64_t row_bytes = es_src_row_bytes(src_type, (uint32_t)cols);
 	uint64_t per_batch = IMPORT_BATCH_BYTES / row_bytes;
@@ -116,10 +135,11 @@ static embstore_status stream_rows(embstore_writer *w, input *in, const char *na
 	}
 	free(buf);
 	ES_TRY(st);
-	return expect_end(in, total);
+	return cut ? EMBSTORE_OK : expect_end(in, total);
 }
 
-static embstore_status import_npy(embstore_writer *w, const char *name, input *in, embstore_dtype dtype)
+static embstore_status import_npy(embstore_writer *w, const char *name, input *in, embstore_dtype dtype,
+                                  embstore_import *o)
 {
 	uint8_t pre[NPY_PREAMBLE];
 	size_t got;
@@ -155,18 +175,18 @@ static embstore_status import_npy(embstore_writer *w, const char *name, input *i
 	          (unsigned long long)in->size, (unsigned long long)total, (unsigned long long)info.rows,
 	          (unsigned long long)info.cols, info.item_size, (unsigned long long)info.data_offset);
 	embstore_dtype src = info.item_size == 8 ? ES_SRC_F64 : info.dtype;
-	return stream_rows(w, in, name, src, dtype ? dtype : info.dtype, info.rows, info.cols, total);
+	return stream_rows(w, in, name, src, dtype ? dtype : info.dtype, info.rows, info.cols, total, o);
 }
 
 static embstore_status import_raw(embstore_writer *w, const char *name, input *in, uint64_t rows, uint32_t dim,
-                                  embstore_dtype dtype)
+                                  embstore_dtype dtype, embstore_import *o)
 {
 	uint64_t total;
 	ES_CHECKF(es_mul_u64(rows, (uint64_t)dim * 4, &total), EMBSTORE_LIMIT,
 	          "%llu x %u f32 values do not fit 64 bits", (unsigned long long)rows, dim);
 	ES_CHECKF(!in->sized || in->size == total, EMBSTORE_BAD_INPUT, "file is %llu bytes; %llu x %u f32 values need %llu",
 	          (unsigned long long)in->size, (unsigned long long)rows, dim, (unsigned long long)total);
-	return stream_rows(w, in, name, EMBSTORE_F32, dtype ? dtype : EMBSTORE_F32, rows, dim, total);
+	return stream_rows(w, in, name, EMBSTORE_F32, dtype ? dtype : EMBSTORE_F32, rows, dim, total, o);
 }
 
 static embstore_status check_args(embstore_writer *w, const char *name, embstore_dtype dtype)
@@ -189,8 +209,9 @@ typedef struct import_call {
 static embstore_status run(const import_call *c, int fd, const char *path)
 {
 	input in;
-	ES_TRY(input_init(&in, fd, path));
-	return c->dim ? import_raw(c->w, c->name, &in, c->rows, c->dim, c->dtype) : import_npy(c->w, c->name, &in, c->dtype);
+	ES_TRY(input_init(&in, fd, path, NULL, 0));
+	return c->dim ? import_raw(c->w, c->name, &in, c->rows, c->dim, c->dtype, NULL)
+	              : import_npy(c->w, c->name, &in, c->dtype, NULL);
 }
 
 static embstore_status run_path(const import_call *c, const char *path)
@@ -234,4 +255,125 @@ embstore_status embstore_writer_import_raw_fd(embstore_writer *w, const char *na
 	ES_TRY(check_args(w, name, dtype));
 	ES_CHECK(fd >= 0 && rows >= 1 && dim >= 1, EMBSTORE_INVALID_ARGUMENT);
 	return run(&(import_call){w, name, dtype, rows, dim}, fd, NULL);
+}
+
+/* ---- one front for every format ---- */
+
+#define SNIFF_BYTES (64u << 10) /* enough to see a header line and a few rows of any of the formats */
+
+static const char *const format_names[] = {"auto", "npy", "raw", "word2vec", "word2vec-text", "glove"};
+
+const char *embstore_format_name(embstore_format f)
+{
+	return (unsigned)f < sizeof format_names / sizeof format_names[0] ? format_names[f] : NULL;
+}
+
+embstore_status embstore_format_parse(const char *name, embstore_format *out)
+{
+	ES_CHECK(name && out, EMBSTORE_INVALID_ARGUMENT);
+	for (unsigned f = 0; f < sizeof format_names / sizeof format_names[0]; f++) {
+		if (strcmp(name, format_names[f]) == 0) {
+			*out = (embstore_format)f;
+			return EMBSTORE_OK;
+		}
+	}
+	if (strcmp(name, "fasttext") == 0) {
+		*out = EMBSTORE_FORMAT_WORD2VEC_TEXT;
+		return EMBSTORE_OK;
+	}
+	return EMBSTORE_INVALID_ARGUMENT;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* The content decides; the extension only when the content does not. */
+static embstore_format detect(const uint8_t *head, size_t len, bool whole, const char *path)
+{
+	if (len >= 6 && memcmp(head, "\x93NUMPY", 6) == 0)
+		return EMBSTORE_FORMAT_NPY;
+	switch (es_detect_vector_format(head, len, whole)) {
+	case ES_VEC_WORD2VEC:
+		return EMBSTORE_FORMAT_WORD2VEC;
+	case ES_VEC_TEXT_HEADER:
+		return EMBSTORE_FORMAT_WORD2VEC_TEXT;
+	case ES_VEC_GLOVE:
+		return EMBSTORE_FORMAT_GLOVE;
+	case ES_VEC_UNKNOWN:
+		break;
+	}
+	if (path && ends_with(path, ".npy"))
+		return EMBSTORE_FORMAT_NPY;
+	if (path && ends_with(path, ".bin"))
+		return EMBSTORE_FORMAT_WORD2VEC;
+	if (path && (ends_with(path, ".vec") || ends_with(path, ".w2v")))
+		return EMBSTORE_FORMAT_WORD2VEC_TEXT;
+	return EMBSTORE_FORMAT_AUTO;
+}
+
+static embstore_status import_any(embstore_writer *w, const char *name, int fd, const char *path, embstore_import *o)
+{
+	ES_CHECK((unsigned)o->format <= EMBSTORE_FORMAT_GLOVE, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECK(o->format != EMBSTORE_FORMAT_RAW || (o->rows >= 1 && o->dim >= 1), EMBSTORE_INVALID_ARGUMENT);
+	uint8_t *head = malloc(SNIFF_BYTES);
+	ES_CHECK(head, EMBSTORE_NO_MEMORY);
+	input in;
+	embstore_status st = input_init(&in, fd, path, NULL, 0);
+	size_t got = 0;
+	if (st == EMBSTORE_OK && o->format != EMBSTORE_FORMAT_RAW)
+		st = read_some(&in, head, SNIFF_BYTES, &got);
+	if (st == EMBSTORE_OK) {
+		if (o->format == EMBSTORE_FORMAT_AUTO)
+			o->format = detect(head, got, got < SNIFF_BYTES, path);
+		if (o->format == EMBSTORE_FORMAT_AUTO) {
+			es_detail("cannot tell the format of %s%s%s: not .npy, word2vec (binary or text), fastText or GloVe; "
+			          "name it",
+			          path ? "'" : "the input", path ? path : "", path ? "'" : "");
+			st = EMBSTORE_BAD_INPUT;
+		}
+	}
+	if (st == EMBSTORE_OK) {
+		input again;
+		st = input_init(&again, fd, path, head, got);
+		again.pos = 0;
+		switch (o->format) {
+		case EMBSTORE_FORMAT_NPY:
+			st = import_npy(w, name, &again, o->dtype, o);
+			break;
+		case EMBSTORE_FORMAT_RAW:
+			st = import_raw(w, name, &again, o->rows, o->dim, o->dtype, o);
+			break;
+		default:
+			st = es_import_vectors(w, name, &(es_vec_input){fd, head, got}, o);
+			break;
+		}
+	}
+	int saved = errno;
+	free(head);
+	errno = saved;
+	return st;
+}
+
+embstore_status embstore_writer_import_fd(embstore_writer *w, const char *name, int fd, embstore_import *o)
+{
+	ES_TRY(check_args(w, name, o ? o->dtype : 0));
+	ES_CHECK(fd >= 0 && o, EMBSTORE_INVALID_ARGUMENT);
+	return import_any(w, name, fd, NULL, o);
+}
+
+embstore_status embstore_writer_import(embstore_writer *w, const char *name, const char *path, embstore_import *o)
+{
+	ES_TRY(check_args(w, name, o ? o->dtype : 0));
+	ES_CHECK(path && o, EMBSTORE_INVALID_ARGUMENT);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return input_error(&(input){.fd = -1, .path = path});
+	embstore_status st = import_any(w, name, fd, path, o);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return st;
 }

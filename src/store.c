@@ -207,7 +207,7 @@ static void fill_table(const embstore *s, const es_table *t, embstore_table *out
 	out->data_offset = t->data_offset;
 	out->chunk_rows = t->chunk_rows;
 	out->chunk_count = t->chunk_count;
-	out->has_vocab = 0;
+	out->has_vocab = (t->flags & ES_TABLE_FLAG_VOCAB) != 0;
 	out->index = (uint32_t)(t - s->layout.tables);
 }
 

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "kernels.h"
 #include "store_impl.h"
 
 static embstore_status writable_table(embstore *s, uint32_t index, const es_table **t)
@@ -20,7 +21,7 @@ static void mark_ids(embstore *s, const es_table *t, const void *ids, embstore_i
 {
 	uint8_t *dirty = s->dirty + t->chunk_first;
 	for (size_t i = 0; i < n; i++) {
-		int64_t id = id_type == EMBSTORE_ID32 ? ((const int32_t *)ids)[i] : ((const int64_t *)ids)[i];
+		int64_t id = es_id_at(ids, id_type == EMBSTORE_ID64, i); /* ids need no alignment, as in the kernels */
 		/* Out-of-range ids wrote nothing; marking every in-range id over-marks at worst, which only costs a
 		 * rehash, whatever subset of rows a failed parallel call had written. */
 		if (id >= 0 && (uint64_t)id < t->rows)

@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "store_impl.h"
+#include "vocab.h"
 
 #define VERIFY_BUFFER (1u << 20)
 
@@ -33,7 +34,9 @@ static void report(reporter *r, const es_layout *L, uint32_t table, embstore_sta
 		else
 			es_detail("table '%s', rows %llu to %llu: %s", name, (unsigned long long)first_row,
 			          (unsigned long long)(first_row + row_count - 1),
-			          st == EMBSTORE_DATA_CHECKSUM ? "checksum mismatch" : "int8 scale or bias is not finite");
+			          st == EMBSTORE_DATA_CHECKSUM ? "checksum mismatch"
+			          : st == EMBSTORE_BAD_STRING  ? "vocabulary damaged"
+			                                       : "int8 scale or bias is not finite");
 	}
 	if (r->fn && !r->stop) {
 		embstore_problem p = {table, st, first_row, row_count};
@@ -122,6 +125,19 @@ static embstore_status check_chunk(const embstore *s, uint32_t ti, uint64_t k, u
 	return EMBSTORE_OK;
 }
 
+typedef struct vocab_reporter {
+	reporter *r;
+	const es_layout *L;
+	uint32_t table;
+} vocab_reporter;
+
+static int vocab_problem(void *ctx, uint64_t first_row, uint64_t row_count)
+{
+	vocab_reporter *v = ctx;
+	report(v->r, v->L, v->table, EMBSTORE_BAD_STRING, first_row, row_count);
+	return v->r->stop;
+}
+
 embstore_status embstore_verify(const embstore *s, embstore_problem_fn fn, void *ctx)
 {
 	es_detail_clear();
@@ -143,6 +159,13 @@ embstore_status embstore_verify(const embstore *s, embstore_problem_fn fn, void 
 		for (uint64_t k = 0; k < t->chunk_count && !r.stop && st == EMBSTORE_OK; k++)
 			st = check_chunk(s, i, k, buf, (size_t)cap, &r);
 		end = t->data_offset + t->data_size;
+		if ((t->flags & ES_TABLE_FLAG_VOCAB) && !r.stop && st == EMBSTORE_OK) {
+			if (!zero_range(s->base, end, t->vocab_offset))
+				report(&r, L, i, EMBSTORE_CORRUPT, 0, 0);
+			vocab_reporter vr = {&r, L, i};
+			es_vocab_verify(s->base, t, vocab_problem, &vr);
+			end = t->vocab_offset + t->vocab_size;
+		}
 	}
 	if (!r.stop && st == EMBSTORE_OK && !zero_range(s->base, end, L->dir_offset))
 		report(&r, L, L->table_count ? L->table_count - 1 : 0, EMBSTORE_CORRUPT, 0, 0);

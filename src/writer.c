@@ -14,6 +14,7 @@
 #include "commit.h"
 #include "format.h"
 #include "lock.h"
+#include "vocab.h"
 #include "writer.h"
 
 #define ES_WRITE_BUFFER (1u << 20)
@@ -41,6 +42,9 @@ struct embstore_writer {
 	uint8_t *buf;          /* converted rows waiting to be written */
 	size_t buf_cap;
 	float *row_f32;        /* one row widened to f32 */
+	bool table_ended;      /* end_table ran for the last table (it writes its vocabulary: only once) */
+	int keyed;             /* last table: -1 no rows yet, 0 plain rows, 1 rows with keys */
+	es_vocab_build vocab;  /* its keys, while keyed */
 };
 
 static embstore_status fail(embstore_writer *w, embstore_status st)
@@ -237,7 +241,7 @@ static embstore_status close_chunk(embstore_writer *w)
 static embstore_status end_table(embstore_writer *w)
 {
 	es_table *t = current(w);
-	if (!t)
+	if (!t || w->table_ended)
 		return EMBSTORE_OK;
 	ES_CHECKF(t->rows >= 1, EMBSTORE_STATE, "table '%s' has no rows", t->name);
 	ES_CHECKF(w->rows_declared == 0 || t->rows == w->rows_declared, EMBSTORE_STATE,
@@ -249,6 +253,18 @@ static embstore_status end_table(embstore_writer *w)
 		t->chunk_rows = t->rows;
 	t->chunk_count = es_chunk_count(t->rows, t->chunk_rows);
 	t->data_size = t->rows * t->row_stride;
+	if (w->keyed == 1) {
+		ES_CHECKF(w->vocab.n == t->rows, EMBSTORE_STATE, "table '%s' has %llu rows and %llu keys", t->name,
+		          (unsigned long long)t->rows, (unsigned long long)w->vocab.n);
+		ES_TRY(pad_to(w, ES_VOCAB_ALIGN));
+		t->flags |= ES_TABLE_FLAG_VOCAB;
+		t->vocab_offset = w->pos;
+		ES_TRY(file_error(es_vocab_build_write(&w->vocab, w->file.fd, &t->vocab_size, &t->vocab_checksum), "writing",
+		                  w->file.path));
+		w->pos += t->vocab_size;
+		es_vocab_build_free(&w->vocab);
+	}
+	w->table_ended = true;
 	return EMBSTORE_OK;
 }
 
@@ -295,6 +311,8 @@ embstore_status embstore_writer_begin_table(embstore_writer *w, const char *name
 	t.data_offset = w->pos;
 	w->tables[w->n_tables++] = t;
 	w->rows_declared = rows;
+	w->table_ended = false;
+	w->keyed = -1;
 	w->pool_size += name_len + 1;
 	XXH3_64bits_reset(&w->chunk);
 	w->chunk_filled = 0;
@@ -339,8 +357,8 @@ static embstore_status conversion_error(const es_table *t, embstore_status st, c
 	return st;
 }
 
-embstore_status es_writer_append(embstore_writer *w, const void *src, embstore_dtype src_type, uint64_t n,
-                                 uint64_t src_stride)
+static embstore_status append_rows(embstore_writer *w, const void *src, embstore_dtype src_type, uint64_t n,
+                                   uint64_t src_stride)
 {
 	ES_CHECK(w && (src || n == 0), EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECK(w->state == W_OPEN, EMBSTORE_STATE);
@@ -381,12 +399,83 @@ embstore_status es_writer_append(embstore_writer *w, const void *src, embstore_d
 	return EMBSTORE_OK;
 }
 
+/* A table's rows all have keys, or none. */
+static embstore_status check_keyed(embstore_writer *w, int keyed)
+{
+	es_table *t = current(w);
+	if (!t || w->state != W_OPEN || w->keyed == keyed)
+		return EMBSTORE_OK; /* append_rows names the other problems */
+	ES_CHECKF(w->keyed == -1, EMBSTORE_STATE, "table '%s': rows with keys and rows without cannot be mixed", t->name);
+	if (keyed) {
+		embstore_status st = es_vocab_build_init(&w->vocab, w->file.dir);
+		if (st != EMBSTORE_OK) {
+			es_vocab_build_free(&w->vocab);
+			return st;
+		}
+	}
+	w->keyed = keyed;
+	return EMBSTORE_OK;
+}
+
+embstore_status es_writer_append(embstore_writer *w, const void *src, embstore_dtype src_type, uint64_t n,
+                                 uint64_t src_stride)
+{
+	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
+	ES_TRY(check_keyed(w, 0));
+	return append_rows(w, src, src_type, n, src_stride);
+}
+
 embstore_status embstore_writer_append(embstore_writer *w, const void *src, embstore_dtype src_dtype, uint64_t n,
                                        uint64_t src_stride)
 {
 	es_detail_clear();
 	ES_CHECKF(es_elem_bytes(src_dtype) != 0, EMBSTORE_BAD_DTYPE, "source dtype code %d", (int)src_dtype);
 	return es_writer_append(w, src, src_dtype, n, src_stride);
+}
+
+embstore_status embstore_writer_append_keyed(embstore_writer *w, const void *src, embstore_dtype src_dtype,
+                                             uint64_t n, uint64_t src_stride, const char *const *keys,
+                                             const size_t *key_lens)
+{
+	es_detail_clear();
+	ES_CHECK(w && ((keys && key_lens) || n == 0), EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECKF(es_elem_bytes(src_dtype) != 0, EMBSTORE_BAD_DTYPE, "source dtype code %d", (int)src_dtype);
+	ES_CHECK(w->state == W_OPEN && current(w), EMBSTORE_STATE);
+	ES_TRY(check_keyed(w, 1));
+	/* Keys first: a repeat refuses the call before its rows are written (the writer fails either way). */
+	for (uint64_t i = 0; i < n; i++) {
+		ES_CHECK(keys[i] || key_lens[i] == 0, EMBSTORE_INVALID_ARGUMENT);
+		ES_TRY(fail(w, es_vocab_build_add(&w->vocab, keys[i], key_lens[i])));
+	}
+	return append_rows(w, src, src_dtype, n, src_stride);
+}
+
+embstore_status es_writer_add_key(embstore_writer *w, const void *key, size_t len, bool *repeated)
+{
+	ES_CHECK(w->state == W_OPEN && current(w), EMBSTORE_STATE);
+	ES_TRY(check_keyed(w, 1));
+	uint64_t row;
+	embstore_status st = es_vocab_build_find(&w->vocab, key, len, &row);
+	*repeated = st == EMBSTORE_OK;
+	if (st == EMBSTORE_UNKNOWN_KEY)
+		st = es_vocab_build_add(&w->vocab, key, len);
+	return fail(w, st);
+}
+
+embstore_status es_writer_append_keyed_rows(embstore_writer *w, const void *src, embstore_dtype src_type, uint64_t n)
+{
+	ES_CHECK(w->keyed == 1, EMBSTORE_STATE);
+	return append_rows(w, src, src_type, n, 0);
+}
+
+embstore_status embstore_writer_find_key(embstore_writer *w, const void *key, size_t len, uint64_t *row)
+{
+	es_detail_clear();
+	ES_CHECK(w && (key || len == 0) && row, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECK(w->state == W_OPEN && current(w), EMBSTORE_STATE);
+	if (w->keyed != 1)
+		return EMBSTORE_UNKNOWN_KEY;
+	return es_vocab_build_find(&w->vocab, key, len, row);
 }
 
 /* Both checksum slots after the directory, with the same checksums: slot 0 current (generation 1), slot 1 the one
@@ -458,5 +547,7 @@ void embstore_writer_free(embstore_writer *w)
 	free(w->sums);
 	free(w->buf);
 	free(w->row_f32);
+	if (w->keyed == 1)
+		es_vocab_build_free(&w->vocab);
 	free(w);
 }

@@ -276,7 +276,7 @@ class TestGeneral(Base):
 
     def test_version(self):
         out, _ = self.ok("--version")
-        self.assertRegex(out.decode(), r"^embstore \d+\.\d+\.\d+\S* \(file format 1\.1\)\n$")
+        self.assertRegex(out.decode(), r"^embstore \d+\.\d+\.\d+\S* \(file format 1\.2\)\n$")
         self.assertEqual(out, self.ok("-V")[0])
 
     def test_usage_errors(self):
@@ -498,7 +498,9 @@ class TestBuildAndGet(Base):
         self.fails(2, "build", "-o", out, "--from", "raw", "--dim", 37, raw)
         self.fails(2, "build", "-o", out, "--from", "raw", "--rows", 0, "--dim", 37, raw)
         self.fails(2, "build", "-o", out, "--from", "raw", "--rows", 298, "--dim", "3x", raw)
-        self.fails(2, "build", "-o", out, raw)  # no --from raw, no .npy suffix
+        # no --from raw: raw cannot be told from its content (it is only numbers), and the content is no format
+        _, err = self.fails(1, "build", "-o", out, raw)
+        self.assertIn("cannot tell the format", err)
         self.assertFalse(os.path.exists(out))
 
     def test_bad_npy_inputs(self):
@@ -900,7 +902,7 @@ class TestInspect(Base):
         meta = {"q": meta["q"], "unicode": meta["unicode"], "k": "with=equals=v=1"}
         info = self.inspect(path)
         self.assertEqual(set(info), {"format_version", "file_size", "data_alignment", "metadata", "tables"})
-        self.assertEqual(info["format_version"], "1.1")
+        self.assertEqual(info["format_version"], "1.2")
         self.assertEqual(info["file_size"], os.path.getsize(path))
         self.assertEqual(info["data_alignment"], 4096)
         for k, v in meta.items():
@@ -911,9 +913,10 @@ class TestInspect(Base):
         end = 128
         for t, (name, rows, dim) in zip(info["tables"], expect):
             self.assertEqual(set(t), {"name", "dtype", "rows", "dim", "row_stride", "data_offset", "chunk_rows",
-                                      "chunk_count", "has_vocab"})
+                                      "chunk_count", "has_vocab", "vocab_size", "first_keys"})
             self.assertEqual((t["name"], t["dtype"], t["rows"], t["dim"]), (name, "f16", rows, dim))
             self.assertIs(t["has_vocab"], False)
+            self.assertEqual((t["vocab_size"], t["first_keys"]), (0, []))
             self.assertGreaterEqual(t["row_stride"], 2 * dim)
             self.assertEqual(t["row_stride"] % 2, 0)
             self.assertEqual(t["data_offset"] % 4096, 0)
@@ -926,7 +929,7 @@ class TestInspect(Base):
 
         out, _ = self.ok("inspect", path)
         text = out.decode("utf-8")
-        self.assertIn("format version:  1.1\n", text)
+        self.assertIn("format version:  1.2\n", text)
         self.assertIn("file size:       %d bytes\n" % info["file_size"], text)
         # Control characters and backslashes are escaped (one entry per line); quotes need not be.
         self.assertIn('quote " backslash \\\\ tab \\t newline \\n bell \\x07 del \\x7f\n', text)
@@ -946,6 +949,226 @@ class TestInspect(Base):
         starts = [len(l[:l.index(" f16 ") + 1]) for l in rows]
         self.assertEqual(len(set(starts)), 1, "\n".join(rows))
         self.assertEqual(lines[head[0]].index("dtype"), starts[0])
+        self.assertNotIn("vocabularies:", text)  # no table has one
+
+
+class KeyedStores:
+    """Stores with vocabularies, written through the library itself (ctypes over the libembstore.so that the build
+    puts beside the tool), since no importer of the tool writes keys yet."""
+    F32 = 1  # embstore_dtype
+
+    def __init__(self):
+        # EMBSTORE_TEST_LIBRARY: a library Python can load when the one beside the tool cannot (the ASan build's
+        # needs the sanitizer runtime loaded first; tools/test-sanitizers.sh points here at the ordinary build's)
+        path = os.environ.get("EMBSTORE_TEST_LIBRARY") or os.path.join(os.path.dirname(BIN), "libembstore.so")
+        if not os.path.exists(path):
+            raise AssertionError("%s is missing: the build puts the shared library beside the tool" % path)
+        c = ctypes.CDLL(path)
+        vp, u32, u64 = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64
+        for name, args in (("embstore_writer_create", [ctypes.c_char_p, ctypes.POINTER(vp)]),
+                           ("embstore_writer_begin_table", [vp, ctypes.c_char_p, ctypes.c_int, u64, u32]),
+                           ("embstore_writer_append", [vp, vp, ctypes.c_int, u64, u64]),
+                           ("embstore_writer_append_keyed", [vp, vp, ctypes.c_int, u64, u64,
+                                                             ctypes.POINTER(ctypes.c_char_p),
+                                                             ctypes.POINTER(ctypes.c_size_t)]),
+                           ("embstore_writer_finish", [vp])):
+            getattr(c, name).argtypes = args
+            getattr(c, name).restype = ctypes.c_int
+        c.embstore_writer_free.argtypes = [vp]
+        c.embstore_writer_free.restype = None
+        c.embstore_error_detail.argtypes = []
+        c.embstore_error_detail.restype = ctypes.c_char_p
+        self.c = c
+
+    def check(self, status, what):
+        if status != 0:
+            raise AssertionError("%s: status %d: %s" % (what, status, self.c.embstore_error_detail()))
+
+    def write(self, path, tables):
+        """tables: [(name, f32 array, list of key bytes or None)]."""
+        w = ctypes.c_void_p()
+        self.check(self.c.embstore_writer_create(path.encode(), ctypes.byref(w)), path)
+        try:
+            for name, a, keys in tables:
+                a = np.ascontiguousarray(a, dtype=np.float32)
+                rows, dim = a.shape
+                self.check(self.c.embstore_writer_begin_table(w, name.encode(), self.F32, rows, dim), name)
+                if keys is None:
+                    self.check(self.c.embstore_writer_append(w, a.ctypes.data, self.F32, rows, 0), name)
+                else:
+                    ptrs = (ctypes.c_char_p * rows)(*keys)
+                    lens = (ctypes.c_size_t * rows)(*[len(k) for k in keys])
+                    self.check(self.c.embstore_writer_append_keyed(w, a.ctypes.data, self.F32, rows, 0, ptrs, lens),
+                               name)
+            self.check(self.c.embstore_writer_finish(w), path)
+        finally:
+            self.c.embstore_writer_free(w)
+        return path
+
+
+class TestKeys(Base):
+    """get --key / --keys-from / --with-keys and inspect's vocabulary lines, on stores with vocabularies."""
+    DIM = 5
+    # The first keys: UTF-8, a space, a control character, a backslash, a quote; then plain ones up to 1000.
+    SPECIAL = ["the", "new york", "esc\x1b[31mred", "back\\slash", "münchen", "漢字🙂", 'quo"te']
+
+    @classmethod
+    def setUpClass(cls):
+        rng = np.random.default_rng(99)
+        cls.keys = cls.SPECIAL + ["w%d" % i for i in range(1000 - len(cls.SPECIAL))]
+        cls.data = rng.standard_normal((1000, cls.DIM)).astype(np.float32)
+        cls.plain = rng.standard_normal((3, cls.DIM)).astype(np.float32)
+        stores = KeyedStores()
+        cls.path = stores.write(tmp("keyed.emb"), [("w", cls.data, [k.encode() for k in cls.keys]),
+                                                   ("plain", cls.plain, None)])
+        cls.long_keys = ["漢" * 60, "x" * 39 + "\x1by", "a" * 40, "b" * 41, "\u0085c1", "end"]
+        cls.long = stores.write(tmp("long_keys.emb"), [("long", np.zeros((6, 2)), [k.encode() for k in
+                                                                                 cls.long_keys])])
+
+    def rows(self, *args, **kw):
+        out, _ = self.ok("get", self.path, "-t", "w", *args, **kw)
+        return parse_rows(out)
+
+    def rows_of(self, keys):
+        return self.data[[self.keys.index(k) for k in keys]]
+
+    def assert_rows(self, got, keys):
+        np.testing.assert_array_equal(bits(got), bits(self.rows_of(keys)))
+
+    def test_keys_in_the_order_given(self):
+        keys = ["漢字🙂", "the", "new york", "the", "esc\x1b[31mred", "w992", "münchen", "the"]
+        args = []
+        for k in keys:
+            args += ["--key", k]
+        self.assert_rows(self.rows(*args), keys)
+        self.assert_rows(self.rows("-k", "quo\"te", "--key=back\\slash", "-kw5"), ['quo"te', "back\\slash", "w5"])
+        # The same rows as by id.
+        self.assertEqual(self.ok("get", self.path, "-t", "w", "--key", "new york", "--key", "w0")[0],
+                         self.ok("get", self.path, "-t", "w", "--ids", "1,7")[0])
+
+    def test_keys_from_a_file_and_standard_input(self):
+        rng = np.random.default_rng(5)
+        keys = [self.keys[i] for i in rng.integers(0, 1000, size=3000)]
+        ends = ["\n", "\r\n", "\n\n", "\r\n\r\n", "\n\r\n"]  # empty lines, LF and CRLF ones, are skipped
+        text = b"".join(k.encode() + ends[i % len(ends)].encode() for i, k in enumerate(keys))
+        write_bytes(tmp("keys.txt"), text)
+        self.assert_rows(self.rows("--keys-from", tmp("keys.txt")), keys)
+        self.assert_rows(self.rows("--keys-from", "-", stdin=text), keys)
+        # No final newline; a lone "\r" is part of its line (so that key is unknown); a key with a space.
+        self.assert_rows(self.rows("--keys-from", "-", stdin=b"\n\nnew york\r\nthe"), ["new york", "the"])
+        _, err = self.fails(1, "get", self.path, "-t", "w", "--keys-from", "-", stdin=b"the\r\r\n")
+        self.assertIn("key #1 'the\\r'", err)
+        # --key and --keys-from in the order of the options.
+        write_bytes(tmp("two.txt"), "w1\nmünchen\n".encode())
+        self.assert_rows(self.rows("--key", "the", "--keys-from", tmp("two.txt"), "--key", "w3",
+                                   "--keys-from", "-", stdin=b"w4\n"), ["the", "w1", "münchen", "w3", "w4"])
+        self.assertEqual(self.ok("get", self.path, "-t", "w", "--keys-from", "-", stdin=b"\n\r\n")[0], b"")
+        _, err = self.fails(2, "get", self.path, "-t", "w", "--keys-from", tmp("no-such-keys.txt"))
+        self.assertIn("no-such-keys.txt: No such file or directory", err)
+        _, err = self.fails(2, "get", self.path, "-t", "w", "--keys-from", TMP.name)
+        self.assertIn("Is a directory", err)
+        self.fails(2, "get", self.path, "-t", "w", "--keys-from", "-", "--keys-from", "-", stdin=b"the\n")
+
+    def test_unknown_key_names_it_and_its_position(self):
+        out, err = self.fails(1, "get", self.path, "-t", "w", "--key", "the", "--key", "w1", "--key", "foo",
+                              "--key", "the")
+        self.assertEqual(out, b"", "nothing may be printed when a key is unknown")
+        self.assertIn("key #3 'foo' is not in table \"w\"", err)
+        self.assertNotIn("more unknown", err)
+        _, err = self.fails(1, "get", self.path, "-t", "w", "--key", "nope", "--key", "the", "--key", "Nope",
+                            "--key", "THE")
+        self.assertIn("key #1 'nope' is not in table \"w\" (and 2 more unknown keys)", err)
+        # Near misses: a prefix, a longer key, another case, a key with a trailing blank.
+        for key in ("th", "thee", "The", "the ", "new  york", "w1000"):
+            _, err = self.fails(1, "get", self.path, "-t", "w", "--key", key)
+            self.assertIn("key #1 '%s' is not" % key, err)
+        # From a file: the line too. Control characters, zero bytes and bytes that are not UTF-8 are escaped.
+        write_bytes(tmp("bad_keys.txt"), b"the\n\nred\x1b[0m\n")
+        _, err = self.fails(1, "get", self.path, "-t", "w", "--keys-from", tmp("bad_keys.txt"))
+        self.assertIn("key #2 'red\\x1b[0m' is not in table \"w\" (line 3 of %s)" % tmp("bad_keys.txt"), err)
+        self.assertNotIn("\x1b", err)
+        _, err = self.fails(1, "get", self.path, "-t", "w", "--keys-from", "-", stdin=b"a\x00b\nzz\xff\xc2\x9b\n")
+        self.assertIn("key #1 'a\\x00b' is not in table \"w\" (line 1 of standard input) (and 1 more unknown key)",
+                      err)
+        _, err = self.fails(1, "get", self.path, "-t", "w", "--key", "zz\udcff\u009b")  # argv bytes zz ff c2 9b
+        self.assertIn("'zz\\xff\\xc2\\x9b'", err)
+        # A long key is cut in the message.
+        _, err = self.fails(1, "get", self.path, "-t", "w", "--key", "k" * 5000)
+        self.assertIn("'" + "k" * 99 + "\u2026' is not in", err)
+
+    def test_tables_without_vocabulary(self):
+        for args in (["--key", "the"], ["--keys-from", "-"], ["--ids", "0", "--with-keys"]):
+            out, err = self.fails(2, "get", self.path, "-t", "plain", *args, stdin=b"the\n")
+            self.assertEqual(out, b"")
+            self.assertIn('table "plain" has no vocabulary', err)
+        self.assertIn("--with-keys needs one", err)
+        self.ok("get", self.path, "-t", "plain", "--ids", "0,2")
+
+    def test_with_keys(self):
+        ids = [1, 0, 2, 3, 6, 5, 4, 999, 1]
+        out, _ = self.ok("get", self.path, "-t", "w", "--with-keys", "--ids", ",".join(map(str, ids)))
+        text = out.decode("utf-8")
+        lines = text.split("\n")
+        self.assertEqual(lines[-1], "")
+        shown = [line.rsplit(" ", self.DIM)[0] for line in lines[:-1]]
+        # The key escaped as in messages: control characters and backslashes; quotes and UTF-8 as they are.
+        self.assertEqual(shown, ["new york", "the", "esc\\x1b[31mred", "back\\\\slash", 'quo"te', "漢字🙂",
+                                 "münchen", self.keys[999], "new york"])
+        self.assertNotIn("\x1b", text)
+        values = np.array([line.rsplit(" ", self.DIM)[1:] for line in lines[:-1]], dtype=np.float64)
+        np.testing.assert_array_equal(bits(values.astype(np.float32)), bits(self.data[ids]))
+        # The rest of each line is exactly what get prints without --with-keys.
+        plain = self.ok("get", self.path, "-t", "w", "--ids", ",".join(map(str, ids)))[0].decode().split("\n")
+        self.assertEqual([line[len(key) + 1:] for line, key in zip(lines, shown)], plain[:-1])
+        # By key: the table's keys, in the order given.
+        by_key = []
+        for i in ids:
+            by_key += ["--key", self.keys[i]]
+        self.assertEqual(self.ok("get", self.path, "-t", "w", "--with-keys", *by_key)[0], out)
+        self.assertEqual(self.ok("get", self.path, "-t", "w", "--with-keys", "--ids", "-", stdin=b"")[0], b"")
+
+    def test_ids_and_keys_do_not_mix(self):
+        for args in (["--ids", "0", "--key", "the"], ["--key", "the", "--ids", "0"],
+                     ["--ids", "-", "--keys-from", "-"], ["--keys-from", tmp("keys.txt"), "-i", "1"]):
+            out, err = self.fails(2, "get", self.path, "-t", "w", *args, stdin=b"0\n")
+            self.assertEqual(out, b"")
+            self.assertIn("--ids cannot be mixed with --key or --keys-from", err)
+        _, err = self.fails(2, "get", self.path, "-t", "w", "--key", "")
+        self.assertIn("--key", err)
+        _, err = self.fails(2, "get", self.path, "-t", "w")
+        self.assertIn("missing --ids, --key or --keys-from", err)
+        self.fails(2, "get", self.path, "-t", "w", "--keys-from")
+        self.fails(2, "get", self.path, "-t", "w", "--with-keys=yes", "--ids", "0")
+
+    def test_help(self):
+        text = self.ok("get", "--help")[0].decode()
+        for option in ("--key", "--keys-from", "--with-keys"):
+            self.assertIn(option, text)
+        self.assertIn("not in the table's vocabulary", TestGeneral.exit_lines(self, "get")[1])
+        self.assertIn("space", text[text.index("--with-keys"):])
+
+    def test_inspect(self):
+        info = self.inspect(self.path)
+        w, plain = info["tables"]
+        self.assertEqual((w["has_vocab"], w["vocab_size"], w["first_keys"]), (True, 1000, self.keys[:5]))
+        self.assertEqual((plain["has_vocab"], plain["vocab_size"], plain["first_keys"]), (False, 0, []))
+        raw = self.ok("inspect", "--json", self.path)[0]
+        self.assertIn('"esc\\u001b[31mred", "back\\\\slash", "münchen"]'.encode(), raw)
+        self.assertNotIn(b"\x1b", raw)
+        info = self.inspect(self.long)
+        self.assertEqual(info["tables"][0]["first_keys"], self.long_keys[:5], "whole keys in JSON")
+
+        text = self.ok("inspect", self.path)[0].decode("utf-8")
+        self.assertNotIn("\x1b", text)
+        vocab = text[text.index("\nvocabularies:\n") + 1:].split("\n")
+        self.assertEqual(vocab[1], '  w  1000 keys: "the", "new york", "esc\\x1b[31mred", "back\\\\slash", '
+                                   '"münchen", ...')
+        self.assertEqual(vocab[2], "", "only tables with a vocabulary are listed")
+        # Each key cut to 40 columns (code points; an escape counts in full), the last one an ellipsis.
+        text = self.ok("inspect", self.long)[0].decode("utf-8")
+        line = text[text.index("\nvocabularies:\n") + 1:].split("\n")[1]
+        self.assertEqual(line, '  long  6 keys: "%s", "%s", "%s", "%s", "\\xc2\\x85c1", ...'
+                         % ("漢" * 39 + "\u2026", "x" * 39 + "\u2026", "a" * 40, "b" * 39 + "\u2026"))
 
 
 class TestVerify(Base):
@@ -1082,6 +1305,123 @@ class TestFullDisk(Base):
             self.assertEqual(os.listdir(small), [], "a failed build left a file behind")
         finally:
             subprocess.run(["umount", small])
+
+
+VECTORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "vectors")
+
+
+def read_expect(path):
+    """FILE.expect (tests/data/make_vectors.py): what gensim loads from FILE, as [(key bytes, f32 row)]."""
+    data = read_bytes(path)
+    rows, dim = int.from_bytes(data[0:4], "little"), int.from_bytes(data[4:8], "little")
+    at, out = 8, []
+    for _ in range(rows):
+        n = int.from_bytes(data[at:at + 4], "little")
+        key = data[at + 4:at + 4 + n]
+        at += 4 + n
+        out.append((key, np.frombuffer(data[at:at + 4 * dim], dtype="<f4").copy()))
+        at += 4 * dim
+    return out
+
+
+class TestWordVectors(Base):
+    """build from word2vec binary / text, fastText .vec and GloVe: every row found by its word, bit for bit what
+    gensim loads from the same file (tests/data/vectors/*.expect)."""
+
+    def keyed_rows(self, path, keys):
+        keyfile = tmp("keys.txt")
+        write_bytes(keyfile, b"".join(k + b"\n" for k in keys))
+        return parse_rows(self.ok("get", path, "--keys-from", keyfile)[0])
+
+    def test_every_fixture_equals_gensim(self):
+        cases = {"gensim.bin": "word2vec", "gensim.txt": "word2vec-text", "fasttext.vec": "word2vec-text",
+                 "glove.txt": "glove", "crlf.txt": "word2vec-text", "newlines.bin": "word2vec",
+                 "space.bin": "word2vec"}
+        for name, fmt in cases.items():
+            src = os.path.join(VECTORS, name)
+            out = tmp("wv_%s.emb" % name.replace(".", "_"))
+            _, err = self.ok("build", "-f", "-o", out, "t=" + src)
+            self.assertIn("%s (detected)" % fmt, err, name)
+            want = read_expect(src + ".expect")
+            got = self.keyed_rows(out, [k for k, _ in want])
+            np.testing.assert_array_equal(bits(got), bits(np.array([v for _, v in want])), name)
+            self.assertEqual(self.inspect(out)["tables"][0]["vocab_size"], len(want), name)
+
+    def test_stdin_limit_duplicates_and_refusals(self):
+        src = os.path.join(VECTORS, "gensim.txt")
+        want = read_expect(src + ".expect")
+        out = tmp("wv_stdin.emb")
+        with open(src, "rb") as f:
+            _, err = self.ok("build", "-o", out, "--limit", 3, "w=-", stdin=f.read())
+        self.assertIn("word2vec-text (detected), 3 rows", err)
+        self.assertEqual(self.inspect(out)["tables"][0]["rows"], 3)
+        # a repeated word: the first is kept, the count said
+        dup = tmp("dup.txt")
+        write_bytes(dup, b"3 2\nx 1 2\ny 3 4\nx 5 6\n")
+        _, err = self.ok("build", "-f", "-o", out, "--from", "word2vec-text", dup)
+        self.assertIn("1 repeated words dropped", err)
+        np.testing.assert_array_equal(self.keyed_rows(out, [b"x"]), [[1, 2]])
+        # refusals name the line, and leave no output
+        bad = {b"2 2\nx 1 2\ny 3\n": "line 3", b"2 2\nx 1 nan\ny 3 4\n": "line 2",
+               b"2 2\nx 1 2\n\xff 3 4\n": "line 3", b"3 2\nx 1 2\ny 3 4\n": "header"}
+        for data, where in bad.items():
+            write_bytes(dup, data)
+            fresh = tmp("wv_refused.emb")
+            _, err = self.fails(1, "build", "-o", fresh, "--from", "word2vec-text", dup)
+            self.assertIn(where, err, data)
+            self.assertFalse(os.path.exists(fresh))
+        write_bytes(dup, b"2 2\nx 1 nan\ny 3 4\n")
+        self.ok("build", "-f", "-o", out, "--from", "word2vec-text", "--allow-nonfinite", dup)
+        write_bytes(dup, b"2 2\nx 1 2\n\xff 3 4\n")
+        self.ok("build", "-f", "-o", out, "--from", "word2vec-text", "--unicode-errors", "replace", dup)
+        np.testing.assert_array_equal(self.keyed_rows(out, ["\ufffd".encode()]), [[3, 4]])
+
+
+class TestExport(Base):
+    """export: npy, word2vec binary and text; built again, value-exact and key-exact."""
+
+    def test_round_trips(self):
+        src = os.path.join(VECTORS, "gensim.txt")
+        store = tmp("ex_src.emb")
+        self.ok("build", "-f", "-q", "-o", store, "w=" + src)
+        want = read_expect(src + ".expect")
+        keys = [k for k, _ in want]
+        rows = np.array([v for _, v in want])
+        for fmt in ("word2vec", "word2vec-text", "fasttext"):
+            out = tmp("ex_out." + fmt)
+            self.ok("export", store, "--to", fmt, "-o", out)
+            again = tmp("ex_again.emb")
+            self.ok("build", "-f", "-q", "-o", again, "--from", fmt, "w=" + out)
+            keyfile = tmp("ex_keys.txt")
+            write_bytes(keyfile, b"".join(k + b"\n" for k in keys))
+            got = parse_rows(self.ok("get", again, "--keys-from", keyfile)[0])
+            np.testing.assert_array_equal(bits(got), bits(rows), fmt)
+            out_keys = self.ok("get", again, "--with-keys", "--ids", ",".join(map(str, range(len(keys)))))[0]
+            self.assertEqual([line.split(b" ")[0] for line in out_keys.split(b"\n")[:-1]], keys, fmt)
+        # npy: f32 as <f4, f16 as <f2, exactly
+        out = tmp("ex_out.npy")
+        self.ok("export", store, "--to", "npy", "-o", out)
+        np.testing.assert_array_equal(bits(np.load(out)), bits(rows))
+        half = self.build(tmp("ex_half.emb"), tmp("half.npy"))
+        self.ok("export", half, "--to", "npy", "-o", tmp("ex_half.npy"))
+        self.assertEqual(read_bytes(tmp("ex_half.npy"))[10:], read_bytes(tmp("half.npy"))[10:])
+
+    def test_refusals(self):
+        plain = self.build(tmp("ex_plain.emb"), tmp("words.npy"))
+        out = tmp("ex_refused.txt")
+        _, err = self.fails(2, "export", plain, "--to", "word2vec", "-o", out)
+        self.assertIn("no vocabulary", err)
+        self.assertFalse(os.path.exists(out))
+        blank = tmp("ex_blank.txt")
+        write_bytes(blank, b"1 2\nok 1 2\n")
+        store = tmp("ex_keyed.emb")
+        self.ok("build", "-q", "-f", "-o", store, blank)
+        self.fails(2, "export", store, "--to", "npy", "-o", store, "-f")  # never the store itself
+        write_bytes(out, b"precious")
+        self.fails(2, "export", store, "--to", "npy", "-o", out)  # exists, no -f
+        self.assertEqual(read_bytes(out), b"precious")
+        self.fails(2, "export", store, "-o", out, "-f")  # no --to
+        self.fails(2, "export", store, "--to", "glove", "-o", out, "-f")
 
 
 class TestHostileFiles(Base):

@@ -66,7 +66,8 @@ expect "embstore build --d" --dim --dtype
 expect "embstore build --dtype ''" bf16 f16 f32 int8
 expect "embstore build --dtype = b" bf16
 expect "embstore build -d f3" f32
-expect "embstore build --from ''" npy raw
+expect "embstore build --from ''" fasttext glove npy raw word2vec word2vec-text
+expect "embstore build --unicode-errors ''" replace strict
 expect "embstore cpu --check avx" avx2 avx512
 expect "embstore verify --q" --quiet
 
@@ -81,6 +82,8 @@ expect "embstore build --output wo" words.npy
 expect "embstore verify -- -" -q.emb
 expect "embstore cpu --check w"
 expect "embstore get --ids 3 -- -" -q.emb
+expect "embstore get --keys-from wo" words.npy
+expect "embstore get --key wo"  # a key, not a file name
 
 if ((failures > 0)); then
 	echo "$failures failures"

@@ -79,11 +79,11 @@ RULE(pool_size_vs_directory, EMBSTORE_BAD_LAYOUT, es_put32(b + ES_SB_POOL_SIZE, 
 RULE(counts_vs_directory, EMBSTORE_BAD_LAYOUT, es_put32(b + ES_SB_TABLE_COUNT, 3))
 
 /* Table entries. */
-RULE(table_reserved_nonzero, EMBSTORE_CORRUPT, t1[ES_TE_RESERVED + 39] = 1)
+RULE(table_reserved_nonzero, EMBSTORE_CORRUPT, t1[ES_TE_RESERVED + ES_TE_RESERVED_LEN - 1] = 1)
 RULE(dtype_zero, EMBSTORE_BAD_DTYPE, es_put32(t0 + ES_TE_DTYPE, 0))
 RULE_SAYING(dtype_unknown, EMBSTORE_BAD_DTYPE, "table 'ab': dtype code 5", es_put32(t1 + ES_TE_DTYPE, 5))
 RULE(dtype_huge, EMBSTORE_BAD_DTYPE, es_put32(t1 + ES_TE_DTYPE, 0xFFFFFFFFu))
-RULE(table_flag, EMBSTORE_UNSUPPORTED_VERSION, es_put32(t0 + ES_TE_FLAGS, 1))
+RULE(table_flag, EMBSTORE_UNSUPPORTED_VERSION, es_put32(t0 + ES_TE_FLAGS, 2))
 RULE(rows_zero, EMBSTORE_LIMIT, es_put64(t0 + ES_TE_ROWS, 0))
 RULE(rows_cap, EMBSTORE_LIMIT, es_put64(t0 + ES_TE_ROWS, ES_MAX_ROWS + 1))
 RULE(dim_zero, EMBSTORE_LIMIT, es_put32(t0 + ES_TE_DIM, 0))

@@ -14,24 +14,6 @@
 
 #include "testutil.h"
 
-/* A version-1 .npy of `rows` x `cols` elements of `descr`, copied from `data`; returns its length. */
-static size_t make_npy(uint8_t *out, const char *descr, uint64_t rows, uint64_t cols, const void *data,
-                       size_t item)
-{
-	char dict[200];
-	int dlen = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%llu, %llu), }",
-	                    descr, (unsigned long long)rows, (unsigned long long)cols);
-	size_t total = 10 + (size_t)dlen + 1, pad = (64 - total % 64) % 64, hlen = (size_t)dlen + pad + 1;
-	memcpy(out, "\x93NUMPY\x01\x00", 8);
-	out[8] = (uint8_t)hlen;
-	out[9] = (uint8_t)(hlen >> 8);
-	memcpy(out + 10, dict, (size_t)dlen);
-	memset(out + 10 + dlen, ' ', pad);
-	out[10 + hlen - 1] = '\n';
-	memcpy(out + 10 + hlen, data, rows * cols * item);
-	return 10 + hlen + rows * cols * item;
-}
-
 /* Writes `len` bytes into fd from a child process, then exits it; returns the child's pid. */
 static pid_t feed(int fd, const void *p, size_t len)
 {
@@ -78,7 +60,7 @@ static const float values[6] = {1.5f, -2.25f, 3.0f, 0.125f, 1e-3f, -7.0f};
 Test(import, npy_from_a_pipe)
 {
 	uint8_t buf[512];
-	size_t len = make_npy(buf, "<f4", 2, 3, values, 4);
+	size_t len = tu_make_npy(buf, "<f4", 2, 3, values, 4);
 	int fds[2];
 	cr_assert_eq(pipe(fds), 0);
 	pid_t child = feed(fds[1], buf, len);
@@ -122,7 +104,7 @@ Test(import, raw_from_a_fifo_path, .timeout = 30)
 Test(import, stream_length_must_match)
 {
 	uint8_t buf[512];
-	size_t len = make_npy(buf, "<f4", 2, 3, values, 4);
+	size_t len = tu_make_npy(buf, "<f4", 2, 3, values, 4);
 	for (int extra = -1; extra <= 1; extra += 2) {
 		int fds[2];
 		cr_assert_eq(pipe(fds), 0);
@@ -159,7 +141,7 @@ Test(import, raw_size_error_states_both_sizes)
 Test(import, npy_size_error_states_both_sizes)
 {
 	uint8_t buf[512];
-	size_t len = make_npy(buf, "<f4", 2, 3, values, 4);
+	size_t len = tu_make_npy(buf, "<f4", 2, 3, values, 4);
 	char *in = tu_path("cut.npy");
 	tu_write_file(in, buf, len - 4);
 	char *path = tu_path("cut.emb");
@@ -178,7 +160,7 @@ Test(import, f64_npy)
 {
 	double d[6] = {0.1, -1e-300, 1.0000000596046448, 3.0, 1e39, -2.5};
 	uint8_t buf[512];
-	size_t len = make_npy(buf, "<f8", 3, 2, d, 8);
+	size_t len = tu_make_npy(buf, "<f8", 3, 2, d, 8);
 	char *in = tu_path("d.npy");
 	tu_write_file(in, buf, len);
 	char *path = tu_path("d.emb");

@@ -133,6 +133,23 @@ void tu_set_chunk_sum(uint8_t *buf, size_t len, uint64_t index, uint64_t value)
 	}
 }
 
+size_t tu_make_npy(uint8_t *out, const char *descr, uint64_t rows, uint64_t cols, const void *data, size_t item)
+{
+	char dict[200];
+	int dlen = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%llu, %llu), }",
+	                    descr, (unsigned long long)rows, (unsigned long long)cols);
+	size_t pad = (64 - (10 + (size_t)dlen + 1) % 64) % 64, hlen = (size_t)dlen + pad + 1;
+	size_t data_len = (size_t)(rows * cols) * item;
+	memcpy(out, "\x93NUMPY\x01\x00", 8);
+	out[8] = (uint8_t)hlen;
+	out[9] = (uint8_t)(hlen >> 8);
+	memcpy(out + 10, dict, (size_t)dlen);
+	memset(out + 10 + dlen, ' ', pad);
+	out[10 + hlen - 1] = '\n';
+	memcpy(out + 10 + hlen, data, data_len);
+	return 10 + hlen + data_len;
+}
+
 embstore_status tu_open_status(const uint8_t *buf, size_t len, int verify)
 {
 	uint8_t *copy = malloc(len ? len : 1);

@@ -34,6 +34,10 @@ void tu_reseal(uint8_t *buf, size_t len);
  * resealing the header), so that a test can make a chunk's rows and checksum agree again after changing them. */
 void tu_set_chunk_sum(uint8_t *buf, size_t len, uint64_t index, uint64_t value);
 
+/* A version-1 .npy, as numpy writes it, of rows x cols elements of `descr` (item bytes each) copied from data, into
+ * out (room for 256 header bytes plus the data); returns its length. */
+size_t tu_make_npy(uint8_t *out, const char *descr, uint64_t rows, uint64_t cols, const void *data, size_t item);
+
 /* Opens the bytes (copied into an exactly sized buffer, so overreads are caught by sanitizers) and returns the
  * status; verifies too when the open succeeds and `verify` is set. */
 embstore_status tu_open_status(const uint8_t *buf, size_t len, int verify);

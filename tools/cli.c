@@ -3,6 +3,7 @@
 #include "workload.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -282,46 +283,102 @@ int cli_finish_output(const char *command)
  * Escaping
  */
 
+/* The length of the valid UTF-8 sequence at `s` (at most `left` bytes), or 0 when there is none: a stray
+ * continuation byte, an overlong form, a surrogate, beyond U+10FFFF or cut short. */
+static size_t utf8_sequence(const unsigned char *s, size_t left)
+{
+	unsigned c = s[0];
+	size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	if (n == 0 || n > left)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+	    (c == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/* One unit of `s` (at most `left` bytes) as `mode` writes it: into `out` (NUL-terminated), with the columns it
+ * takes (code points; an escape counts in full) in *columns. Returns the bytes of `s` it stands for. Without
+ * `check_utf8` a unit is one byte and bytes from 0x80 up pass through (the strings a store or the library gives
+ * are valid UTF-8); with it, a unit is a character, and zero bytes, C1 control characters (U+0080 to U+009F,
+ * which some terminals obey) and bytes that are not UTF-8 are escaped too. */
+static size_t escape_unit(const unsigned char *s, size_t left, cli_escape mode, int check_utf8, char out[16],
+                          size_t *columns)
+{
+	unsigned c = s[0];
+	int json = mode == CLI_ESCAPE_JSON;
+	size_t n = check_utf8 ? utf8_sequence(s, left) : 1;
+	int quote = c == '"' && (json || mode == CLI_ESCAPE_QUOTED);
+	if ((c == '\\' && mode != CLI_ESCAPE_CONTROLS) || quote) {
+		snprintf(out, 16, "\\%c", (int)c);
+	} else if (c < 0x20 || c == 0x7f) {
+		if (json)
+			snprintf(out, 16, "\\u%04x", c);
+		else
+			snprintf(out, 16, c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : "\\x%02x", c);
+	} else if (n == 0) {
+		n = 1;
+		snprintf(out, 16, json ? "\\ufffd" : "\\x%02x", c);
+	} else if (check_utf8 && c == 0xc2 && s[1] < 0xa0) {
+		snprintf(out, 16, json ? "\\u%04x" : "\\xc2\\x%02x", (unsigned)s[1]);
+	} else {
+		memcpy(out, s, n);
+		out[n] = 0;
+		*columns = (c & 0xc0) != 0x80; /* a continuation byte (passed through one by one) adds no column */
+		return n;
+	}
+	*columns = strlen(out);
+	return n;
+}
+
 void cli_put_escaped(FILE *f, const char *s, cli_escape mode)
 {
 	if (s == NULL)
-		s = "";
-	for (const unsigned char *p = (const unsigned char *)s; *p != 0; p++) {
-		unsigned c = *p;
-		int quote = c == '"' && (mode == CLI_ESCAPE_JSON || mode == CLI_ESCAPE_QUOTED);
-		if ((c == '\\' && mode != CLI_ESCAPE_CONTROLS) || quote) {
-			fputc('\\', f);
-			fputc((int)c, f);
-		} else if (c < 0x20 || c == 0x7f) {
-			if (mode == CLI_ESCAPE_JSON)
-				fprintf(f, "\\u%04x", c);
-			else if (c == '\n')
-				fputs("\\n", f);
-			else if (c == '\t')
-				fputs("\\t", f);
-			else if (c == '\r')
-				fputs("\\r", f);
-			else
-				fprintf(f, "\\x%02x", c);
-		} else {
-			fputc((int)c, f);
-		}
+		return;
+	size_t len = strlen(s), columns;
+	char unit[16];
+	for (size_t i = 0; i < len;) {
+		i += escape_unit((const unsigned char *)s + i, len - i, mode, 0, unit, &columns);
+		fputs(unit, f);
 	}
+}
+
+void cli_put_bytes(FILE *f, const void *s, size_t len, cli_escape mode, size_t max_columns)
+{
+	const unsigned char *p = s;
+	size_t columns, total = 0;
+	char unit[16];
+	for (size_t i = 0; i < len && total <= max_columns;) {
+		i += escape_unit(p + i, len - i, mode, 1, unit, &columns);
+		total += columns;
+	}
+	/* Too wide: whole characters up to one column short, then the ellipsis. */
+	size_t budget = total <= max_columns ? SIZE_MAX : max_columns - 1;
+	size_t used = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = escape_unit(p + i, len - i, mode, 1, unit, &columns);
+		if (columns > budget - used)
+			break;
+		fputs(unit, f);
+		used += columns;
+		i += n;
+	}
+	if (budget != SIZE_MAX)
+		fputs("\xe2\x80\xa6", f); /* U+2026 HORIZONTAL ELLIPSIS, one column */
 }
 
 size_t cli_display_width(const char *s)
 {
-	size_t width = 0;
 	if (s == NULL)
 		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p != 0; p++) {
-		if (*p == '\\' || *p == '\n' || *p == '\t' || *p == '\r')
-			width += 2;
-		else if (*p < 0x20 || *p == 0x7f)
-			width += 4;
-		else if ((*p & 0xc0) != 0x80) /* not a UTF-8 continuation byte: a new code point */
-			width += 1;
-	}
+	size_t len = strlen(s), width = 0, columns;
+	char unit[16];
+	for (size_t i = 0; i < len; width += columns)
+		i += escape_unit((const unsigned char *)s + i, len - i, CLI_ESCAPE_PLAIN, 0, unit, &columns);
 	return width;
 }
 
@@ -345,3 +402,42 @@ void cli_list_tables(const embstore *store)
 		fputc('"', stderr);
 	}
 }
+
+int cli_select_table(const char *command, const char *path, const embstore *store, const char *name,
+                     embstore_table *out)
+{
+	if (name != NULL) {
+		embstore_status st = embstore_table_find(store, name, out);
+		if (st == EMBSTORE_OK)
+			return CLI_EXIT_OK;
+		fprintf(stderr, "embstore: %s: ", command);
+		cli_put_escaped(stderr, path, CLI_ESCAPE_PLAIN);
+		fputs(": no table \"", stderr);
+		cli_put_escaped(stderr, name, CLI_ESCAPE_QUOTED);
+		fputs("\" (tables: ", stderr);
+		cli_list_tables(store);
+		fputs(")\n", stderr);
+		return CLI_EXIT_USAGE;
+	}
+	embstore_info info;
+	embstore_get_info(store, &info);
+	if (info.table_count == 1) {
+		embstore_status st = embstore_table_at(store, 0, out);
+		if (st != EMBSTORE_OK) {
+			cli_status_error(command, path, st, 0);
+			return CLI_EXIT_USAGE;
+		}
+		return CLI_EXIT_OK;
+	}
+	if (info.table_count == 0) {
+		cli_error(command, path, "holds no tables");
+		return CLI_EXIT_USAGE;
+	}
+	fprintf(stderr, "embstore: %s: ", command);
+	cli_put_escaped(stderr, path, CLI_ESCAPE_PLAIN);
+	fprintf(stderr, ": holds %" PRIu32 " tables; choose one with --table (tables: ", info.table_count);
+	cli_list_tables(store);
+	fputs(")\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+

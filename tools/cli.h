@@ -12,7 +12,8 @@
 /* Exit statuses. Each command's --help says what they mean for it. */
 enum {
 	CLI_EXIT_OK = 0,      /* success */
-	CLI_EXIT_INVALID = 1, /* a file is invalid or corrupt (the store read, or an input of build) */
+	CLI_EXIT_INVALID = 1, /* a file is invalid or corrupt (the store read, or an input of build), or get's key is
+	                       * not in the table */
 	CLI_EXIT_USAGE = 2,   /* usage error, I/O error, or anything else that is not the file's fault */
 };
 
@@ -21,6 +22,7 @@ int cli_cmd_build(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_reseal(int argc, char **argv);
+int cli_cmd_export(int argc, char **argv);
 int cli_cmd_get(int argc, char **argv);
 int cli_cmd_cpu(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
@@ -102,10 +104,20 @@ typedef enum cli_escape {
 } cli_escape;
 
 void cli_put_escaped(FILE *f, const char *s, cli_escape mode);
+/* The `len` bytes at `s`, which may be anything (a key read from the user's input): escaped as `mode`, and also
+ * zero bytes, C1 control characters and bytes that are not UTF-8 (\xNN; in JSON \u00NN, or \ufffd for a byte
+ * that is not UTF-8). At most `max_columns` columns (at least 1; counted as cli_display_width counts): a longer
+ * text is cut after a whole character and ends with an ellipsis. SIZE_MAX: never cut. */
+void cli_put_bytes(FILE *f, const void *s, size_t len, cli_escape mode, size_t max_columns);
 /* Columns cli_put_escaped(..., CLI_ESCAPE_PLAIN) takes on a terminal (code points; escapes count in full). */
 size_t cli_display_width(const char *s);
 /* Writes `s` escaped as CLI_ESCAPE_PLAIN, padded with spaces to `width` columns (left-aligned). */
 void cli_put_padded(FILE *f, const char *s, size_t width);
+
+/* The table named `name`, or the only one when `name` is NULL; reports what is wrong (an unknown name lists the
+ * tables) and returns CLI_EXIT_USAGE then. */
+int cli_select_table(const char *command, const char *path, const embstore *store, const char *name,
+                     embstore_table *out);
 
 /* The store's table names, as `"a", "b", "c"`, on stderr (for messages that list them). */
 void cli_list_tables(const embstore *store);

@@ -2,6 +2,8 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <time.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +20,28 @@ static const char usage[] =
 	"OUT appears atomically once everything is written; on any error nothing is written and an existing OUT is\n"
 	"left as it was. An existing OUT is replaced only with --force, and never when it is one of the INPUTs.\n"
 	"\n"
-	"Inputs:\n"
-	"  .npy  2-D, C order, little-endian f32 ('<f4'), f16 ('<f2') or f64 ('<f8', rounded to f32); the format\n"
-	"        of inputs named *.npy and of standard input\n"
-	"  raw   little-endian f32, rows x dim values and nothing else (--from raw, with --rows and --dim)\n"
+	"Inputs (the format of each is told from its content, then its name, unless --from names it; for word-vector\n"
+	"files the command says on standard error which it found):\n"
+	"  npy            2-D, C order, little-endian f32 ('<f4'), f16 ('<f2') or f64 ('<f8', rounded to f32)\n"
+	"  word2vec       word2vec binary: a 'count dim' line, then per row the word, a space and dim f32\n"
+	"  word2vec-text  (also 'fasttext', .vec) a 'count dim' line, then 'word v1 ... vdim' per line\n"
+	"  glove          'word v1 ... vdim' per line, no header\n"
+	"  raw            little-endian f32, rows x dim values and nothing else (--from raw, with --rows and --dim)\n"
+	"The word-vector formats give the table a vocabulary ('embstore get' then looks rows up by word). A word seen before drops\n"
+	"its row (the first is kept, as gensim keeps it); how many were dropped is said on standard error. A word\n"
+	"in word2vec binary runs to the first space, as gensim reads it.\n"
 	"\n"
 	"Options:\n"
 	"  -o, --output OUT      the store to write (required)\n"
 	"  -f, --force           replace OUT if it exists\n"
 	"  -d, --dtype TYPE      store every table as f32, f16, bf16 or int8 (row-wise quantised); default: the\n"
 	"                        input's own dtype (f32 for raw and f64). Conversions round to nearest, ties to even.\n"
-	"      --from FORMAT     npy or raw: the format of every INPUT; default: npy for inputs named *.npy\n"
+	"      --from FORMAT     npy, word2vec, word2vec-text, fasttext, glove or raw: the format of every INPUT\n"
+	"      --limit N         keep the first N rows of each INPUT (and read no further)\n"
+	"      --allow-nonfinite keep NaN and infinities from word-vector files (refused otherwise)\n"
+	"      --unicode-errors strict|replace\n"
+	"                        a word that is not valid UTF-8: refused (strict, the default) or with U+FFFD\n"
+	"  -q, --quiet           no progress line and no notes on standard error (errors still)\n"
 	"      --rows R          rows of each raw input\n"
 	"      --dim D           values per row of each raw input\n"
 	"  -m, --meta KEY=VALUE  add a metadata entry (repeatable). 'creator' (embstore VERSION) and, per table,\n"
@@ -44,8 +57,9 @@ static const char usage[] =
 	"\n"
 	"Exit status:\n"
 	"  0  OUT was written\n"
-	"  1  an INPUT is invalid: not a readable .npy or raw file of the stated size, a value too large for the\n"
-	"     table's dtype (without --saturate), or values int8 cannot quantise (NaN, infinity)\n"
+	"  1  an INPUT is invalid: of no format the command reads, malformed (the message names the line or byte),\n"
+	"     a value too large for the table's dtype (without --saturate), NaN or infinity (without\n"
+	"     --allow-nonfinite, or for int8)\n"
 	"  2  usage error, OUT exists (without --force) or is an INPUT, OUT is open for writing elsewhere (without\n"
 	"     --wait), I/O error, or out of memory\n";
 
@@ -62,9 +76,13 @@ enum {
 	OPT_ALIGN,
 	OPT_SATURATE,
 	OPT_WAIT,
+	OPT_LIMIT,
+	OPT_NONFINITE,
+	OPT_UNICODE,
+	OPT_QUIET = 'q',
 };
 
-static const char short_options[] = ":o:fd:m:h";
+static const char short_options[] = ":o:fd:m:qh";
 
 static const struct option long_options[] = {
 	{"output", required_argument, NULL, OPT_OUTPUT},
@@ -78,11 +96,14 @@ static const struct option long_options[] = {
 	{"align", required_argument, NULL, OPT_ALIGN},
 	{"saturate", no_argument, NULL, OPT_SATURATE},
 	{"wait", no_argument, NULL, OPT_WAIT},
+	{"limit", required_argument, NULL, OPT_LIMIT},
+	{"allow-nonfinite", no_argument, NULL, OPT_NONFINITE},
+	{"unicode-errors", required_argument, NULL, OPT_UNICODE},
+	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
 
-enum input_format { FORMAT_AUTO, FORMAT_NPY, FORMAT_RAW };
 
 typedef struct input {
 	char *name;       /* owned */
@@ -109,7 +130,10 @@ typedef struct build_args {
 	const char *output;
 	int force;
 	embstore_dtype dtype; /* 0: keep the input's */
-	enum input_format format;
+	embstore_format format; /* AUTO: each input's own */
+	uint64_t limit;
+	unsigned import_flags;
+	int quiet;
 	uint64_t rows, dim;
 	int have_rows, have_dim;
 	uint64_t chunk_bytes, alignment;
@@ -207,13 +231,30 @@ static int add_meta_arg(build_args *a, const char *arg)
 	return CLI_EXIT_OK;
 }
 
-static int ends_with_npy(const char *path)
+/* A progress line on standard error, redrawn in place: only when it is a terminal, never under --quiet. */
+typedef struct progress {
+	const char *label;
+	double start;
+	int shown;
+} progress;
+
+static double now(void)
 {
-	size_t len = strlen(path);
-	if (len < 4)
-		return 0;
-	const char *s = path + len - 4;
-	return s[0] == '.' && (s[1] | 0x20) == 'n' && (s[2] | 0x20) == 'p' && (s[3] | 0x20) == 'y';
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void show_progress(void *ctx, uint64_t rows, uint64_t bytes, uint64_t total)
+{
+	progress *p = ctx;
+	double t = now() - p->start, rate = t > 0 ? (double)rows / t : 0;
+	fprintf(stderr, "\r%s: %" PRIu64 " rows, %.0f rows/s", p->label, rows, rate);
+	if (total > 0 && bytes > 0 && bytes <= total)
+		fprintf(stderr, ", %.0f%%, %.0f s left", 100.0 * (double)bytes / (double)total,
+		        t * (double)(total - bytes) / (double)bytes);
+	fputs("\033[K", stderr);
+	p->shown = 1;
 }
 
 static int parse_args(build_args *a, int argc, char **argv, int *done)
@@ -234,12 +275,25 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 				return cli_usage_error("build", "--dtype '%s': expected f32, f16, bf16 or int8", optarg);
 			break;
 		case OPT_FROM:
-			if (strcmp(optarg, "npy") == 0)
-				a->format = FORMAT_NPY;
-			else if (strcmp(optarg, "raw") == 0)
-				a->format = FORMAT_RAW;
-			else
-				return cli_usage_error("build", "--from '%s': expected npy or raw", optarg);
+			if (embstore_format_parse(optarg, &a->format) != EMBSTORE_OK || a->format == EMBSTORE_FORMAT_AUTO)
+				return cli_usage_error("build", "--from '%s': expected npy, word2vec, word2vec-text, fasttext, "
+				                       "glove or raw", optarg);
+			break;
+		case OPT_LIMIT:
+			if (!cli_parse_u64(optarg, &a->limit) || a->limit == 0)
+				return cli_usage_error("build", "--limit '%s': expected a positive decimal integer", optarg);
+			break;
+		case OPT_NONFINITE:
+			a->import_flags |= EMBSTORE_IMPORT_ALLOW_NONFINITE;
+			break;
+		case OPT_UNICODE:
+			if (strcmp(optarg, "replace") == 0)
+				a->import_flags |= EMBSTORE_IMPORT_UNICODE_REPLACE;
+			else if (strcmp(optarg, "strict") != 0)
+				return cli_usage_error("build", "--unicode-errors '%s': expected strict or replace", optarg);
+			break;
+		case OPT_QUIET:
+			a->quiet = 1;
 			break;
 		case OPT_ROWS:
 			if (!cli_parse_u64(optarg, &a->rows) || a->rows == 0)
@@ -289,14 +343,11 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 		return cli_usage_error("build", "missing -o OUT");
 	if (a->input_count == 0)
 		return cli_usage_error("build", "no INPUT files");
-	if (a->format == FORMAT_RAW && (!a->have_rows || !a->have_dim))
+	if (a->format == EMBSTORE_FORMAT_RAW && (!a->have_rows || !a->have_dim))
 		return cli_usage_error("build", "--from raw needs --rows and --dim");
-	if (a->format != FORMAT_RAW && (a->have_rows || a->have_dim))
+	if (a->format != EMBSTORE_FORMAT_RAW && (a->have_rows || a->have_dim))
 		return cli_usage_error("build", "--rows and --dim apply to --from raw only");
 	for (size_t i = 0; i < a->input_count; i++) {
-		if (a->format == FORMAT_AUTO && !is_stdin(&a->inputs[i]) && !ends_with_npy(a->inputs[i].path))
-			return cli_usage_error("build", "'%s': cannot tell its format; use --from npy, or --from raw with "
-			                       "--rows and --dim", a->inputs[i].path);
 		for (size_t j = 0; j < i; j++) {
 			if (is_stdin(&a->inputs[i]) && is_stdin(&a->inputs[j]))
 				return cli_usage_error("build", "standard input can be read for one table only ('%s=-' and "
@@ -381,7 +432,7 @@ static int import_error(const build_args *a, const input *in, embstore_status st
 		named_error("table name", in->name, st);
 		return CLI_EXIT_USAGE;
 	case EMBSTORE_BAD_INPUT:
-		if (a->format == FORMAT_RAW) {
+		if (a->format == EMBSTORE_FORMAT_RAW) {
 			snprintf(sizes, sizeof sizes, "expected exactly %" PRIu64 " x %" PRIu64 " little-endian f32 values",
 			         a->rows, a->dim);
 			cli_status_error_hint("build", subject, st, saved_errno, sizes);
@@ -399,7 +450,7 @@ static int import_error(const build_args *a, const input *in, embstore_status st
 		cli_error("build", NULL, "--saturate stores such a value as the largest finite value of its sign");
 		return CLI_EXIT_INVALID;
 	case EMBSTORE_LIMIT:
-		if (a->format == FORMAT_RAW) { /* the sizes came from --rows and --dim */
+		if (a->format == EMBSTORE_FORMAT_RAW) { /* the sizes came from --rows and --dim */
 			snprintf(sizes, sizeof sizes, "--rows %" PRIu64 " --dim %" PRIu64, a->rows, a->dim);
 			cli_status_error_hint("build", subject, st, saved_errno, sizes);
 			return CLI_EXIT_USAGE;
@@ -471,18 +522,31 @@ static int write_store(const build_args *a)
 	for (size_t i = 0; i < a->input_count; i++) {
 		const input *in = &a->inputs[i];
 		errno = 0;
-		if (a->format == FORMAT_RAW) {
-			embstore_dtype dtype = a->dtype != 0 ? a->dtype : EMBSTORE_F32;
-			uint32_t dim = (uint32_t)a->dim;
-			st = is_stdin(in) ? embstore_writer_import_raw_fd(w, in->name, STDIN_FILENO, a->rows, dim, dtype)
-			                  : embstore_writer_import_raw(w, in->name, in->path, a->rows, dim, dtype);
-		} else {
-			st = is_stdin(in) ? embstore_writer_import_npy_fd(w, in->name, STDIN_FILENO, a->dtype)
-			                  : embstore_writer_import_npy(w, in->name, in->path, a->dtype);
+		progress p = {input_label(in), now(), 0};
+		embstore_import o = {.format = a->format, .dtype = a->dtype, .flags = a->import_flags, .limit = a->limit,
+		                     .rows = a->rows, .dim = (uint32_t)a->dim};
+		if (!a->quiet && isatty(STDERR_FILENO)) {
+			o.progress = show_progress;
+			o.progress_ctx = &p;
 		}
+		st = is_stdin(in) ? embstore_writer_import_fd(w, in->name, STDIN_FILENO, &o)
+		                  : embstore_writer_import(w, in->name, in->path, &o);
+		int saved = errno;
+		if (p.shown)
+			fputs("\r\033[K", stderr);
 		if (st != EMBSTORE_OK) {
-			rc = import_error(a, in, st, errno);
+			rc = import_error(a, in, st, saved);
 			goto fail;
+		}
+		/* .npy and raw inputs are the long-standing, silent case; a word-vector file says what it was taken for
+		 * and whether repeated words were dropped. */
+		if (!a->quiet && o.format != EMBSTORE_FORMAT_NPY && o.format != EMBSTORE_FORMAT_RAW) {
+			fprintf(stderr, "embstore: build: %s: %s%s, %" PRIu64 " rows x %" PRIu32 " as table '%s'", p.label,
+			        embstore_format_name(o.format), a->format == EMBSTORE_FORMAT_AUTO ? " (detected)" : "", o.rows,
+			        o.dim, in->name);
+			if (o.duplicates)
+				fprintf(stderr, "; %" PRIu64 " repeated words dropped (the first of each kept)", o.duplicates);
+			fputc('\n', stderr);
 		}
 	}
 	errno = 0;

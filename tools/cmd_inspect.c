@@ -1,26 +1,31 @@
-/* cmd_inspect.c: `embstore inspect`: a store's header, directory and metadata, as text or as one JSON object. */
+/* cmd_inspect.c: `embstore inspect`: a store's header, directory, metadata and first keys, as text or as one JSON
+ * object. */
 #include "cli.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
 	"Usage: embstore inspect [--json] FILE\n"
 	"\n"
 	"Prints FILE's format version, size, metadata and, per table, its name, dtype, rows, dim, row stride, data\n"
-	"offset, rows per checksum chunk and whether it has a vocabulary. Reads the header and directory only (all\n"
-	"validated), never the table data: it costs the same for any file size. 'embstore verify' checks the data.\n"
+	"offset, rows per checksum chunk and whether it has a vocabulary; then, for each table with a vocabulary,\n"
+	"its size (one key per row) and its first 5 keys (control characters escaped, each cut to 40 columns).\n"
+	"Reads the header, the directory (all validated) and those few keys, never the rest of the table data: it\n"
+	"costs the same for any file size. 'embstore verify' checks the data and every key.\n"
 	"\n"
 	"Options:\n"
 	"  --json      print one JSON object: format_version (string \"MAJOR.MINOR\"), file_size, data_alignment,\n"
 	"              metadata (object, key -> value), tables (list of objects with name, dtype, rows, dim,\n"
-	"              row_stride, data_offset, chunk_rows, chunk_count, has_vocab)\n"
+	"              row_stride, data_offset, chunk_rows, chunk_count, has_vocab, vocab_size (keys; 0 without a\n"
+	"              vocabulary) and first_keys (list of at most 5 keys, whole))\n"
 	"  -h, --help  print this help\n"
 	"\n"
 	"Exit status:\n"
 	"  0  printed; FILE's header and directory are valid (its data is not read)\n"
 	"  1  FILE is not a valid store: bad magic, unsupported version, truncated, header checksum mismatch,\n"
-	"     inconsistent field, ...\n"
+	"     inconsistent field, a first key that cannot be read, ...\n"
 	"  2  usage error, I/O error (no such file, permission, ...), or out of memory\n";
 
 enum { OPT_HELP = 'h', OPT_JSON = CLI_LONG_ONLY };
@@ -46,7 +51,43 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
-static void print_json(const embstore *store, const embstore_info *info)
+/* How many keys of each vocabulary inspect shows, and the columns each may take in the text output. */
+enum { FIRST_KEYS = 5, KEY_COLUMNS = 40 };
+
+typedef struct first_keys {
+	size_t count;
+	const char *key[FIRST_KEYS]; /* into the mapping; not NUL-terminated */
+	size_t len[FIRST_KEYS];
+} first_keys;
+
+/* The first keys of every table with a vocabulary (count 0 for the others), read before anything is printed so
+ * that a damaged vocabulary is reported alone. Returns CLI_EXIT_OK or the exit status to return. */
+static int read_first_keys(const char *path, const embstore *store, const embstore_info *info, first_keys **out)
+{
+	first_keys *keys = calloc(info->table_count > 0 ? info->table_count : 1, sizeof *keys);
+	if (keys == NULL) {
+		cli_error("inspect", NULL, "out of memory");
+		return CLI_EXIT_USAGE;
+	}
+	for (uint32_t i = 0; i < info->table_count; i++) {
+		embstore_table t;
+		if (embstore_table_at(store, i, &t) != EMBSTORE_OK || !t.has_vocab)
+			continue;
+		first_keys *k = &keys[i];
+		for (; k->count < FIRST_KEYS && k->count < t.matrix.rows; k->count++) {
+			embstore_status st = embstore_table_key(store, i, k->count, &k->key[k->count], &k->len[k->count]);
+			if (st != EMBSTORE_OK) {
+				cli_status_error("inspect", path, st, 0);
+				free(keys);
+				return cli_exit_for(st);
+			}
+		}
+	}
+	*out = keys;
+	return CLI_EXIT_OK;
+}
+
+static void print_json(const embstore *store, const embstore_info *info, const first_keys *keys)
 {
 	printf("{\"format_version\": \"%u.%u\", \"file_size\": %" PRIu64 ", \"data_alignment\": %" PRIu32 ",\n",
 	       (unsigned)info->format_major, (unsigned)info->format_minor, info->file_size, info->data_alignment);
@@ -70,9 +111,15 @@ static void print_json(const embstore *store, const embstore_info *info)
 		json_string(t.name);
 		printf(", \"dtype\": \"%s\", \"rows\": %" PRIu64 ", \"dim\": %" PRIu32 ", \"row_stride\": %" PRIu64
 		       ", \"data_offset\": %" PRIu64 ", \"chunk_rows\": %" PRIu64 ", \"chunk_count\": %" PRIu64
-		       ", \"has_vocab\": %s}",
+		       ", \"has_vocab\": %s, \"vocab_size\": %" PRIu64 ", \"first_keys\": [",
 		       dtype_name(t.matrix.dtype), t.matrix.rows, t.matrix.dim, t.matrix.row_stride, t.data_offset,
-		       t.chunk_rows, t.chunk_count, t.has_vocab ? "true" : "false");
+		       t.chunk_rows, t.chunk_count, t.has_vocab ? "true" : "false", t.has_vocab ? t.matrix.rows : 0);
+		for (size_t k = 0; k < keys[i].count; k++) {
+			fputs(k == 0 ? "\"" : ", \"", stdout);
+			cli_put_bytes(stdout, keys[i].key[k], keys[i].len[k], CLI_ESCAPE_JSON, SIZE_MAX);
+			putchar('"');
+		}
+		fputs("]}", stdout);
 	}
 	fputs(info->table_count > 0 ? "\n ]\n}\n" : "]\n}\n", stdout);
 }
@@ -110,7 +157,35 @@ static void print_cell(const char *s, size_t width, int right_aligned, int last)
 	fputs(last ? "\n" : "  ", stdout);
 }
 
-static void print_text(const char *path, const embstore *store, const embstore_info *info)
+/* Under the table list: "  NAME  N keys: "k1", "k2", ..." for each table with a vocabulary. */
+static void print_vocabularies(const embstore *store, const embstore_info *info, const first_keys *keys)
+{
+	size_t name_width = 0;
+	for (uint32_t i = 0; i < info->table_count; i++) {
+		embstore_table t;
+		if (embstore_table_at(store, i, &t) == EMBSTORE_OK && t.has_vocab && cli_display_width(t.name) > name_width)
+			name_width = cli_display_width(t.name);
+	}
+	if (name_width == 0)
+		return;
+	fputs("vocabularies:\n", stdout);
+	for (uint32_t i = 0; i < info->table_count; i++) {
+		embstore_table t;
+		if (embstore_table_at(store, i, &t) != EMBSTORE_OK || !t.has_vocab)
+			continue;
+		fputs("  ", stdout);
+		cli_put_padded(stdout, t.name, name_width);
+		printf("  %" PRIu64 " key%s:", t.matrix.rows, t.matrix.rows == 1 ? "" : "s");
+		for (size_t k = 0; k < keys[i].count; k++) {
+			fputs(k == 0 ? " \"" : ", \"", stdout);
+			cli_put_bytes(stdout, keys[i].key[k], keys[i].len[k], CLI_ESCAPE_QUOTED, KEY_COLUMNS);
+			putchar('"');
+		}
+		fputs(t.matrix.rows > keys[i].count ? ", ...\n" : "\n", stdout);
+	}
+}
+
+static void print_text(const char *path, const embstore *store, const embstore_info *info, const first_keys *keys)
 {
 	fputs("file:            ", stdout);
 	cli_put_escaped(stdout, path, CLI_ESCAPE_PLAIN);
@@ -173,6 +248,7 @@ static void print_text(const char *path, const embstore *store, const embstore_i
 			print_cell(cells[c], width[c], right, c == COL_COUNT - 1);
 		}
 	}
+	print_vocabularies(store, info, keys);
 }
 
 int cli_cmd_inspect(int argc, char **argv)
@@ -202,10 +278,15 @@ int cli_cmd_inspect(int argc, char **argv)
 		return rc;
 	embstore_info info;
 	embstore_get_info(store, &info);
-	if (json)
-		print_json(store, &info);
-	else
-		print_text(path, store, &info);
+	first_keys *keys = NULL;
+	rc = read_first_keys(path, store, &info, &keys);
+	if (rc == CLI_EXIT_OK) {
+		if (json)
+			print_json(store, &info, keys);
+		else
+			print_text(path, store, &info, keys);
+		free(keys);
+	}
 	embstore_close(store);
-	return cli_finish_output("inspect");
+	return rc == CLI_EXIT_OK ? cli_finish_output("inspect") : rc;
 }

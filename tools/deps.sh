@@ -8,8 +8,9 @@ pkgs="cmake make gcc libxxhash-dev scdoc"
 case $job in
 build) ;;
 # jq: the CLI tour (docs test) pipes into it. pkgconf and groff-base: the packaging test links consumers through
-# pkg-config; the man page test renders it.
-test) pkgs="$pkgs libcriterion-dev python3 python3-numpy jq pkgconf groff-base" ;;
+# pkg-config; the man page test renders it. clang and libclang-rt-14-dev (libFuzzer and clang's sanitizer
+# runtimes): tools/fuzz.sh and tools/test-sanitizers.sh (gcc's sanitizer runtimes come with gcc).
+test) pkgs="$pkgs libcriterion-dev python3 python3-numpy jq pkgconf groff-base clang libclang-rt-14-dev" ;;
 # python3-gensim: bench/import_vs_gensim.py times gensim's loader (and tests/data/make_vectors.py uses it).
 bench) pkgs="$pkgs g++ libbenchmark-dev python3 python3-numpy python3-torch python3-gensim" ;;
 *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;

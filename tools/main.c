@@ -15,8 +15,9 @@ static const command commands[] = {
 	{"build", cli_cmd_build, "write a store from .npy or raw f32 files"},
 	{"inspect", cli_cmd_inspect, "print a store's header: metadata and tables (--json for scripts)"},
 	{"verify", cli_cmd_verify, "check every data checksum; name each corrupt table and row range"},
+	{"export", cli_cmd_export, "write a table back out as .npy, word2vec binary or word2vec text"},
 	{"reseal", cli_cmd_reseal, "accept a store's rows as they are after a crash during training"},
-	{"get", cli_cmd_get, "print rows of a table by id, as f32 values that round-trip exactly"},
+	{"get", cli_cmd_get, "print rows of a table by id or key, as f32 values that round-trip exactly"},
 	{"cpu", cli_cmd_cpu, "print CPU features and the kernel sets this machine can run"},
 	{"bench", cli_cmd_bench, "measure kernel throughput on this CPU, every kernel set (--json)"},
 	{NULL, NULL, NULL},
@@ -37,7 +38,8 @@ static void print_help(void)
 	       "\n"
 	       "Exit status:\n"
 	       "  0  success\n"
-	       "  1  a file is invalid or corrupt: the store being read, or an input of build\n"
+	       "  1  a file is invalid or corrupt (the store being read, or an input of build), or a key given to get\n"
+	       "     is not in the table\n"
 	       "  2  usage error, I/O error, or out of memory\n"
 	       "\n"
 	       "Environment:\n"
@@ -112,7 +114,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error(NULL, "missing COMMAND (build, inspect, verify, reseal, get, cpu, bench)");
+		return cli_usage_error(NULL, "missing COMMAND (build, inspect, verify, export, reseal, get, cpu, bench)");
 	const char *name = argv[optind];
 	if (strcmp(name, "help") == 0) {
 		if (optind + 1 >= argc) {

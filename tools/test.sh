@@ -10,3 +10,6 @@ ctest --test-dir build -j2 --output-on-failure
 if [ -f tools/test-aarch64.sh ]; then
 	bash tools/test-aarch64.sh
 fi
+# Then the suite under ASan + UBSan and the threaded checks under TSan, and each fuzzer for 30 seconds.
+sh tools/test-sanitizers.sh
+sh tools/fuzz.sh 30

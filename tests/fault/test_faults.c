@@ -133,25 +133,13 @@ static int count_entries(const char *dir)
 	return n;
 }
 
-/* A version-1 .npy of rows x cols elements of `descr` (item bytes each) from data. */
+/* A .npy file of rows x cols elements of `descr` (item bytes each) from data. */
 static void write_npy(const char *path, const char *descr, unsigned rows, unsigned cols, const void *data,
                       size_t item)
 {
-	char dict[128];
-	int dlen = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%u, %u), }", descr,
-	                    rows, cols);
-	size_t pad = (64 - (10 + (size_t)dlen + 1) % 64) % 64, hlen = (size_t)dlen + pad + 1;
-	size_t data_len = (size_t)rows * cols * item, len = 10 + hlen + data_len;
-	uint8_t *b = malloc(len);
+	uint8_t *b = malloc(256 + (size_t)rows * cols * item);
 	cr_assert_not_null(b);
-	memcpy(b, "\x93NUMPY\x01\x00", 8);
-	b[8] = (uint8_t)hlen;
-	b[9] = (uint8_t)(hlen >> 8);
-	memcpy(b + 10, dict, (size_t)dlen);
-	memset(b + 10 + dlen, ' ', pad);
-	b[10 + hlen - 1] = '\n';
-	memcpy(b + 10 + hlen, data, data_len);
-	tu_write_file(path, b, len);
+	tu_write_file(path, b, tu_make_npy(b, descr, rows, cols, data, item));
 	free(b);
 }
 

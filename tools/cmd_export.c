@@ -1,0 +1,120 @@
+/* cmd_export.c: `embstore export`: a table back out as .npy, word2vec binary or word2vec text. */
+#include "cli.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+	"Usage: embstore export FILE [--table NAME] --to FORMAT -o OUT [-f]\n"
+	"\n"
+	"Writes one table of the store FILE to OUT, atomically like build: on any error nothing is written and an\n"
+	"existing OUT is left as it was. Exported and built again, a table is value-exact (f32, f16) and key-exact.\n"
+	"\n"
+	"Formats:\n"
+	"  npy            2-D .npy: f16 tables as '<f2', every other dtype as '<f4' (bf16 and int8 widened exactly)\n"
+	"  word2vec       word2vec binary: 'rows dim', then per row the key, a space, dim f32 and a newline\n"
+	"  word2vec-text  (or fasttext) 'rows dim', then 'key v1 ... vdim' per row, values with 9 significant digits\n"
+	"The word2vec formats need a table with a vocabulary, whose keys hold no blanks.\n"
+	"\n"
+	"Options:\n"
+	"  -t, --table NAME  the table; may be left out when FILE holds exactly one table\n"
+	"      --to FORMAT   npy, word2vec, word2vec-text or fasttext (required)\n"
+	"  -o, --output OUT  the file to write (required)\n"
+	"  -f, --force       replace OUT if it exists (never when it is FILE)\n"
+	"  -h, --help        print this help\n"
+	"\n"
+	"Exit status:\n"
+	"  0  OUT was written\n"
+	"  1  FILE is not a valid store, or its vocabulary is damaged\n"
+	"  2  usage error (unknown table, no vocabulary for a word2vec format, a key with a blank, OUT exists\n"
+	"     without --force or is FILE), I/O error, or out of memory\n";
+
+enum { OPT_TABLE = 't', OPT_OUTPUT = 'o', OPT_FORCE = 'f', OPT_HELP = 'h', OPT_TO = CLI_LONG_ONLY };
+
+static const char short_options[] = ":t:o:fh";
+
+static const struct option long_options[] = {
+	{"table", required_argument, NULL, OPT_TABLE},
+	{"to", required_argument, NULL, OPT_TO},
+	{"output", required_argument, NULL, OPT_OUTPUT},
+	{"force", no_argument, NULL, OPT_FORCE},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+/* As build: an existing OUT only with --force, and never FILE itself (by any name). */
+static int check_output(const char *path, const char *output, int force)
+{
+	struct stat in, out;
+	if (stat(output, &out) != 0)
+		return CLI_EXIT_OK;
+	if (stat(path, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+		cli_error("export", output, "is the store being exported; refusing to replace it, even with --force");
+		return CLI_EXIT_USAGE;
+	}
+	if (!force) {
+		cli_error("export", output, "already exists; use -f/--force to replace it");
+		return CLI_EXIT_USAGE;
+	}
+	return CLI_EXIT_OK;
+}
+
+int cli_cmd_export(int argc, char **argv)
+{
+	const char *table = NULL, *output = NULL;
+	int force = 0;
+	embstore_format format = EMBSTORE_FORMAT_AUTO;
+	cli_getopt_reset();
+	for (int opt; (opt = cli_getopt("export", argc, argv, short_options, long_options)) != -1;) {
+		switch (opt) {
+		case OPT_TABLE:
+			table = optarg;
+			break;
+		case OPT_OUTPUT:
+			output = optarg;
+			break;
+		case OPT_FORCE:
+			force = 1;
+			break;
+		case OPT_TO:
+			if (embstore_format_parse(optarg, &format) != EMBSTORE_OK ||
+			    (format != EMBSTORE_FORMAT_NPY && format != EMBSTORE_FORMAT_WORD2VEC &&
+			     format != EMBSTORE_FORMAT_WORD2VEC_TEXT))
+				return cli_usage_error("export", "--to '%s': expected npy, word2vec, word2vec-text or fasttext",
+				                       optarg);
+			break;
+		case OPT_HELP:
+			return cli_help("export", usage);
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("export", "missing FILE");
+	if (argc - optind > 1)
+		return cli_usage_error("export", "one FILE at a time ('%s' is a second one)", argv[optind + 1]);
+	if (format == EMBSTORE_FORMAT_AUTO)
+		return cli_usage_error("export", "missing --to FORMAT");
+	if (output == NULL)
+		return cli_usage_error("export", "missing -o OUT");
+	const char *path = argv[optind];
+	int rc = check_output(path, output, force);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	embstore *store;
+	if ((rc = cli_open_store("export", path, EMBSTORE_ADVISE_SEQUENTIAL, &store)) != CLI_EXIT_OK)
+		return rc;
+	embstore_table t;
+	rc = cli_select_table("export", path, store, table, &t);
+	if (rc == CLI_EXIT_OK) {
+		errno = 0;
+		embstore_status st = embstore_export(store, t.index, format, output);
+		if (st != EMBSTORE_OK) {
+			cli_status_error("export", st == EMBSTORE_IO ? output : path, st, errno);
+			rc = st == EMBSTORE_CORRUPT ? CLI_EXIT_INVALID : CLI_EXIT_USAGE;
+		}
+	}
+	embstore_close(store);
+	return rc;
+}
