@@ -1,6 +1,6 @@
 #!/bin/sh
 # fuzz.sh [SECONDS]: builds the libFuzzer targets of tests/fuzz with clang, ASan and UBSan (build-fuzz/), and runs
-# each for SECONDS (default 30), both at once, on a copy of its corpus (the repository is never written). Prints
+# each for SECONDS (default 30), all at once, on a copy of its corpus (the repository is never written). Prints
 # the executions per target; exits 1 when a fuzzer found anything (a crash, a sanitizer report, a timeout, a
 # leak or running out of memory), with the input that did it kept in build-fuzz/artifacts/TARGET/.
 # To keep a finding: minimise it (build-fuzz/tests/fuzz/fuzz_TARGET -minimize_crash=1 -runs=10000 FILE), fix
@@ -21,7 +21,7 @@ if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	export TMPDIR=/dev/shm
 fi
 
-targets="store npy"
+targets="store npy word2vec vectors_text"
 for t in $targets; do
 	rm -rf "$build/work/$t" "$build/artifacts/$t"
 	mkdir -p "$build/work/$t" "$build/artifacts/$t"
