@@ -8,10 +8,10 @@
  *   - text: fields are separated by runs of blanks (space, tab, CR, VT, FF), so CRLF line ends and blanks at the
  *     ends of lines are accepted; the word is the line's first field and may not start the line with a blank;
  *     blank lines are accepted only at the end of the input; the last line needs no newline.
- *   - word2vec binary, as gensim reads it: the word runs to the first space (a word that contains a space, as a few
- *     in GoogleNews do, is cut there and the rest read as part of its vector - gensim loads the same vectors), and
- *     newlines before a word are skipped (so a newline after each vector is optional); the input may end in
- *     newlines after the last vector.
+ *   - word2vec binary, as gensim reads it: the word runs to the first space (a word written with a space in it is
+ *     cut there and the rest read as part of its vector, and the rows after it shift - gensim loads the same
+ *     keys and vectors), and newlines before a word are skipped (so a newline after each vector is optional);
+ *     the input may end in newlines after the last vector.
  *   - words: non-empty, valid UTF-8 without zero bytes (the store's rule for keys); with `unicode_replace`, every
  *     maximal ill-formed subsequence (and every zero byte) becomes U+FFFD, as Python's bytes.decode(errors=
  *     "replace") does, so files cut mid-character by the original word2vec tool load as gensim loads them.

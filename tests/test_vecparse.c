@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,15 @@ Test(gensim, files_gensim_wrote_give_gensims_vectors)
 Test(gensim, newline_after_each_binary_vector)
 {
 	parses_like_gensim(W2V, "newlines.bin", NULL);
+	size_t len;
+	uint8_t *b = fixture("newlines.bin", &len);
+	collect c;
+	ok(parse(W2V, b, len, NULL, &c));
+	/* Rows are where their words start, after the newline: "3 2\n", "a " + 8 bytes + "\n", then "b\xc3\xa9 ". */
+	cr_assert_eq(c.pos[1].offset, 15);
+	cr_assert_eq(c.pos[1].line, 0);
+	cr_assert_eq(c.hint, 3);
+	free(b);
 }
 
 Test(gensim, binary_word_with_a_space_ends_there_as_in_gensim)
@@ -595,6 +605,38 @@ Test(values, bit_identical_to_strtof)
 	cr_assert_eq(bits(values[1]), 0x3f800001u);
 }
 
+static es_vec_format detect_str(const char *s)
+{
+	return es_detect_vector_format((const uint8_t *)s, strlen(s), true);
+}
+
+/* Values mean the same in a program whose LC_NUMERIC has a decimal comma. The locale is made here from a
+ * four-line source with localedef (libc-bin), into the test's directory. */
+Test(values, independent_of_the_programs_locale)
+{
+	char *src = tu_path("comma.src"), *dir = tu_path("locales"), cmd[1024], probe[1024];
+	const char *def = "LC_NUMERIC\ndecimal_point \",\"\nthousands_sep \".\"\ngrouping 3;3\nEND LC_NUMERIC\n";
+	tu_write_file(src, def, strlen(def));
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	/* -c: the other categories are missing on purpose, so localedef warns and exits 1 but writes the locale. */
+	snprintf(cmd, sizeof cmd, "localedef -c -i '%s' '%s/comma' >/dev/null 2>&1", src, dir);
+	(void)system(cmd);
+	snprintf(probe, sizeof probe, "%s/comma/LC_NUMERIC", dir);
+	if (access(probe, R_OK) != 0)
+		cr_skip_test("localedef could not make a locale with a decimal comma");
+	cr_assert_eq(setenv("LOCPATH", dir, 1), 0);
+	cr_assert_not_null(setlocale(LC_NUMERIC, "comma"));
+	cr_assert_eq(strtof("0.5", NULL), 0.0f, "the comma locale is not in force");
+	collect c;
+	ok(parse_str(TEXT, "1 2\na 0.5 -1.25e1\n", NULL, &c));
+	cr_assert_eq(c.values[0], 0.5f);
+	cr_assert_eq(c.values[1], -12.5f);
+	fails(parse_str(TEXT, "1 2\na 0,5 1\n", NULL, &c), EMBSTORE_BAD_INPUT, "\"0,5\" is not a number");
+	cr_assert_eq(detect_str("1 2\na 0.5 -1.25e1\n"), ES_VEC_TEXT_HEADER);
+	free(src);
+	free(dir);
+}
+
 static es_vec_format detect_fixture(const char *name, size_t keep)
 {
 	size_t len;
@@ -604,10 +646,6 @@ static es_vec_format detect_fixture(const char *name, size_t keep)
 	return f;
 }
 
-static es_vec_format detect_str(const char *s)
-{
-	return es_detect_vector_format((const uint8_t *)s, strlen(s), true);
-}
 
 Test(detect, formats_from_their_first_bytes)
 {

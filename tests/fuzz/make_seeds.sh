@@ -3,7 +3,8 @@
 # stay) with python3-numpy and the embstore CLI given (e.g. build/embstore). Seeds are small valid inputs of each
 # kind, for the fuzzers to start from: .npy files of f2, f4 and f8 in format versions 1, 2 and 3, with values
 # that need --saturate for some dtypes; stores of each dtype, with several tables, metadata and several checksum
-# chunks. They are kept in the repository: a store seed stays in the format version it was written in.
+# chunks; word2vec binary, word2vec text, fastText and GloVe files. They are kept in the repository: a store
+# seed stays in the format version it was written in.
 set -eu
 cli=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,3 +45,13 @@ done
 for f in f32 f16 bf16 int8 tables; do
 	cp "$f.emb" "$here/corpus/store/seed-$f.emb"
 done
+# The word-vector parsers' seeds are their test fixtures (tests/data/make_vectors.py writes those), and a few
+# values the text parser treats specially.
+rm -f "$here"/corpus/word2vec/seed-* "$here"/corpus/vectors_text/seed-*
+for f in gensim.bin newlines.bin space.bin replace.bin; do
+	cp "$here/../data/vectors/$f" "$here/corpus/word2vec/seed-$f"
+done
+for f in gensim.txt fasttext.vec crlf.txt glove.txt; do
+	cp "$here/../data/vectors/$f" "$here/corpus/vectors_text/seed-$f"
+done
+printf '2 3\nbad 1 nan\nx 1e39 0x1p-3 -0\n' >"$here/corpus/vectors_text/seed-values.txt"
