@@ -301,6 +301,28 @@ EMBSTORE_API embstore_status embstore_writer_append_keyed(embstore_writer *w, co
 EMBSTORE_API embstore_status embstore_writer_find_key(embstore_writer *w, const void *key, size_t len,
                                                       uint64_t *row);
 
+/* How embstore_writer_init_table fills a new table. */
+typedef enum embstore_init_kind {
+	EMBSTORE_INIT_ZEROS = 0,   /* every value 0 */
+	EMBSTORE_INIT_NORMAL = 1,  /* normal, mean 0, standard deviation `scale` (torch.nn.Embedding: 1) */
+	EMBSTORE_INIT_UNIFORM = 2, /* uniform on [-scale, scale) (Keras Embedding: 0.05) */
+} embstore_init_kind;
+
+typedef struct embstore_init {
+	embstore_init_kind kind;
+	double scale;  /* NORMAL: the standard deviation; UNIFORM: the half-width; from 0 to 1e30 */
+	uint64_t seed; /* the same seed gives the same bytes on every machine, compiler and kernel set */
+} embstore_init;
+
+/* Adds a table of `rows` x `dim` values drawn as `init` says, streamed through the writer in bounded memory
+ * (about 1 MiB), stored as `dtype` (converted from f32 as embstore_writer_append does). Row r's values depend only
+ * on the seed and r (each row has its own stream of SplitMix64), so a table and any prefix of a larger one built
+ * with the same seed agree. The normal values come from Marsaglia's polar method, computed in double and rounded
+ * once to f32. Errors: those of begin_table and append, INVALID_ARGUMENT (NULL, rows or dim 0, an unknown kind, a
+ * scale that is negative, not finite or above 1e30). */
+EMBSTORE_API embstore_status embstore_writer_init_table(embstore_writer *w, const char *name, embstore_dtype dtype,
+                                                        uint64_t rows, uint32_t dim, const embstore_init *init);
+
 /* The formats embstore_writer_import reads. */
 typedef enum embstore_format {
 	EMBSTORE_FORMAT_AUTO = 0,          /* detect: from the content, then the file name's extension */

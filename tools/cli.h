@@ -19,6 +19,7 @@ enum {
 
 /* The commands. argv[0] is the command's name; each returns an exit status. */
 int cli_cmd_build(int argc, char **argv);
+int cli_cmd_create(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_reseal(int argc, char **argv);

@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
 	{"build", cli_cmd_build, "write a store from .npy or raw f32 files"},
+	{"create", cli_cmd_create, "write a fresh table drawn at random from a seed, ready to train"},
 	{"inspect", cli_cmd_inspect, "print a store's header: metadata and tables (--json for scripts)"},
 	{"verify", cli_cmd_verify, "check every data checksum; name each corrupt table and row range"},
 	{"export", cli_cmd_export, "write a table back out as .npy, word2vec binary or word2vec text"},

@@ -2,7 +2,8 @@
  * the library around the kernels: the writer (f32, f16, bf16 and int8 tables, metadata), open, every row read back
  * bit for bit against the library's conversions, verify (intact, then naming the table and rows of a flipped
  * byte), training in place (embstore_table_scatter_add) and sync; then the fixture stores written on x86-64
- * (tests/data, ../fixture.h), read bit for bit, and written again here byte for byte.
+ * (tests/data, ../fixture.h), read bit for bit, and written again here byte for byte; and random initial tables
+ * (embstore_writer_init_table) drawn here to the bytes drawn on x86-64 (../init_golden.h).
  * Plain C and static, for the reasons check_kernels.c gives. Usage: check_store DATA_DIR (tests/data).
  * Prints "N passed, M failed" last and exits non-zero on any failure. */
 #include <math.h>
@@ -11,7 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "../fixture.h"
+#include "../init_golden.h"
 #include "../kernel_cases.h"
 #include "../rng.h"
 
@@ -287,6 +291,37 @@ static void check_training(const char *path)
 	free(want);
 }
 
+/* Random initial tables: the same bytes as on every other machine. */
+static void check_init(const char *path)
+{
+	for (size_t g = 0; g < sizeof init_golden / sizeof init_golden[0]; g++) {
+		const struct init_golden_case *c = &init_golden[g];
+		embstore_writer *w;
+		embstore_init init = {c->kind, c->scale, c->seed};
+		if (!KC_CHECK(embstore_writer_create(path, &w) == EMBSTORE_OK, "init %zu: create", g))
+			continue;
+		embstore_status st = embstore_writer_init_table(w, "t", EMBSTORE_F32, c->rows, c->dim, &init);
+		if (st == EMBSTORE_OK)
+			st = embstore_writer_finish(w);
+		embstore_writer_free(w);
+		embstore *s;
+		if (!KC_CHECK(st == EMBSTORE_OK && embstore_open(path, 0, &s) == EMBSTORE_OK, "init %zu: build", g))
+			continue;
+		embstore_table t;
+		if (KC_CHECK(embstore_table_at(s, 0, &t) == EMBSTORE_OK, "init %zu: table", g)) {
+			size_t row = c->dim * sizeof(float);
+			unsigned char *packed = kc_alloc(c->rows * row);
+			for (uint64_t r = 0; r < c->rows; r++)
+				memcpy(packed + r * row, (const unsigned char *)t.matrix.data + r * t.matrix.row_stride, row);
+			uint64_t h = XXH3_64bits(packed, c->rows * row);
+			free(packed);
+			KC_CHECK(h == c->xxh3, "init %zu: XXH3 %016llx, expected %016llx", g, (unsigned long long)h,
+			         (unsigned long long)c->xxh3);
+		}
+		embstore_close(s);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -315,6 +350,7 @@ int main(int argc, char **argv)
 	unsigned files = fx_check_dir(argv[1]);
 	printf("fixture stores read: %u\n", files);
 	fx_check_writer(argv[1], fixture);
+	check_init(store);
 
 	unlink(store);
 	unlink(flipped);
