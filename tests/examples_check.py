@@ -1,14 +1,19 @@
 #!/usr/bin/python3
 """examples_check.py: runs the programs of examples/ (which the README shows) and checks what they do.
 
-Usage: /usr/bin/python3 tests/examples_check.py EMBSTORE LOOKUP BUILD_STORE TRAIN [unittest options]
+Usage: /usr/bin/python3 tests/examples_check.py EMBSTORE LOOKUP BUILD_STORE TRAIN SENTIMENT [unittest options]
 
 build_store writes a store from examples/sample.npy; lookup must print exactly the rows numpy computes from
 sample.npy (and the same text as `embstore get`); train must take one SGD step that numpy reproduces bit for
 bit and leave a store that `embstore verify` passes. Every error path must end with status 1 and a message,
-never with a signal. Not named *_test.py: tests/CMakeLists.txt registers it with the examples' paths.
+never with a signal. sentiment must train a table made by `embstore create` with a falling loss, while this
+process, mapping the same file, sees its rows change epoch after epoch, and leave a store that verify passes.
+Not named *_test.py: tests/CMakeLists.txt registers it with the examples' paths.
 """
 import os
+import json
+import mmap
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +23,7 @@ import unittest
 import numpy as np
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "sample.npy")
-CLI = LOOKUP = BUILD_STORE = TRAIN = None
+CLI = LOOKUP = BUILD_STORE = TRAIN = SENTIMENT = None
 TMP = None
 LEARNING_RATE = np.float32(0.25)  # train.c's LEARNING_RATE
 
@@ -143,13 +148,51 @@ class Examples(unittest.TestCase):
         self.assert_fails(TRAIN, tmp("missing.emb"), "words", 1, says="No such file or directory")
         self.assertEqual(read_bytes(store), before)
 
+    def test_sentiment_trains_in_place(self):
+        store = tmp("sentiment.emb")
+        rc, out, err = run(CLI, "create", "-o", store, "--table", "words", "--rows", "1000", "--dim", "16", "--std",
+                           "0.1", "--seed", "1")
+        self.assertEqual(rc, 0, err)
+        # The table's bytes as another process sees them: this one maps the file before training starts.
+        rc, out, err = run(CLI, "inspect", "--json", store)
+        table = json.loads(out)["tables"][0]
+        start, size = table["data_offset"], table["rows"] * table["row_stride"]
+        with open(store, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as view:
+            seen = [view[start:start + size]]
+            trainer = subprocess.Popen([SENTIMENT, store, "words", "10"], stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+            losses = []
+            for line in trainer.stdout:
+                m = re.fullmatch(r"epoch (\d+): loss (\d+\.\d+), training accuracy (\d\.\d+)\n", line)
+                self.assertIsNotNone(m, line)
+                losses.append(float(m.group(2)))
+                seen.append(view[start:start + size])
+            self.assertEqual(trainer.wait(timeout=60), 0, trainer.stderr.read())
+            # Printed after the first epoch's sync, so this mapping, made before training, already showed
+            # trained rows then (the trainer may have gone further by the time it was read); at the end it shows
+            # the rows the file holds.
+            self.assertTrue(seen[1] != seen[0], "no change seen in another mapping after epoch 1")
+            with open(store, "rb") as again:
+                again.seek(start)
+                self.assertTrue(view[start:start + size] == again.read(size), "mapping and file differ")
+        self.assertEqual(len(losses), 10)
+        self.assertLess(losses[-1], losses[0] / 4, losses)
+        self.assertTrue(all(b < a for a, b in zip(losses[2:], losses[3:])), losses)
+        rc, out, err = run(CLI, "verify", store)
+        self.assertEqual(rc, 0, out + err)
+
+    def test_sentiment_errors(self):
+        self.assert_fails(SENTIMENT, tmp("missing.emb"), "words", says="No such file or directory")
+        self.assert_fails(SENTIMENT, self.store, "words", says="must be f32")  # the sample's words are f16
+        self.assert_fails(SENTIMENT, self.store, "words", "0", says="EPOCHS")
+
 
 if __name__ == "__main__":
-    if len(sys.argv) < 5:
-        sys.stderr.write("usage: examples_check.py EMBSTORE LOOKUP BUILD_STORE TRAIN [unittest options]\n")
+    if len(sys.argv) < 6:
+        sys.stderr.write("usage: examples_check.py EMBSTORE LOOKUP BUILD_STORE TRAIN SENTIMENT [unittest options]\n")
         sys.exit(2)
-    CLI, LOOKUP, BUILD_STORE, TRAIN = (os.path.abspath(a) for a in sys.argv[1:5])
-    del sys.argv[1:5]
+    CLI, LOOKUP, BUILD_STORE, TRAIN, SENTIMENT = (os.path.abspath(a) for a in sys.argv[1:6])
+    del sys.argv[1:6]
     TMP = tempfile.TemporaryDirectory(prefix="embstore-examples-")
     try:
         unittest.main(verbosity=1)
