@@ -89,21 +89,6 @@ static int parse_scale(const char *s, double *out)
 	return 0;
 }
 
-static int parse_dtype(const char *s, embstore_dtype *out)
-{
-	static const struct {
-		const char *name;
-		embstore_dtype dtype;
-	} names[] = {{"f32", EMBSTORE_F32}, {"f16", EMBSTORE_F16}, {"bf16", EMBSTORE_BF16}, {"int8", EMBSTORE_INT8_ROWWISE}};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcmp(s, names[i].name) == 0) {
-			*out = names[i].dtype;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* parse_args' answer when the command should go on and write (any other is the exit status). */
 enum { GO_ON = -1 };
 
@@ -130,7 +115,7 @@ static int parse_args(int argc, char **argv, create_args *a)
 				return cli_usage_error("create", "--dim '%s': expected a positive decimal integer", optarg);
 			break;
 		case OPT_DTYPE:
-			if (parse_dtype(optarg, &a->dtype) != 0)
+			if (embstore_dtype_parse(optarg, &a->dtype) != EMBSTORE_OK)
 				return cli_usage_error("create", "--dtype '%s': expected f32, f16, bf16 or int8", optarg);
 			break;
 		case OPT_INIT:
