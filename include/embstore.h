@@ -309,15 +309,21 @@ typedef enum embstore_format {
 	EMBSTORE_FORMAT_WORD2VEC = 3,      /* word2vec binary: "count dim" line, then word, space, dim f32 per row */
 	EMBSTORE_FORMAT_WORD2VEC_TEXT = 4, /* word2vec text and fastText .vec: "count dim" line, then "word v1 .. vd" */
 	EMBSTORE_FORMAT_GLOVE = 5,         /* GloVe: "word v1 .. vd" lines, no header */
+	EMBSTORE_FORMAT_SAFETENSORS = 6,   /* safetensors: 2-D F32 / F16 / BF16 / F64 tensors, one table each */
+	EMBSTORE_FORMAT_NPZ = 7,           /* numpy .npz (savez, savez_compressed): 2-D float .npy members */
 } embstore_format;
 
-/* "auto", "npy", "raw", "word2vec", "word2vec-text", "glove"; NULL for an unknown value. */
+/* "auto", "npy", "raw", "word2vec", "word2vec-text", "glove", "safetensors", "npz"; NULL for an unknown value. */
 EMBSTORE_API const char *embstore_format_name(embstore_format format);
 /* The names above, and "fasttext" for WORD2VEC_TEXT. Errors: INVALID_ARGUMENT. */
 EMBSTORE_API embstore_status embstore_format_parse(const char *name, embstore_format *out);
 
 #define EMBSTORE_IMPORT_ALLOW_NONFINITE (1u << 0) /* keep NaN and infinities instead of refusing the input */
 #define EMBSTORE_IMPORT_UNICODE_REPLACE (1u << 1) /* invalid UTF-8 in a word becomes U+FFFD instead of an error */
+/* `name` is only a default, for an input of one table (npy, raw, the word-vector formats): a safetensors or .npz
+ * input names its tables after their tensors or members, as it does with `name` NULL. What a command line wants
+ * for a file given without a table name. */
+#define EMBSTORE_IMPORT_NAME_DEFAULT (1u << 2)
 
 /* What embstore_writer_import reads and how, and (out) what it found. Zero-initialise, then set what you need. */
 typedef struct embstore_import {
@@ -332,6 +338,16 @@ typedef struct embstore_import {
 	 * (0 when unknown: a pipe). May be NULL. */
 	void (*progress)(void *ctx, uint64_t rows, uint64_t bytes, uint64_t total_bytes);
 	void *progress_ctx;
+	/* safetensors and .npz, which hold several arrays: */
+	const char *tensor;    /* in: the tensor (or .npz member, with or without ".npy") to read; NULL: every one
+	                        * that can be a table (2-D, floating point, at least one row and column) */
+	uint32_t tables;       /* out: tables made (1 for the other formats) */
+	uint32_t skipped;      /* out: tensors or members left out because they cannot be tables (tensor NULL) */
+	uint32_t meta_dropped; /* out: safetensors __metadata__ entries left out because the store already had their
+	                        * key with another value (the value set first stays) */
+	/* Called after each table is made, with its name (valid during the call), rows and dim. May be NULL. */
+	void (*table_made)(void *ctx, const char *name, uint64_t rows, uint32_t dim);
+	void *table_made_ctx;
 } embstore_import;
 
 /* Imports a table named `name` from the file at `path` (a FIFO waits for its writer, as cat does). The word-vector
