@@ -1,8 +1,8 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes import.safetensors, the safetensors fixture of tests/test_import_tensors.c (the .npz fixtures are
 arrays.npz and arrays_deflated.npz of make_safetensors.py, whose writer this uses).
 
-Run with Debian's python3 and python3-numpy:  python3 tests/data/make_import_fixtures.py
+Run with Debian's python3 and python3-numpy:  /usr/bin/python3 tests/data/make_import_fixtures.py
 The file is committed; rerun only to change it, and update the test with it.
 
 Tables of every dtype a table is read from, tensors that cannot be tables (1-D, 3-D, an integer dtype, no rows),
