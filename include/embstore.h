@@ -331,15 +331,21 @@ typedef enum embstore_format {
 	EMBSTORE_FORMAT_WORD2VEC = 3,      /* word2vec binary: "count dim" line, then word, space, dim f32 per row */
 	EMBSTORE_FORMAT_WORD2VEC_TEXT = 4, /* word2vec text and fastText .vec: "count dim" line, then "word v1 .. vd" */
 	EMBSTORE_FORMAT_GLOVE = 5,         /* GloVe: "word v1 .. vd" lines, no header */
+	EMBSTORE_FORMAT_SAFETENSORS = 6,   /* safetensors: 2-D F32 / F16 / BF16 / F64 tensors, one table each */
+	EMBSTORE_FORMAT_NPZ = 7,           /* numpy .npz (savez, savez_compressed): 2-D float .npy members */
 } embstore_format;
 
-/* "auto", "npy", "raw", "word2vec", "word2vec-text", "glove"; NULL for an unknown value. */
+/* "auto", "npy", "raw", "word2vec", "word2vec-text", "glove", "safetensors", "npz"; NULL for an unknown value. */
 EMBSTORE_API const char *embstore_format_name(embstore_format format);
 /* The names above, and "fasttext" for WORD2VEC_TEXT. Errors: INVALID_ARGUMENT. */
 EMBSTORE_API embstore_status embstore_format_parse(const char *name, embstore_format *out);
 
 #define EMBSTORE_IMPORT_ALLOW_NONFINITE (1u << 0) /* keep NaN and infinities instead of refusing the input */
 #define EMBSTORE_IMPORT_UNICODE_REPLACE (1u << 1) /* invalid UTF-8 in a word becomes U+FFFD instead of an error */
+/* `name` is only a default, for an input of one table (npy, raw, the word-vector formats): a safetensors or .npz
+ * input names its tables after their tensors or members, as it does with `name` NULL. What a command line wants
+ * for a file given without a table name. */
+#define EMBSTORE_IMPORT_NAME_DEFAULT (1u << 2)
 
 /* What embstore_writer_import reads and how, and (out) what it found. Zero-initialise, then set what you need. */
 typedef struct embstore_import {
@@ -354,26 +360,66 @@ typedef struct embstore_import {
 	 * (0 when unknown: a pipe). May be NULL. */
 	void (*progress)(void *ctx, uint64_t rows, uint64_t bytes, uint64_t total_bytes);
 	void *progress_ctx;
+	/* safetensors and .npz, which hold several arrays: */
+	const char *tensor;    /* in: the tensor (or .npz member, with or without ".npy") to read; NULL: every one
+	                        * that can be a table (2-D, floating point, at least one row and column) */
+	uint32_t tables;       /* out: tables made (1 for the other formats) */
+	uint32_t skipped;      /* out: tensors or members left out because they cannot be tables (tensor NULL) */
+	uint32_t meta_dropped; /* out: safetensors __metadata__ entries left out because the store already had their
+	                        * key with another value (the value set first stays) */
+	/* Called after each table is made, with its name (valid during the call), rows and dim. May be NULL. */
+	void (*table_made)(void *ctx, const char *name, uint64_t rows, uint32_t dim);
+	void *table_made_ctx;
 } embstore_import;
 
 /* Imports a table named `name` from the file at `path` (a FIFO waits for its writer, as cat does). The word-vector
  * formats (word2vec, word2vec text / fastText, GloVe) give the table a vocabulary: each row's word is its key; a
  * word seen before drops its row (counted in o->duplicates). Values are read correctly rounded to f32. Every
  * refusal names the input line (text) or byte offset (binary) in embstore_error_detail.
- * Errors: those of import_npy and append_keyed, BAD_INPUT (cannot tell the format; malformed input), NON_FINITE. */
+ * AUTO tells the format from the content: the .npy magic; safetensors (a little-endian u64 header length of at
+ * most 100,000,000, then '{'); .npz ("PK\3\4", a zip archive); the word-vector formats; then from the file name's
+ * extension (.npy, .safetensors, .npz, .bin, .vec, .w2v). o->format says which was read.
+ * SAFETENSORS and NPZ hold several arrays. Every one that can be a table (safetensors: a 2-D F32, F16, BF16 or F64
+ * tensor; .npz: a member holding a 2-D '<f2', '<f4' or '<f8' .npy) becomes a table, in the order of their data
+ * (.npz: of the archive's directory); the others are skipped and counted in o->skipped. o->tensor names the one
+ * to read instead (.npz: the member, with or without ".npy"). With `name` NULL (or EMBSTORE_IMPORT_NAME_DEFAULT)
+ * each table is named after its tensor (.npz: its member, without ".npy"); with a `name`, the input must make one
+ * table (o->tensor, or a single candidate), which gets it. F64 is rounded to f32 (to nearest), F16 and BF16 kept
+ * unless o->dtype says otherwise; o->limit applies to each table; o->rows is the sum of the tables' rows, o->dim
+ * the last one's. A safetensors file's __metadata__ entries become store metadata (after the tables are chosen);
+ * an entry whose key the writer already has is left out, the value set first staying (counted in
+ * o->meta_dropped when the values differ). Safetensors is read from a pipe front to back, from a file with
+ * pread(). An .npz archive is read by seeking: it must be a regular file (embstore_writer_import_fd: a descriptor
+ * of one, read whole wherever it is positioned; a pipe is BAD_INPUT); every error about it names the member.
+ * Errors: those of import_npy and append_keyed, BAD_INPUT (cannot tell the format; malformed input; a safetensors
+ * or .npz input with nothing that can be a table, or whose o->tensor cannot be one; an .npz that is not a regular
+ * file), NON_FINITE, NOT_FOUND (no tensor or member o->tensor; the detail lists a few that exist),
+ * INVALID_ARGUMENT (`name` NULL for a format of one table; o->tensor for such a format; a `name` for a safetensors
+ * or .npz input with several candidates and no o->tensor, the detail naming a few), DUPLICATE_NAME (two tables
+ * alike, e.g. two inputs with a tensor of one name), those of add_meta (a __metadata__ entry over the caps). */
 EMBSTORE_API embstore_status embstore_writer_import(embstore_writer *w, const char *name, const char *path,
                                                     embstore_import *o);
-/* The same from a file descriptor, read from its position to its end with read() only (pipes work). */
+/* The same from a file descriptor, read from its position to its end with read() only (pipes work; .npz, read by
+ * seeking, excepted). */
 EMBSTORE_API embstore_status embstore_writer_import_fd(embstore_writer *w, const char *name, int fd,
                                                        embstore_import *o);
 
+/* embstore_export's `index` for every table of the store (SAFETENSORS only). */
+#define EMBSTORE_ALL_TABLES UINT32_MAX
+
 /* Writes table `index` of `store` to `path` as NPY (f16 tables as '<f2', every other dtype widened to '<f4'),
  * WORD2VEC (binary) or WORD2VEC_TEXT (values printed with 9 significant digits, so that they read back as the same
- * f32), committed atomically like a build: a failed export leaves no file and any previous one as it was. The
- * word2vec formats need a vocabulary (its keys are the words) and keys without blanks, which they cannot hold.
- * Exported and imported again, a table is value-exact (f32, f16) and key-exact.
- * Errors: INVALID_ARGUMENT (NULL, index out of range, another format), NO_VOCAB, BAD_STRING (a key with a
- * blank), CORRUPT (a damaged vocabulary), IO, NO_MEMORY. */
+ * f32), or SAFETENSORS, committed atomically like a build: a failed export leaves no file and any previous one as
+ * it was. The word2vec formats need a vocabulary (its keys are the words) and keys without blanks, which they
+ * cannot hold. SAFETENSORS writes table `index`, or with EMBSTORE_ALL_TABLES every table in store order, each a
+ * 2-D tensor named after its table: f32, f16 and bf16 rows as they are (F32, F16, BF16), int8 rows dequantised to
+ * F32; the store's metadata becomes __metadata__. Safetensors cannot hold strings: a vocabulary is not exported
+ * (word2vec keeps it). Exported and imported again, a table is value-exact (f32, f16; bf16 too for safetensors)
+ * and, through the word2vec formats, key-exact.
+ * Errors: INVALID_ARGUMENT (NULL, index out of range, EMBSTORE_ALL_TABLES for another format than SAFETENSORS,
+ * another format), NO_VOCAB, BAD_STRING (a key with a blank), CORRUPT (a damaged vocabulary), DUPLICATE_NAME
+ * (SAFETENSORS: a table named __metadata__, which the format reserves), LIMIT (SAFETENSORS: a header over
+ * 100,000,000 bytes), IO, NO_MEMORY. */
 EMBSTORE_API embstore_status embstore_export(const embstore *store, uint32_t index, embstore_format format,
                                              const char *path);
 

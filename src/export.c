@@ -1,11 +1,13 @@
-/* export.c: a table back out as .npy, word2vec binary or word2vec text, committed atomically like a build. Rows
- * are gathered as f32 in batches through the kernels (any dtype), keys come from the vocabulary. */
+/* export.c: a table back out as .npy, word2vec binary or word2vec text (safetensors: export_safetensors.c),
+ * committed atomically like a build. Rows are gathered as f32 in batches through the kernels (any dtype), keys
+ * come from the vocabulary. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "commit.h"
+#include "export.h"
 #include "store_impl.h"
 #include "vocab.h"
 
@@ -141,7 +143,12 @@ static embstore_status write_rows(const embstore *s, uint32_t index, embstore_fo
 embstore_status embstore_export(const embstore *s, uint32_t index, embstore_format format, const char *path)
 {
 	es_detail_clear();
-	ES_CHECK(s && path && index < s->layout.table_count, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECK(s && path, EMBSTORE_INVALID_ARGUMENT);
+	if (format == EMBSTORE_FORMAT_SAFETENSORS) {
+		ES_CHECK(index < s->layout.table_count || index == EMBSTORE_ALL_TABLES, EMBSTORE_INVALID_ARGUMENT);
+		return es_export_safetensors(s, index, path);
+	}
+	ES_CHECK(index < s->layout.table_count, EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECK(format == EMBSTORE_FORMAT_NPY || format == EMBSTORE_FORMAT_WORD2VEC ||
 	             format == EMBSTORE_FORMAT_WORD2VEC_TEXT,
 	         EMBSTORE_INVALID_ARGUMENT);

@@ -3,12 +3,14 @@
  * input and zip members work like files, and a file truncated while we read it is an error, not a SIGBUS. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include "format.h"
 #include "import.h"
+#include "safetensors.h"
 #include "import_vectors.h"
 #include "writer.h"
 
@@ -71,9 +73,9 @@ static embstore_status stream_rows(embstore_writer *w, es_stream *in, const char
 	return cut ? EMBSTORE_OK : expect_end(in, total);
 }
 
-static embstore_status import_npy(embstore_writer *w, const char *name, es_stream *in, embstore_dtype dtype,
-                                  embstore_import *o)
+embstore_status es_npy_read_header(es_stream *in, embstore_npy_info *out, bool *refused)
 {
+	*refused = false;
 	uint8_t pre[NPY_PREAMBLE];
 	size_t got;
 	ES_TRY(es_stream_read(in, pre, 10, &got));
@@ -94,10 +96,22 @@ static embstore_status import_npy(embstore_writer *w, const char *name, es_strea
 	ES_CHECK(head, EMBSTORE_NO_MEMORY);
 	memcpy(head, pre, head_len);
 	embstore_status st = es_stream_read(in, head + head_len, want - head_len, &got);
-	if (st == EMBSTORE_OK)
+	if (st == EMBSTORE_OK) {
 		st = embstore_npy_parse(head, head_len + got, &info);
+		*refused = st != EMBSTORE_OK;
+	}
 	free(head);
 	ES_TRY(st);
+	*out = info;
+	return EMBSTORE_OK;
+}
+
+static embstore_status import_npy(embstore_writer *w, const char *name, es_stream *in, embstore_dtype dtype,
+                                  embstore_import *o)
+{
+	embstore_npy_info info;
+	bool refused;
+	ES_TRY(es_npy_read_header(in, &info, &refused));
 
 	uint64_t data, total;
 	ES_CHECKF(es_mul_u64(info.rows * info.cols, info.item_size, &data) && es_add_u64(data, info.data_offset, &total),
@@ -130,11 +144,35 @@ static embstore_status check_args(embstore_writer *w, const char *name, embstore
 	return EMBSTORE_OK;
 }
 
+void es_import_table_made(embstore_import *o, const char *name, uint64_t rows, uint32_t dim)
+{
+	o->tables++;
+	if (o->table_made)
+		o->table_made(o->table_made_ctx, name, rows, dim);
+}
+
+embstore_status es_import_pick_one(const char *input, const char *what, const char *const *names, size_t count)
+{
+	char list[200];
+	size_t at = 0;
+	for (size_t i = 0; i < count && i < 4 && at < sizeof list; i++)
+		at += (size_t)snprintf(list + at, sizeof list - at, "%s'%.40s'", i ? ", " : "", names[i]);
+	es_detail("%.100s holds %zu %s that can be tables (%s%s): pick one (the import's tensor; embstore build --tensor "
+	          "NAME), or give no table name to import each as a table named after it",
+	          input, count, what, list, count > 4 ? ", ..." : "");
+	return EMBSTORE_INVALID_ARGUMENT;
+}
+
 embstore_status es_import_npy_stream(embstore_writer *w, const char *name, es_stream *in, embstore_dtype dtype)
 {
 	ES_TRY(check_args(w, name, dtype));
 	ES_CHECK(in, EMBSTORE_INVALID_ARGUMENT);
 	return import_npy(w, name, in, dtype, NULL);
+}
+
+embstore_status es_import_npy_with(embstore_writer *w, const char *name, es_stream *in, embstore_import *o)
+{
+	return import_npy(w, name, in, o->dtype, o);
 }
 
 /* Runs an importer on a path: opened blocking, so a FIFO waits for its writer as `cat` would. */
@@ -201,7 +239,8 @@ embstore_status embstore_writer_import_raw_fd(embstore_writer *w, const char *na
 
 #define SNIFF_BYTES (64u << 10) /* enough to see a header line and a few rows of any of the formats */
 
-static const char *const format_names[] = {"auto", "npy", "raw", "word2vec", "word2vec-text", "glove"};
+static const char *const format_names[] = {"auto",  "npy",           "raw", "word2vec", "word2vec-text",
+                                           "glove", "safetensors", "npz"};
 
 const char *embstore_format_name(embstore_format f)
 {
@@ -235,6 +274,10 @@ static embstore_format detect(const uint8_t *head, size_t len, bool whole, const
 {
 	if (len >= 6 && memcmp(head, "\x93NUMPY", 6) == 0)
 		return EMBSTORE_FORMAT_NPY;
+	if (len >= 9 && es_le64(head) <= ES_ST_MAX_HEADER && head[8] == '{')
+		return EMBSTORE_FORMAT_SAFETENSORS;
+	if (len >= 4 && memcmp(head, "PK\3\4", 4) == 0)
+		return EMBSTORE_FORMAT_NPZ;
 	switch (es_detect_vector_format(head, len, whole)) {
 	case ES_VEC_WORD2VEC:
 		return EMBSTORE_FORMAT_WORD2VEC;
@@ -247,6 +290,10 @@ static embstore_format detect(const uint8_t *head, size_t len, bool whole, const
 	}
 	if (path && ends_with(path, ".npy"))
 		return EMBSTORE_FORMAT_NPY;
+	if (path && ends_with(path, ".safetensors"))
+		return EMBSTORE_FORMAT_SAFETENSORS;
+	if (path && ends_with(path, ".npz"))
+		return EMBSTORE_FORMAT_NPZ;
 	if (path && ends_with(path, ".bin"))
 		return EMBSTORE_FORMAT_WORD2VEC;
 	if (path && (ends_with(path, ".vec") || ends_with(path, ".w2v")))
@@ -254,10 +301,61 @@ static embstore_format detect(const uint8_t *head, size_t len, bool whole, const
 	return EMBSTORE_FORMAT_AUTO;
 }
 
+static bool multi_table(embstore_format f)
+{
+	return f == EMBSTORE_FORMAT_SAFETENSORS || f == EMBSTORE_FORMAT_NPZ;
+}
+
+/* A format of one table, whose table only `name` can name; or a tensor asked of a format without tensors. */
+static embstore_status check_name(const char *name, const embstore_import *o)
+{
+	if (multi_table(o->format))
+		return EMBSTORE_OK;
+	ES_CHECKF(name, EMBSTORE_INVALID_ARGUMENT, "a %s input is one table, which needs a name",
+	          embstore_format_name(o->format));
+	ES_CHECKF(!o->tensor, EMBSTORE_INVALID_ARGUMENT, "a %s input has no tensors to pick '%.60s' from",
+	          embstore_format_name(o->format), o->tensor);
+	return EMBSTORE_OK;
+}
+
+static embstore_status import_one(embstore_writer *w, const char *name, int fd, const char *path,
+                                  const uint8_t *head, size_t got, embstore_import *o)
+{
+	/* multi_table formats name their tables after their tensors unless `name` is more than a default */
+	const char *multi_name = o->flags & EMBSTORE_IMPORT_NAME_DEFAULT ? NULL : name;
+	embstore_status st;
+	switch (o->format) {
+	case EMBSTORE_FORMAT_SAFETENSORS:
+		return es_import_safetensors(w, multi_name, fd, path, head, got, o);
+	case EMBSTORE_FORMAT_NPZ:
+		return es_import_npz(w, multi_name, fd, path, o);
+	default:
+		break;
+	}
+	ES_TRY(check_name(name, o));
+	if (o->format == EMBSTORE_FORMAT_NPY || o->format == EMBSTORE_FORMAT_RAW) {
+		es_stream again;
+		ES_TRY(es_stream_fd(&again, fd, path));
+		es_stream_prepend(&again, head, got);
+		st = o->format == EMBSTORE_FORMAT_NPY ? import_npy(w, name, &again, o->dtype, o)
+		                                      : import_raw(w, name, &again, o->rows, o->dim, o->dtype, o);
+	} else {
+		st = es_import_vectors(w, name, &(es_vec_input){fd, head, got}, o);
+	}
+	if (st == EMBSTORE_OK)
+		es_import_table_made(o, name, o->rows, o->dim);
+	return st;
+}
+
 static embstore_status import_any(embstore_writer *w, const char *name, int fd, const char *path, embstore_import *o)
 {
-	ES_CHECK((unsigned)o->format <= EMBSTORE_FORMAT_GLOVE, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECK((unsigned)o->format <= EMBSTORE_FORMAT_NPZ, EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECK(o->format != EMBSTORE_FORMAT_RAW || (o->rows >= 1 && o->dim >= 1), EMBSTORE_INVALID_ARGUMENT);
+	o->tables = 0;
+	o->skipped = 0;
+	o->meta_dropped = 0;
+	if (o->format != EMBSTORE_FORMAT_AUTO)
+		ES_TRY(check_name(name, o));
 	uint8_t *head = malloc(SNIFF_BYTES);
 	ES_CHECK(head, EMBSTORE_NO_MEMORY);
 	es_stream in;
@@ -269,44 +367,39 @@ static embstore_status import_any(embstore_writer *w, const char *name, int fd, 
 		if (o->format == EMBSTORE_FORMAT_AUTO)
 			o->format = detect(head, got, got < SNIFF_BYTES, path);
 		if (o->format == EMBSTORE_FORMAT_AUTO) {
-			es_detail("cannot tell the format of %s%s%s: not .npy, word2vec (binary or text), fastText or GloVe; "
-			          "name it",
+			es_detail("cannot tell the format of %s%s%s: not .npy, safetensors, .npz, word2vec (binary or text), "
+			          "fastText or GloVe; name it",
 			          path ? "'" : "the input", path ? path : "", path ? "'" : "");
 			st = EMBSTORE_BAD_INPUT;
 		}
 	}
-	if (st == EMBSTORE_OK) {
-		es_stream again;
-		st = es_stream_fd(&again, fd, path);
-		es_stream_prepend(&again, head, got);
-		switch (o->format) {
-		case EMBSTORE_FORMAT_NPY:
-			st = import_npy(w, name, &again, o->dtype, o);
-			break;
-		case EMBSTORE_FORMAT_RAW:
-			st = import_raw(w, name, &again, o->rows, o->dim, o->dtype, o);
-			break;
-		default:
-			st = es_import_vectors(w, name, &(es_vec_input){fd, head, got}, o);
-			break;
-		}
-	}
+	if (st == EMBSTORE_OK)
+		st = import_one(w, name, fd, path, head, got, o);
 	int saved = errno;
 	free(head);
 	errno = saved;
 	return st;
 }
 
+/* The checks of check_args, but a name may be left to the input (check_name, once the format is known). */
+static embstore_status check_import_args(embstore_writer *w, embstore_dtype dtype)
+{
+	es_detail_clear();
+	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECKF(dtype == 0 || es_elem_bytes(dtype) != 0, EMBSTORE_BAD_DTYPE, "dtype code %d", (int)dtype);
+	return EMBSTORE_OK;
+}
+
 embstore_status embstore_writer_import_fd(embstore_writer *w, const char *name, int fd, embstore_import *o)
 {
-	ES_TRY(check_args(w, name, o ? o->dtype : 0));
+	ES_TRY(check_import_args(w, o ? o->dtype : 0));
 	ES_CHECK(fd >= 0 && o, EMBSTORE_INVALID_ARGUMENT);
 	return import_any(w, name, fd, NULL, o);
 }
 
 embstore_status embstore_writer_import(embstore_writer *w, const char *name, const char *path, embstore_import *o)
 {
-	ES_TRY(check_args(w, name, o ? o->dtype : 0));
+	ES_TRY(check_import_args(w, o ? o->dtype : 0));
 	ES_CHECK(path && o, EMBSTORE_INVALID_ARGUMENT);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -20,6 +20,7 @@
 typedef struct source {
 	const uint8_t *mem; /* or NULL: read fd */
 	int fd;
+	bool owns_fd; /* close it with the member */
 	uint64_t size;
 	uint64_t pos;
 	int err; /* errno of a failed read, 0 if none */
@@ -243,11 +244,23 @@ static embstore_status open_source(const source *src, const char *path, const ch
 	if (st == EMBSTORE_OK)
 		st = find_and_open(m);
 	if (st != EMBSTORE_OK) {
-		m->src.fd = -1; /* still the caller's */
+		m->src.owns_fd = false; /* still the caller's */
 		es_npz_close(m);
 		return st;
 	}
 	*out = m;
+	return EMBSTORE_OK;
+}
+
+/* The archive's source over a descriptor, which must be a regular file. */
+static embstore_status fd_source(int fd, const char *path, source *src)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) != 0)
+		return es_stream_io_error(fd, path);
+	ES_CHECKF(S_ISREG(sb.st_mode), EMBSTORE_BAD_INPUT,
+	          "'%.120s' is not a regular file; a .npz archive is read by seeking (give a file, not a pipe)", path);
+	*src = (source){.fd = fd, .size = (uint64_t)sb.st_size};
 	return EMBSTORE_OK;
 }
 
@@ -260,20 +273,76 @@ embstore_status es_npz_open_member(const char *path, const char *member, es_npz_
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return es_stream_io_error(-1, path);
-	struct stat sb;
-	embstore_status st = EMBSTORE_BAD_INPUT;
-	if (fstat(fd, &sb) != 0)
-		st = es_stream_io_error(fd, path);
-	else if (!S_ISREG(sb.st_mode))
-		es_detail("'%.120s' is not a regular file; a .npz archive is read by seeking", path);
-	else
-		st = open_source(&(source){.fd = fd, .size = (uint64_t)sb.st_size}, path, member, out);
+	source src;
+	embstore_status st = fd_source(fd, path, &src);
+	if (st == EMBSTORE_OK) {
+		src.owns_fd = true;
+		st = open_source(&src, path, member, out);
+	}
 	if (st != EMBSTORE_OK) {
 		int saved = errno;
 		close(fd);
 		errno = saved;
 	}
 	return st;
+}
+
+embstore_status es_npz_open_member_fd(int fd, const char *path, const char *member, es_npz_member **out)
+{
+	es_detail_clear();
+	ES_CHECK(fd >= 0 && path && member && out, EMBSTORE_INVALID_ARGUMENT);
+	*out = NULL;
+	source src;
+	ES_TRY(fd_source(fd, path, &src));
+	return open_source(&src, path, member, out);
+}
+
+embstore_status es_npz_list_fd(int fd, const char *path, es_npz_names *out)
+{
+	es_detail_clear();
+	ES_CHECK(fd >= 0 && path && out, EMBSTORE_INVALID_ARGUMENT);
+	*out = (es_npz_names){0};
+	es_npz_member m = {.path = (char *)path};
+	ES_TRY(fd_source(fd, path, &m.src));
+	zlib_filefunc64_def io = {src_open, src_read, src_write, src_tell, src_seek, src_close, src_error, &m.src};
+	m.zip = unzOpen2_64(path, &io);
+	if (!m.zip)
+		return fail(&m, "not a zip archive (no central directory found)");
+	char *name = malloc(ZIP_MAX_NAME + 1);
+	embstore_status st = name ? EMBSTORE_OK : EMBSTORE_NO_MEMORY;
+	int rc = unzGoToFirstFile(m.zip);
+	while (st == EMBSTORE_OK && rc == UNZ_OK) {
+		unz_file_info64 info;
+		rc = unzGetCurrentFileInfo64(m.zip, &info, name, ZIP_MAX_NAME + 1, NULL, 0, NULL, 0);
+		if (rc != UNZ_OK)
+			break;
+		char **grown = realloc(out->names, (out->count + 1) * sizeof *grown);
+		char *copy = strndup(name, info.size_filename);
+		if (grown)
+			out->names = grown;
+		if (!grown || !copy) {
+			free(copy);
+			st = EMBSTORE_NO_MEMORY;
+			break;
+		}
+		out->names[out->count++] = copy;
+		rc = unzGoToNextFile(m.zip);
+	}
+	if (st == EMBSTORE_OK && rc != UNZ_END_OF_LIST_OF_FILE)
+		st = fail(&m, "its central directory is damaged (minizip error %d)", rc);
+	free(name);
+	unzClose(m.zip);
+	if (st != EMBSTORE_OK)
+		es_npz_names_free(out);
+	return st;
+}
+
+void es_npz_names_free(es_npz_names *n)
+{
+	for (size_t i = 0; i < n->count; i++)
+		free(n->names[i]);
+	free(n->names);
+	*n = (es_npz_names){0};
 }
 
 embstore_status es_npz_open_member_mem(const void *buf, size_t len, const char *member, es_npz_member **out)
@@ -297,7 +366,7 @@ void es_npz_close(es_npz_member *m)
 		unzCloseCurrentFile(m->zip);
 	if (m->zip)
 		unzClose(m->zip);
-	if (m->src.fd >= 0)
+	if (m->src.owns_fd)
 		close(m->src.fd);
 	free(m->path);
 	free(m->member);

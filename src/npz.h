@@ -17,6 +17,22 @@ typedef struct es_npz_member es_npz_member;
  * directory, a name present twice, another compression method, encryption), IO, NO_MEMORY. */
 embstore_status es_npz_open_member(const char *path, const char *member, es_npz_member **out);
 
+/* The same over fd, a regular file, read whole (wherever fd is positioned) with pread(); fd stays the caller's
+ * and must outlive the member. `path` names it in messages. A descriptor that is not a regular file (a pipe) is
+ * BAD_INPUT. */
+embstore_status es_npz_open_member_fd(int fd, const char *path, const char *member, es_npz_member **out);
+
+/* The names of an archive's members, in directory order. */
+typedef struct es_npz_names {
+	char **names;
+	size_t count;
+} es_npz_names;
+
+/* Lists the members of the archive in the regular file fd (as es_npz_open_member_fd reads it). Clears the detail.
+ * Errors: BAD_INPUT (not a regular file, not a zip archive, a damaged directory), IO, NO_MEMORY. */
+embstore_status es_npz_list_fd(int fd, const char *path, es_npz_names *out);
+void es_npz_names_free(es_npz_names *names);
+
 /* The same for an archive held in memory (len bytes at buf, which must outlive the member). */
 embstore_status es_npz_open_member_mem(const void *buf, size_t len, const char *member, es_npz_member **out);
 

@@ -113,6 +113,10 @@ typedef struct es_st_reader es_st_reader;
  * Errors: those of es_st_parse, IO, BAD_INPUT (shorter than its header length, or a file whose data area the
  * header's tensors do not cover exactly), LIMIT (header length over ES_ST_MAX_HEADER), NO_MEMORY. */
 embstore_status es_st_open(int fd, const char *path, es_st_reader **out);
+/* The same when the file's first head_len bytes were already read from fd (to tell its format): they are given
+ * back here (and must stay valid until es_st_close), and fd is positioned right after them. */
+embstore_status es_st_open_head(int fd, const char *path, const uint8_t *head, size_t head_len,
+                                es_st_reader **out);
 const es_st_file *es_st_reader_file(const es_st_reader *r);
 
 /* Streams tensor `t` (of es_st_reader_file(r)) into `sink` as a table: its first `limit` rows (0: all).

@@ -69,15 +69,24 @@ static embstore_status read_header(es_st_reader *r)
 
 embstore_status es_st_open(int fd, const char *path, es_st_reader **out)
 {
+	return es_st_open_head(fd, path, NULL, 0, out);
+}
+
+embstore_status es_st_open_head(int fd, const char *path, const uint8_t *head, size_t head_len, es_st_reader **out)
+{
 	es_detail_clear();
-	ES_CHECK(fd >= 0 && out, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECK(fd >= 0 && out && (head || head_len == 0), EMBSTORE_INVALID_ARGUMENT);
 	*out = NULL;
 	es_st_reader *r = calloc(1, sizeof *r);
 	ES_CHECK(r, EMBSTORE_NO_MEMORY);
 	embstore_status st = es_stream_fd(&r->in, fd, path);
+	if (st == EMBSTORE_OK)
+		es_stream_prepend(&r->in, head, head_len);
 	if (st == EMBSTORE_OK && r->in.sized) {
-		r->seekable = true;
-		r->base = (uint64_t)lseek(fd, 0, SEEK_CUR); /* es_stream_fd has seen it succeed */
+		/* es_stream_fd has seen lseek succeed; the head came from just before where it is now */
+		uint64_t here = (uint64_t)lseek(fd, 0, SEEK_CUR);
+		r->seekable = here >= head_len;
+		r->base = here - head_len;
 	}
 	if (st == EMBSTORE_OK)
 		st = read_header(r);

@@ -223,6 +223,14 @@ embstore_status embstore_writer_add_meta(embstore_writer *w, const char *key, co
 	return EMBSTORE_OK;
 }
 
+const char *es_writer_meta_value(const embstore_writer *w, const char *key)
+{
+	for (uint32_t i = 0; i < w->n_meta; i++)
+		if (strcmp(w->meta[i].key, key) == 0)
+			return w->meta[i].value;
+	return NULL;
+}
+
 static es_table *current(embstore_writer *w)
 {
 	return w->n_tables ? &w->tables[w->n_tables - 1] : NULL;

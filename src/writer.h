@@ -15,4 +15,7 @@ embstore_status es_writer_add_key(embstore_writer *w, const void *key, size_t le
 /* Rows whose keys es_writer_add_key took, in the same order. */
 embstore_status es_writer_append_keyed_rows(embstore_writer *w, const void *src, embstore_dtype src_type, uint64_t n);
 
+/* The value of metadata `key` added so far, or NULL. */
+const char *es_writer_meta_value(const embstore_writer *w, const char *key);
+
 #endif

@@ -66,7 +66,7 @@ expect "embstore build --d" --dim --dtype
 expect "embstore build --dtype ''" bf16 f16 f32 int8
 expect "embstore build --dtype = b" bf16
 expect "embstore build -d f3" f32
-expect "embstore build --from ''" fasttext glove npy raw word2vec word2vec-text
+expect "embstore build --from ''" fasttext glove npy npz raw safetensors word2vec word2vec-text
 expect "embstore build --unicode-errors ''" replace strict
 expect "embstore cpu --check avx" avx2 avx512
 expect "embstore verify --q" --quiet

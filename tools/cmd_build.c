@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@ static const char usage[] =
 	"Writes the store OUT with one table per INPUT, named NAME or else after the input's file name without its\n"
 	"extension ('data/words.npy' -> 'words'). A path that contains '=' can be given as NAME=PATH or as './PATH'.\n"
 	"NAME=- reads that table from standard input ('embstore build -o x.emb words=- < words.npy'). Inputs are\n"
-	"read once from start to end, so a pipe or a FIFO works as well as a file.\n"
+	"read once from start to end, so a pipe or a FIFO works as well as a file (a .npz excepted, read by seeking).\n"
 	"OUT appears atomically once everything is written; on any error nothing is written and an existing OUT is\n"
 	"left as it was. An existing OUT is replaced only with --force, and never when it is one of the INPUTs.\n"
 	"\n"
@@ -27,6 +28,12 @@ static const char usage[] =
 	"  word2vec-text  (also 'fasttext', .vec) a 'count dim' line, then 'word v1 ... vdim' per line\n"
 	"  glove          'word v1 ... vdim' per line, no header\n"
 	"  raw            little-endian f32, rows x dim values and nothing else (--from raw, with --rows and --dim)\n"
+	"  safetensors    every 2-D F32, F16, BF16 or F64 tensor becomes a table named after it (F64 rounded to f32),\n"
+	"                 or only the one --tensor names; __metadata__ entries become metadata (a key already set\n"
+	"                 keeps its value); other tensors are skipped, and counted on standard error\n"
+	"  npz            numpy's savez / savez_compressed: every 2-D f16, f32 or f64 member becomes a table named\n"
+	"                 after it (without '.npy'), or only the one FILE.npz:MEMBER or --tensor names\n"
+	"A safetensors or .npz INPUT given as NAME=INPUT must make one table (pick it with --tensor).\n"
 	"The word-vector formats give the table a vocabulary ('embstore get' then looks rows up by word). A word seen before drops\n"
 	"its row (the first is kept, as gensim keeps it); how many were dropped is said on standard error. A word\n"
 	"in word2vec binary runs to the first space, as gensim reads it.\n"
@@ -36,7 +43,10 @@ static const char usage[] =
 	"  -f, --force           replace OUT if it exists\n"
 	"  -d, --dtype TYPE      store every table as f32, f16, bf16 or int8 (row-wise quantised); default: the\n"
 	"                        input's own dtype (f32 for raw and f64). Conversions round to nearest, ties to even.\n"
-	"      --from FORMAT     npy, word2vec, word2vec-text, fasttext, glove or raw: the format of every INPUT\n"
+	"      --from FORMAT     npy, word2vec, word2vec-text, fasttext, glove, safetensors, npz or raw: the format\n"
+	"                        of every INPUT\n"
+	"      --tensor NAME     the one safetensors tensor or .npz member (with or without '.npy') to import from\n"
+	"                        each INPUT, instead of every one that can be a table\n"
 	"      --limit N         keep the first N rows of each INPUT (and read no further)\n"
 	"      --allow-nonfinite keep NaN and infinities from word-vector files (refused otherwise)\n"
 	"      --unicode-errors strict|replace\n"
@@ -79,6 +89,7 @@ enum {
 	OPT_LIMIT,
 	OPT_NONFINITE,
 	OPT_UNICODE,
+	OPT_TENSOR,
 	OPT_QUIET = 'q',
 };
 
@@ -100,6 +111,7 @@ static const struct option long_options[] = {
 	{"allow-nonfinite", no_argument, NULL, OPT_NONFINITE},
 	{"unicode-errors", required_argument, NULL, OPT_UNICODE},
 	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"tensor", required_argument, NULL, OPT_TENSOR},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -107,7 +119,11 @@ static const struct option long_options[] = {
 
 typedef struct input {
 	char *name;       /* owned */
-	const char *path; /* an argv string; "-" for standard input */
+	const char *path; /* an argv string or own_path; "-" for standard input */
+	char *own_path;   /* FILE.npz of FILE.npz:MEMBER */
+	const char *member; /* MEMBER of FILE.npz:MEMBER, or NULL */
+	const char *source; /* the input as given (after NAME=), for the source.TABLE metadata */
+	int named;        /* NAME=INPUT: the name is the user's, not a default from the file name */
 } input;
 
 static int is_stdin(const input *in)
@@ -128,6 +144,7 @@ typedef struct meta {
 
 typedef struct build_args {
 	const char *output;
+	const char *tensor; /* --tensor */
 	int force;
 	embstore_dtype dtype; /* 0: keep the input's */
 	embstore_format format; /* AUTO: each input's own */
@@ -148,8 +165,10 @@ typedef struct build_args {
 
 static void free_args(build_args *a)
 {
-	for (size_t i = 0; i < a->input_count; i++)
+	for (size_t i = 0; i < a->input_count; i++) {
 		free(a->inputs[i].name);
+		free(a->inputs[i].own_path);
+	}
 	for (size_t i = 0; i < a->meta_count; i++)
 		free(a->metas[i].key);
 	free(a->inputs);
@@ -164,6 +183,29 @@ static char *dup_range(const char *s, size_t len)
 		d[len] = 0;
 	}
 	return d;
+}
+
+static int ends_with_npz(const char *s, size_t len)
+{
+	return len >= 4 && strncasecmp(s + len - 4, ".npz", 4) == 0;
+}
+
+/* FILE.npz:MEMBER: split at the last ':' when what is before it ends in .npz and the whole is no existing file. */
+static int split_member(input *in)
+{
+	const char *colon = strrchr(in->path, ':');
+	struct stat sb;
+	if (colon == NULL || colon[1] == 0 || !ends_with_npz(in->path, (size_t)(colon - in->path)) ||
+	    stat(in->path, &sb) == 0)
+		return CLI_EXIT_OK;
+	in->own_path = dup_range(in->path, (size_t)(colon - in->path));
+	if (in->own_path == NULL) {
+		cli_error("build", NULL, "out of memory");
+		return CLI_EXIT_USAGE;
+	}
+	in->member = colon + 1;
+	in->path = in->own_path;
+	return CLI_EXIT_OK;
 }
 
 /* NAME=PATH, or PATH whose stem names the table. The part before '=' is a name only when it holds no '/', so
@@ -204,10 +246,9 @@ static int add_input(build_args *a, const char *arg)
 		return CLI_EXIT_USAGE;
 	}
 	a->inputs = grown;
-	a->inputs[a->input_count].name = name;
-	a->inputs[a->input_count].path = path;
+	a->inputs[a->input_count] = (input){.name = name, .path = path, .source = path, .named = path != arg};
 	a->input_count++;
-	return CLI_EXIT_OK;
+	return split_member(&a->inputs[a->input_count - 1]);
 }
 
 static int add_meta_arg(build_args *a, const char *arg)
@@ -277,7 +318,10 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 		case OPT_FROM:
 			if (embstore_format_parse(optarg, &a->format) != EMBSTORE_OK || a->format == EMBSTORE_FORMAT_AUTO)
 				return cli_usage_error("build", "--from '%s': expected npy, word2vec, word2vec-text, fasttext, "
-				                       "glove or raw", optarg);
+				                       "glove, safetensors, npz or raw", optarg);
+			break;
+		case OPT_TENSOR:
+			a->tensor = optarg;
 			break;
 		case OPT_LIMIT:
 			if (!cli_parse_u64(optarg, &a->limit) || a->limit == 0)
@@ -348,6 +392,9 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 	if (a->format != EMBSTORE_FORMAT_RAW && (a->have_rows || a->have_dim))
 		return cli_usage_error("build", "--rows and --dim apply to --from raw only");
 	for (size_t i = 0; i < a->input_count; i++) {
+		if (a->inputs[i].member != NULL && a->tensor != NULL)
+			return cli_usage_error("build", "'%s:%s' names a member and --tensor another; give one of them",
+			                       a->inputs[i].path, a->inputs[i].member);
 		for (size_t j = 0; j < i; j++) {
 			if (is_stdin(&a->inputs[i]) && is_stdin(&a->inputs[j]))
 				return cli_usage_error("build", "standard input can be read for one table only ('%s=-' and "
@@ -388,8 +435,8 @@ static int add_meta(embstore_writer *w, const char *key, const char *value)
 	return CLI_EXIT_USAGE;
 }
 
-/* The automatic entries first (creator, then source.TABLE per input, each unless the user gave that key), then
- * the user's in their order. */
+/* creator (unless the user gave it), then the user's entries in their order; source.TABLE follows each table
+ * (add_source), as an input may make tables named after what it holds. */
 static int add_all_meta(embstore_writer *w, const build_args *a)
 {
 	int rc;
@@ -399,24 +446,97 @@ static int add_all_meta(embstore_writer *w, const build_args *a)
 		if ((rc = add_meta(w, "creator", creator)) != CLI_EXIT_OK)
 			return rc;
 	}
-	for (size_t i = 0; i < a->input_count; i++) {
-		size_t len = strlen("source.") + strlen(a->inputs[i].name) + 1;
-		char *key = malloc(len);
-		if (key == NULL) {
-			cli_error("build", NULL, "out of memory");
-			return CLI_EXIT_USAGE;
-		}
-		snprintf(key, len, "source.%s", a->inputs[i].name);
-		rc = user_has_key(a, key) ? CLI_EXIT_OK : add_meta(w, key, a->inputs[i].path);
-		free(key);
-		if (rc != CLI_EXIT_OK)
-			return rc;
-	}
 	for (size_t i = 0; i < a->meta_count; i++) {
 		if ((rc = add_meta(w, a->metas[i].key, a->metas[i].value)) != CLI_EXIT_OK)
 			return rc;
 	}
 	return CLI_EXIT_OK;
+}
+
+/* The tables an input made, for their source.TABLE entries. */
+typedef struct made {
+	char **names;
+	size_t count;
+	int failed; /* out of memory */
+} made;
+
+static void table_made(void *ctx, const char *name, uint64_t rows, uint32_t dim)
+{
+	made *m = ctx;
+	(void)rows, (void)dim;
+	char **grown = realloc(m->names, (m->count + 1) * sizeof *grown);
+	char *copy = strdup(name);
+	if (grown != NULL)
+		m->names = grown;
+	if (grown == NULL || copy == NULL) {
+		free(copy);
+		m->failed = 1;
+		return;
+	}
+	m->names[m->count++] = copy;
+}
+
+static void free_made(made *m)
+{
+	for (size_t i = 0; i < m->count; i++)
+		free(m->names[i]);
+	free(m->names);
+}
+
+/* source.TABLE = the input as given, unless the user gave that key; a key an input's own metadata (safetensors)
+ * set already keeps its value. */
+static int add_source(embstore_writer *w, const build_args *a, const input *in, const made *m)
+{
+	if (m->failed) {
+		cli_error("build", NULL, "out of memory");
+		return CLI_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < m->count; i++) {
+		size_t len = strlen("source.") + strlen(m->names[i]) + 1;
+		char *key = malloc(len);
+		if (key == NULL) {
+			cli_error("build", NULL, "out of memory");
+			return CLI_EXIT_USAGE;
+		}
+		snprintf(key, len, "source.%s", m->names[i]);
+		embstore_status st = user_has_key(a, key) ? EMBSTORE_OK : embstore_writer_add_meta(w, key, in->source);
+		int rc = CLI_EXIT_OK;
+		if (st != EMBSTORE_OK && st != EMBSTORE_DUPLICATE_NAME) {
+			named_error("metadata", key, st);
+			rc = CLI_EXIT_USAGE;
+		}
+		free(key);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* What standard error says of an input: the format (and whether it was detected), and for word vectors the
+ * rows and repeated words, for safetensors and .npz the tables made and what was skipped. .npy and raw inputs
+ * are the long-standing, silent case. */
+static void report(const build_args *a, const input *in, const embstore_import *o, const char *label)
+{
+	if (a->quiet || o->format == EMBSTORE_FORMAT_NPY || o->format == EMBSTORE_FORMAT_RAW)
+		return;
+	fprintf(stderr, "embstore: build: %s: %s%s, ", label, embstore_format_name(o->format),
+	        a->format == EMBSTORE_FORMAT_AUTO ? " (detected)" : "");
+	if (o->format == EMBSTORE_FORMAT_SAFETENSORS || o->format == EMBSTORE_FORMAT_NPZ) {
+		const char *what = o->format == EMBSTORE_FORMAT_NPZ ? "member" : "tensor";
+		fprintf(stderr, "%" PRIu32 " table%s made (%" PRIu64 " rows)", o->tables, o->tables == 1 ? "" : "s",
+		        o->rows);
+		if (o->skipped)
+			fprintf(stderr, "; %" PRIu32 " %s%s skipped (not a 2-D floating-point array with rows and columns)",
+			        o->skipped, what, o->skipped == 1 ? "" : "s");
+		if (o->meta_dropped)
+			fprintf(stderr, "; %" PRIu32 " __metadata__ entr%s left out (the key was set already)",
+			        o->meta_dropped, o->meta_dropped == 1 ? "y" : "ies");
+	} else {
+		fprintf(stderr, "%" PRIu64 " rows x %" PRIu32 " as table '%s'", o->rows, o->dim, in->name);
+		if (o->duplicates)
+			fprintf(stderr, "; %" PRIu64 " repeated words dropped (the first of each kept)", o->duplicates);
+	}
+	fputc('\n', stderr);
 }
 
 /* Reports a failed import, with the library's detail or else a hint of what was expected. The table name and
@@ -429,7 +549,17 @@ static int import_error(const build_args *a, const input *in, embstore_status st
 	switch (st) {
 	case EMBSTORE_BAD_STRING:
 	case EMBSTORE_DUPLICATE_NAME:
-		named_error("table name", in->name, st);
+		if (in->named) {
+			named_error("table name", in->name, st);
+			return CLI_EXIT_USAGE;
+		}
+		/* a name the input gave (a tensor's), or its metadata: the input's, as the detail says */
+		cli_status_error("build", subject, st, saved_errno);
+		return CLI_EXIT_INVALID;
+	case EMBSTORE_INVALID_ARGUMENT:
+	case EMBSTORE_NOT_FOUND:
+		/* NAME=INPUT of several tables, or a --tensor / MEMBER that is not there: the detail says which */
+		cli_status_error("build", subject, st, saved_errno);
 		return CLI_EXIT_USAGE;
 	case EMBSTORE_BAD_INPUT:
 		if (a->format == EMBSTORE_FORMAT_RAW) {
@@ -523,8 +653,12 @@ static int write_store(const build_args *a)
 		const input *in = &a->inputs[i];
 		errno = 0;
 		progress p = {input_label(in), now(), 0};
+		made m = {0};
 		embstore_import o = {.format = a->format, .dtype = a->dtype, .flags = a->import_flags, .limit = a->limit,
-		                     .rows = a->rows, .dim = (uint32_t)a->dim};
+		                     .rows = a->rows, .dim = (uint32_t)a->dim, .tensor = in->member ? in->member : a->tensor,
+		                     .table_made = table_made, .table_made_ctx = &m};
+		if (!in->named)
+			o.flags |= EMBSTORE_IMPORT_NAME_DEFAULT;
 		if (!a->quiet && isatty(STDERR_FILENO)) {
 			o.progress = show_progress;
 			o.progress_ctx = &p;
@@ -535,19 +669,15 @@ static int write_store(const build_args *a)
 		if (p.shown)
 			fputs("\r\033[K", stderr);
 		if (st != EMBSTORE_OK) {
+			free_made(&m);
 			rc = import_error(a, in, st, saved);
 			goto fail;
 		}
-		/* .npy and raw inputs are the long-standing, silent case; a word-vector file says what it was taken for
-		 * and whether repeated words were dropped. */
-		if (!a->quiet && o.format != EMBSTORE_FORMAT_NPY && o.format != EMBSTORE_FORMAT_RAW) {
-			fprintf(stderr, "embstore: build: %s: %s%s, %" PRIu64 " rows x %" PRIu32 " as table '%s'", p.label,
-			        embstore_format_name(o.format), a->format == EMBSTORE_FORMAT_AUTO ? " (detected)" : "", o.rows,
-			        o.dim, in->name);
-			if (o.duplicates)
-				fprintf(stderr, "; %" PRIu64 " repeated words dropped (the first of each kept)", o.duplicates);
-			fputc('\n', stderr);
-		}
+		report(a, in, &o, p.label);
+		rc = add_source(w, a, in, &m);
+		free_made(&m);
+		if (rc != CLI_EXIT_OK)
+			goto fail;
 	}
 	errno = 0;
 	st = embstore_writer_finish(w);

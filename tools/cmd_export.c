@@ -1,4 +1,5 @@
-/* cmd_export.c: `embstore export`: a table back out as .npy, word2vec binary or word2vec text. */
+/* cmd_export.c: `embstore export`: a table back out as .npy, word2vec binary or word2vec text; tables as
+ * safetensors. */
 #include "cli.h"
 
 #include <errno.h>
@@ -8,18 +9,23 @@
 static const char usage[] =
 	"Usage: embstore export FILE [--table NAME] --to FORMAT -o OUT [-f]\n"
 	"\n"
-	"Writes one table of the store FILE to OUT, atomically like build: on any error nothing is written and an\n"
-	"existing OUT is left as it was. Exported and built again, a table is value-exact (f32, f16) and key-exact.\n"
+	"Writes one table of the store FILE to OUT (safetensors: every table, or the one --table names), atomically\n"
+	"like build: on any error nothing is written and an existing OUT is left as it was. Exported and built again,\n"
+	"a table is value-exact (f32, f16; bf16 too through safetensors) and, through word2vec, key-exact.\n"
 	"\n"
 	"Formats:\n"
 	"  npy            2-D .npy: f16 tables as '<f2', every other dtype as '<f4' (bf16 and int8 widened exactly)\n"
 	"  word2vec       word2vec binary: 'rows dim', then per row the key, a space, dim f32 and a newline\n"
 	"  word2vec-text  (or fasttext) 'rows dim', then 'key v1 ... vdim' per row, values with 9 significant digits\n"
+	"  safetensors    one 2-D tensor per table, named after it: f32, f16 and bf16 as they are (F32, F16, BF16),\n"
+	"                 int8 dequantised to F32; the store's metadata as __metadata__. Safetensors holds no\n"
+	"                 strings: vocabularies are not exported (a note says so; word2vec keeps them)\n"
 	"The word2vec formats need a table with a vocabulary, whose keys hold no blanks.\n"
 	"\n"
 	"Options:\n"
-	"  -t, --table NAME  the table; may be left out when FILE holds exactly one table\n"
-	"      --to FORMAT   npy, word2vec, word2vec-text or fasttext (required)\n"
+	"  -t, --table NAME  the table; may be left out when FILE holds exactly one table (safetensors: every\n"
+	"                    table is exported without it)\n"
+	"      --to FORMAT   npy, word2vec, word2vec-text, fasttext or safetensors (required)\n"
 	"  -o, --output OUT  the file to write (required)\n"
 	"  -f, --force       replace OUT if it exists (never when it is FILE)\n"
 	"  -h, --help        print this help\n"
@@ -27,8 +33,8 @@ static const char usage[] =
 	"Exit status:\n"
 	"  0  OUT was written\n"
 	"  1  FILE is not a valid store, or its vocabulary is damaged\n"
-	"  2  usage error (unknown table, no vocabulary for a word2vec format, a key with a blank, OUT exists\n"
-	"     without --force or is FILE), I/O error, or out of memory\n";
+	"  2  usage error (unknown table, no vocabulary for a word2vec format, a key with a blank, a table named\n"
+	"     __metadata__ for safetensors, OUT exists without --force or is FILE), I/O error, or out of memory\n";
 
 enum { OPT_TABLE = 't', OPT_OUTPUT = 'o', OPT_FORCE = 'f', OPT_HELP = 'h', OPT_TO = CLI_LONG_ONLY };
 
@@ -60,6 +66,20 @@ static int check_output(const char *path, const char *output, int force)
 	return CLI_EXIT_OK;
 }
 
+/* Safetensors holds no strings: say which tables lose their keys, and what keeps them. */
+static void note_vocabularies(const embstore *store, uint32_t index)
+{
+	embstore_info info;
+	embstore_get_info(store, &info);
+	for (uint32_t i = 0; i < info.table_count; i++) {
+		embstore_table t;
+		if ((index == EMBSTORE_ALL_TABLES || index == i) && embstore_table_at(store, i, &t) == EMBSTORE_OK &&
+		    t.has_vocab)
+			cli_error("export", NULL, "note: safetensors holds no strings; the vocabulary of table '%s' is not "
+			          "exported (--to word2vec keeps it)", t.name);
+	}
+}
+
 int cli_cmd_export(int argc, char **argv)
 {
 	const char *table = NULL, *output = NULL;
@@ -80,9 +100,9 @@ int cli_cmd_export(int argc, char **argv)
 		case OPT_TO:
 			if (embstore_format_parse(optarg, &format) != EMBSTORE_OK ||
 			    (format != EMBSTORE_FORMAT_NPY && format != EMBSTORE_FORMAT_WORD2VEC &&
-			     format != EMBSTORE_FORMAT_WORD2VEC_TEXT))
-				return cli_usage_error("export", "--to '%s': expected npy, word2vec, word2vec-text or fasttext",
-				                       optarg);
+			     format != EMBSTORE_FORMAT_WORD2VEC_TEXT && format != EMBSTORE_FORMAT_SAFETENSORS))
+				return cli_usage_error("export", "--to '%s': expected npy, word2vec, word2vec-text, fasttext or "
+				                       "safetensors", optarg);
 			break;
 		case OPT_HELP:
 			return cli_help("export", usage);
@@ -106,13 +126,19 @@ int cli_cmd_export(int argc, char **argv)
 	if ((rc = cli_open_store("export", path, EMBSTORE_ADVISE_SEQUENTIAL, &store)) != CLI_EXIT_OK)
 		return rc;
 	embstore_table t;
-	rc = cli_select_table("export", path, store, table, &t);
+	uint32_t index = EMBSTORE_ALL_TABLES;
+	if (format != EMBSTORE_FORMAT_SAFETENSORS || table != NULL) {
+		rc = cli_select_table("export", path, store, table, &t);
+		index = t.index;
+	}
 	if (rc == CLI_EXIT_OK) {
 		errno = 0;
-		embstore_status st = embstore_export(store, t.index, format, output);
+		embstore_status st = embstore_export(store, index, format, output);
 		if (st != EMBSTORE_OK) {
 			cli_status_error("export", st == EMBSTORE_IO ? output : path, st, errno);
 			rc = st == EMBSTORE_CORRUPT ? CLI_EXIT_INVALID : CLI_EXIT_USAGE;
+		} else if (format == EMBSTORE_FORMAT_SAFETENSORS) {
+			note_vocabularies(store, index);
 		}
 	}
 	embstore_close(store);
