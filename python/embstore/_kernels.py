@@ -118,6 +118,10 @@ def bag_offsets(ids, offsets, include_last_offset):
         raise ValueError(f"offsets[0] must be 0, not {int(csr[0])}")
     if csr.size > 1 and (np.diff(csr) < 0).any():
         raise ValueError("offsets must be non-decreasing")
+    if include_last_offset and csr[-1] != ids.size:
+        # torch sums such bags up to offsets[-1] but divides a mean by the count up to the end: no rule to follow
+        raise ValueError(f"with include_last_offset, offsets[-1] must be the number of ids, {ids.size}, "
+                         f"not {int(csr[-1])}")
     if csr[-1] > ids.size:
         raise ValueError(f"offsets go up to {int(csr[-1])}, beyond the {ids.size} ids")
     return ids, csr
@@ -133,10 +137,9 @@ def bag(mref, label, rows, dim, ids, offsets, mode, weights, include_last_offset
         weights = f32_arg(weights, ids.shape, "per_sample_weights")
     flat, csr = bag_offsets(ids, offsets, include_last_offset)
     n_bags = csr.size - 1
-    n_ids = int(csr[-1])  # ids after the last bag's end belong to no bag, as in torch
     out = out_arg(out, (n_bags, dim))
     bad = c_size_t()
-    st = _gather_bag_mt(mref, flat.ctypes.data, code, n_ids, csr.ctypes.data, n_bags,
+    st = _gather_bag_mt(mref, flat.ctypes.data, code, flat.size, csr.ctypes.data, n_bags,
                         None if weights is None else weights.ctypes.data, mode_code, out.ctypes.data, byref(bad),
                         threads_arg(threads))
     if st:

@@ -43,7 +43,8 @@ def candidates():
     out = [("beside the package", os.path.join(_HERE, SONAME))]
     # The package in a source tree (python/embstore), the library in that tree's build directory (README).
     root = os.path.dirname(os.path.dirname(_HERE))
-    out.append(("the build tree", os.path.join(root, "build", SONAME)))
+    if os.path.exists(os.path.join(root, "include", "embstore.h")):
+        out.append(("the build tree", os.path.join(root, "build", SONAME)))
     found = ctypes.util.find_library("embstore")
     out.append(("the system loader", found if found else SONAME))
     return out
