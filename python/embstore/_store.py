@@ -28,13 +28,13 @@ def _close_handle(handle):
 
 
 class _Mapping:
-    """Owns one embstore handle; embstore_close runs when the last reference goes (weakref.finalize runs it once,
-    also at interpreter exit)."""
+    """Owns one embstore handle; embstore_close runs once, when the last reference goes. Not at interpreter exit:
+    a daemon thread or a late destructor may still read an array then, and the process' end unmaps anyway."""
     __slots__ = ("handle", "__weakref__")
 
     def __init__(self, handle):
         self.handle = handle
-        weakref.finalize(self, _close_handle, handle)
+        weakref.finalize(self, _close_handle, handle).atexit = False
 
 
 class _View:

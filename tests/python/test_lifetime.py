@@ -119,3 +119,21 @@ def test_threads_use_views_and_tables_while_another_closes(store_path, weights):
     del s, tables, threads
     gc.collect()
     assert not mapped(store_path)
+
+
+def test_interpreter_exit_with_a_thread_still_reading(store_path):
+    """A daemon thread gathering while the interpreter exits: the mapping must not go first."""
+    import subprocess
+    import sys
+    code = ("import sys, threading, embstore, numpy as np\n"
+            "t = embstore.open(sys.argv[1])['f32']\n"
+            "a = t.array()\n"
+            "ids = np.arange(300)\n"
+            "def spin():\n"
+            "    while True:\n"
+            "        t.lookup(ids); float(a.sum())\n"
+            "threading.Thread(target=spin, daemon=True).start()\n"
+            "print('exiting')\n")
+    for _ in range(5):
+        r = subprocess.run([sys.executable, "-c", code, str(store_path)], capture_output=True, text=True)
+        assert r.returncode == 0 and r.stdout == "exiting\n", (r.returncode, r.stderr)
