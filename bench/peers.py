@@ -2,7 +2,8 @@
 """peers.py: embstore against numpy and torch on the same table file, the same ids, one thread each.
 
 Every number the issue's targets need comes from this one run (docs/BENCHMARKS.md):
-  gather            embstore_gather vs numpy.take on an np.memmap of the table's data, torch embedding, memcpy
+  gather            table.lookup (the Python package) vs numpy.take on an np.memmap of the table's data, torch
+                    embedding, memcpy; and the cost of a call for one id
   bag sum (32)      embstore_gather_bag vs torch.nn.functional.embedding_bag(mode="sum")
   scatter-add       embstore_scatter_add vs torch.Tensor.index_add_, on the same in-memory copy
   dtypes            f16 / bf16 / int8 gather vs f32 gather, same ids
@@ -30,8 +31,9 @@ import warnings
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import embstore_ctypes as es  # noqa: E402
+# The package of this source tree (python/embstore); main() points it at --lib before importing it.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
+es = None
 
 MB = 1e6
 GiB = 1 << 30
@@ -121,52 +123,45 @@ def ratio_of(a, b, key="best_s"):
 # ------------------------------------------------------------------------------------------------------------
 # Stores
 
-def store_is_current(lib, path, meta):
+def store_is_current(path, meta):
     """True when `path` is a store an earlier run wrote with the same `meta` (so it can be reused)."""
     if not os.path.exists(path):
         return False
     try:
-        with lib.open(path) as s:
-            return s.meta("embstore_peers") == meta
-    except es.EmbstoreError:
+        with es.open(path) as s:
+            return s.metadata.get("embstore_peers") == meta
+    except es.Error:
         return False
 
 
-def build_peer_store(lib, path, rows, dim, small_rows, seed):
+def build_peer_store(path, rows, dim, small_rows, seed):
     """Tables f32, f16, bf16, int8 (rows x dim) and small_* (small_rows x dim) from the same random f32 values."""
     meta = f"{STORE_VERSION} rows={rows} dim={dim} small_rows={small_rows} seed={seed}"
-    if store_is_current(lib, path, meta):
+    if store_is_current(path, meta):
         return
     print(f"peers: writing {path} (once; reused by later runs)", file=sys.stderr, flush=True)
     rng = np.random.default_rng(seed)
     weights = rng.standard_normal((rows, dim), dtype=np.float32)
-    batch = 65536
-    with lib.writer(path) as w:
-        w.add_meta("embstore_peers", meta)
-        for prefix, n in (("", rows), ("small_", small_rows)):
-            for name, dtype in (("f32", es.F32), ("f16", es.F16), ("bf16", es.BF16), ("int8", es.INT8_ROWWISE)):
-                w.begin_table(prefix + name, dtype, n, dim)
-                for lo in range(0, n, batch):
-                    w.append(weights[lo:min(n, lo + batch)])
-        w.finish()
+    tables, dtypes = {}, {}
+    for prefix, n in (("", rows), ("small_", small_rows)):
+        for name in ("f32", "f16", "bf16", "int8"):
+            tables[prefix + name] = weights[:n]
+            dtypes[prefix + name] = name
+    es.build(path, tables, dtype=dtypes, metadata={"embstore_peers": meta}, overwrite=True)
 
 
-def build_open_store(lib, path, nbytes):
+def build_open_store(path, nbytes):
     """A store of `nbytes` of f32 zeros in one table (dim 128), for the open and verify measurements."""
     dim = 128
     rows = nbytes // (dim * 4)
     meta = f"{STORE_VERSION} open rows={rows}"
-    if store_is_current(lib, path, meta):
+    if store_is_current(path, meta):
         return
     print(f"peers: writing {path} ({nbytes / GiB:.1f} GiB, once; reused by later runs)", file=sys.stderr,
           flush=True)
     zeros = np.zeros((65536, dim), dtype=np.float32)
-    with lib.writer(path) as w:
-        w.add_meta("embstore_peers", meta)
-        w.begin_table("zeros", es.F32, rows, dim)
-        for lo in range(0, rows, len(zeros)):
-            w.append(zeros[:min(len(zeros), rows - lo)])
-        w.finish()
+    batches = (zeros[:min(len(zeros), rows - lo)] for lo in range(0, rows, len(zeros)))
+    es.build(path, {"zeros": batches}, metadata={"embstore_peers": meta}, overwrite=True)
 
 
 def touch(a):
@@ -204,23 +199,22 @@ def run(args):
     import torch.nn.functional as F
 
     torch.set_num_threads(1)
-    lib = es.Library(args.lib)
     os.makedirs(args.dir, exist_ok=True)
     rows, dim, n = args.rows, args.dim, args.ids
-    best_isa = lib.isa_active()
-    isas = [i for i in es.ISA_NAMES if lib.isa_supported(i)]
+    best_isa = es.isa_active()
+    isas = [i for i in ("scalar", "avx2", "avx512", "neon") if es.isa_supported(i)]
     R, S = args.reps, args.settle
 
     store_path = os.path.join(args.dir, f"peers_{rows}x{dim}.emb")
-    build_peer_store(lib, store_path, rows, dim, args.small_rows, args.seed)
+    build_peer_store(store_path, rows, dim, args.small_rows, args.seed)
     open_path = None
     if args.open_gib > 0:
         open_path = os.path.join(args.dir, f"peers_open_{args.open_gib:g}g.emb")
-        build_open_store(lib, open_path, int(args.open_gib * GiB))
-    store = lib.open(store_path)
-    tab = {t.name: t for t in store.tables()}
+        build_open_store(open_path, int(args.open_gib * GiB))
+    store = es.open(store_path)
+    tab = {name: store[name] for name in store.tables}
     t32 = tab["f32"]
-    row_bytes = {k: lib.row_bytes(t.dtype, dim) for k, t in tab.items()}
+    row_bytes = {k: {"f32": 4 * dim, "f16": 2 * dim, "bf16": 2 * dim, "int8": dim + 8}[t.dtype] for k, t in tab.items()}
 
     # numpy's and torch's view of the f32 table: a memmap of the same file's data region (the table's data
     # offset, as `embstore inspect --json` prints it).
@@ -231,9 +225,9 @@ def run(args):
         warnings.simplefilter("ignore")  # torch warns that the memmap is read-only; nothing writes to it
         w_t = torch.from_numpy(mm)
     for t in tab.values():
-        m = t.matrix
-        touch(np.frombuffer((ctypes.c_char * (m.rows * m.row_stride)).from_address(m.data), dtype=np.uint8))
+        touch(t.array())
     touch(mm)
+    a32 = t32.array()  # the mapping's rows, for the memcpy baseline
 
     rng = np.random.default_rng(args.seed + 1)
     ids = rng.integers(0, rows, n, dtype=np.int64)
@@ -248,24 +242,36 @@ def run(args):
     bag_out = np.zeros((n // bag, dim), dtype=np.float32)
     dts = ("f32", "f16", "bf16", "int8")
 
-    def batched_gather(matrix, ids_arr, batch):
-        """Gathers `ids_arr` `batch` ids per call into the same first rows of out_e (which then stay cached)."""
-        c, mp, bad = lib._c, ctypes.byref(matrix), ctypes.byref(ctypes.c_size_t())
-        ip, op, total = ids_arr.ctypes.data, out_e.ctypes.data, len(ids_arr)
+    def batched_gather(table, ids_arr, batch):
+        """Gathers `ids_arr` `batch` ids per call (table.lookup, out=) into the same first rows of out_e (which
+        then stay cached)."""
+        calls = [(ids_arr[lo:lo + batch], out_e[:min(batch, len(ids_arr) - lo)])
+                 for lo in range(0, len(ids_arr), batch)]
 
         def go():
-            for lo in range(0, total, batch):
-                c.embstore_gather(mp, ip + 8 * lo, es.ID64, min(batch, total - lo), op, bad)
+            for i, o in calls:
+                table.lookup(i, out=o)
         return go
 
+    def one_id_calls(out):
+        """1000 calls of table.lookup for one id (a new one each time), with or without out=."""
+        one = [ids[i:i + 1] for i in range(1000)]
+        if out:
+            o = np.empty((1, dim), dtype=np.float32)
+            return lambda: [t32.lookup(i, out=o) for i in one]
+        return lambda: [t32.lookup(i) for i in one]
+
+    def bag_sum(table, ids_arr):
+        return table.bag(ids_arr, offsets, mode="sum", include_last_offset=True, out=bag_out)
+
     # Same answers first (outside any timing).
-    if not np.array_equal(lib.gather(t32.matrix, ids, out_e), np.take(mm, ids, axis=0)):
+    if not np.array_equal(t32.lookup(ids, out=out_e), np.take(mm, ids, axis=0)):
         raise SystemExit("peers: embstore gather differs from numpy.take")
-    lib.gather_bag(t32.matrix, ids, offsets, es.BAG_SUM, out=bag_out)
+    bag_sum(t32, ids)
     if not np.allclose(bag_out, F.embedding_bag(ids_t, w_t, offsets_t, mode="sum").numpy(), rtol=1e-4, atol=1e-4):
         raise SystemExit("peers: embstore bag sum differs from torch embedding_bag")
 
-    waited, quiet = wait_for_quiet(lambda: lib.gather(t32.matrix, ids, out_e))
+    waited, quiet = wait_for_quiet(lambda: t32.lookup(ids, out=out_e))
     print(f"peers: machine {'quiet' if quiet else 'still noisy'} after {waited:.1f} s of warm-up", file=sys.stderr,
           flush=True)
 
@@ -274,45 +280,48 @@ def run(args):
     T = {}
     # gather f32: embstore, the memcpy limit, and the peers' forms that write into a given buffer
     T.update(measure({
-        "gather": lambda: lib.gather(t32.matrix, ids, out_e),
-        "memcpy": lambda: ctypes.memmove(out_np.ctypes.data, t32.matrix.data, n * row_bytes["f32"]),
+        "gather": lambda: t32.lookup(ids, out=out_e),
+        "memcpy": lambda: ctypes.memmove(out_np.ctypes.data, a32.ctypes.data, n * row_bytes["f32"]),
         "torch index_select out=": lambda: torch.index_select(w_t, 0, ids_t, out=out_t),
     }, R, S))
 
     # every dtype, same ids: one call (a 128 MB output, written back to memory), and calls of 4096 ids whose
     # output rows are reused (so they stay in cache)
-    T.update(measure({f"gather {k}": (lambda t=tab[k]: lib.gather(t.matrix, ids, out_e)) for k in dts}, R, S))
-    T.update(measure({f"gather {k} b": batched_gather(tab[k].matrix, ids, 4096) for k in dts}, R, S))
+    T.update(measure({f"gather {k}": (lambda t=tab[k]: t.lookup(ids, out=out_e)) for k in dts}, R, S))
+    T.update(measure({f"gather {k} b": batched_gather(tab[k], ids, 4096) for k in dts}, R, S))
+    # the cost of a call: 1000 lookups of one id each
+    T.update(measure({"one id out=": one_id_calls(True), "one id": one_id_calls(False)}, R, S))
     # bag sum, bags of 32
     T.update(measure({
-        "bag": lambda: lib.gather_bag(t32.matrix, ids, offsets, es.BAG_SUM, out=bag_out),
+        "bag": lambda: bag_sum(t32, ids),
         "torch embedding_bag": lambda: F.embedding_bag(ids_t, w_t, offsets_t, mode="sum"),
     }, R, S))
     # scatter-add: both update the same in-memory copy of the table (freed when measured)
     grads = rng.standard_normal((n, dim), dtype=np.float32) * np.float32(1e-3)
-    T.update(measure_scatter_add(lib, torch, np.array(mm), ids, grads, R, S))
+    T.update(measure_scatter_add(torch, np.array(mm), ids, grads, R, S))
     # in-cache table, every kernel set (switched through the public embstore_isa_set)
     cases = {}
     for isa in isas:
         for k in dts:
             cases[(isa, "gather " + k)] = (lambda isa=isa, t=tab["small_" + k]: (
-                lib.isa_set(isa), lib.gather(t.matrix, ids_small, out_e)))
+                es.isa_set(isa), t.lookup(ids_small, out=out_e)))
         cases[(isa, "bag sum f32")] = (lambda isa=isa, t=tab["small_f32"]: (
-            lib.isa_set(isa), lib.gather_bag(t.matrix, ids_small, offsets, es.BAG_SUM, out=bag_out)))
-        cases[(isa, "gather f32 b")] = (lambda isa=isa, go=batched_gather(tab["small_f32"].matrix, ids_small, 4096): (
-            lib.isa_set(isa), go()))
+            es.isa_set(isa), bag_sum(t, ids_small)))
+        cases[(isa, "gather f32 b")] = (lambda isa=isa, go=batched_gather(tab["small_f32"], ids_small, 4096): (
+            es.isa_set(isa), go()))
     T.update(measure(cases, R, S / 4))
-    lib.isa_set(best_isa)
+    es.isa_set(best_isa)
+    del a32
     store.close()
     # opening a large store, verifying it
     if open_path is not None:
-        T["open"], T["open rss"] = measure_open(lib, open_path, args.open_reps)
+        T["open"], T["open rss"] = measure_open(open_path, args.open_reps)
 
         def open_verify():
-            with lib.open(open_path) as s2:
+            with es.open(open_path) as s2:
                 s2.verify()
         T.update(measure({"verify": open_verify}, max(3, R // 3), S))
-        with lib.open(open_path) as s2:  # the checksum loop alone: the mapping's pages already touched
+        with es.open(open_path) as s2:  # the checksum loop alone: the mapping's pages already touched
             T.update(measure({"verify again": s2.verify}, max(3, R // 3), 0))
     # last, the peers that allocate an output-sized buffer per call
     # (numpy.take with out= and the default mode="raise" still goes through a temporary buffer of the output's
@@ -336,6 +345,8 @@ def run(args):
     te = res.add("gather f32", "torch.nn.functional.embedding", T["torch embedding"], n, gb)
     res.add("gather f32", "torch.index_select(weight, 0, ids, out=buf)", T["torch index_select out="], n, gb)
     one = {k: res.add(f"gather {k} (one call)", e, T[f"gather {k}"], n, n * row_bytes[k]) for k in dts}
+    c1 = res.add("table.lookup of 1 id (1000 calls)", "out= given", T["one id out="], 1000, 1000 * row_bytes["f32"])
+    c2 = res.add("table.lookup of 1 id (1000 calls)", "output allocated", T["one id"], 1000, 1000 * row_bytes["f32"])
     bat = {k: res.add(f"gather {k} (4096 ids/call)", e, T[f"gather {k} b"], n, n * row_bytes[k],
                       note="calls of 4096 ids into the same output rows") for k in dts}
     b = res.add("bag sum, bags of 32", e, T["bag"], n, gb)
@@ -361,6 +372,10 @@ def run(args):
     np_best = max((np1, np2), key=lambda r: r["rows_per_s"])
     res.target("gather >= 3x numpy.take", ratio_of(g, np_best), (">=", 3.0),
                detail=f"faster numpy form: {np_best['contender']}; vs torch embedding {ratio_of(g, te):.1f}x")
+    res.target("table.lookup >= 2.5x numpy.take (Python package)", ratio_of(g, np_best), (">=", 2.5))
+    res.target("table.lookup >= 2x torch embedding (Python package)", ratio_of(g, te), (">=", 2.0))
+    res.target("table.lookup of 1 id: time per call", c1["best_s"] / c1["rows"] * 1e6, ("<", 5.0), unit=" us",
+               detail=f"output allocated per call: {c2['best_s'] / c2['rows'] * 1e6:.2f} us")
     res.target("gather >= 0.35x memcpy of the same bytes", ratio_of(g, mc), (">=", 0.35))
     for k in dts[1:]:
         res.target(f"{k} gather >= 1.4x f32 gather rows/s", ratio_of(one[k], one["f32"]), (">=", 1.4),
@@ -384,32 +399,28 @@ def run(args):
                  "warm_up_s": waited, "quiet": quiet}
 
 
-def measure_scatter_add(lib, torch, table, ids, grads, reps, settle):
-    """embstore_scatter_add and torch.Tensor.index_add_ (alpha 1), both into `table` (an in-memory copy)."""
+def measure_scatter_add(torch, table, ids, grads, reps, settle):
+    """embstore.scatter_add and torch.Tensor.index_add_ (alpha 1), both into `table` (an in-memory copy)."""
     w = torch.from_numpy(table)
-    m = lib.matrix(table)
     ids_t, grads_t = torch.from_numpy(ids), torch.from_numpy(grads)
     return measure({
-        "scatter": lambda: lib.scatter_add(m, ids, grads, 1.0),
+        "scatter": lambda: es.scatter_add(table, ids, grads, 1.0),
         "torch index_add_": lambda: w.index_add_(0, ids_t, grads_t),
     }, reps, settle)
 
 
-def measure_open(lib, path, reps):
-    """embstore_open of `path`: seconds per open and resident-memory growth (bytes) from before the open to after
-    it, each open closed again before the next. One untimed open first (header pages into the page cache)."""
-    c = lib._c
-    handle = ctypes.c_void_p()
+def measure_open(path, reps):
+    """embstore.open of `path` (embstore_open and a few microseconds of Python): seconds per open and
+    resident-memory growth (bytes) from before the open to after it, each open closed again before the next. One
+    untimed open first (header pages into the page cache)."""
     times, growth = [], []
     for i in range(reps + 1):
         r0 = resident_bytes()
         t0 = time.perf_counter()
-        rc = c.embstore_open(path.encode(), 0, ctypes.byref(handle))
+        s = es.open(path)
         t1 = time.perf_counter()
         r1 = resident_bytes()
-        if rc != 0:
-            raise es.EmbstoreError(lib, rc, path)
-        c.embstore_close(handle)
+        s.close()
         if i > 0:
             times.append(t1 - t0)
             growth.append(r1 - r0)
@@ -477,8 +488,12 @@ def main():
     if args.ids % 32 or args.ids <= 0 or args.reps < 1:
         p.error("--ids must be a positive multiple of 32 and --reps at least 1")
 
+    global es
+    os.environ["EMBSTORE_LIBRARY"] = os.path.abspath(args.lib)
+    import embstore
+    es = embstore
     res, ctx = run(args)
-    lib_version = es.Library(args.lib).version()
+    lib_version = es.version()
     print_report(res, ctx, args, lib_version)
     if args.json:
         doc = {"machine": {"cpu": cpu_model(), "python": platform.python_version(), "numpy": np.__version__,

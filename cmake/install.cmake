@@ -43,3 +43,41 @@ else()
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/embstore.pc.in ${PROJECT_BINARY_DIR}/embstore.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/embstore.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The Python package (python/embstore) into the site directory of the interpreter's layout under the prefix:
+# lib/python3.X/dist-packages for Debian's python3 (on sys.path for the prefixes /usr/local and /usr), else
+# lib/python3.X/site-packages. Beside it, a relative symbolic link embstore/libembstore.so.0 to the installed
+# library, which the package tries before the system loader: /usr/local/lib needs no ldconfig, and a staged
+# (DESTDIR) or moved prefix keeps working. EMBSTORE_PYTHON_DIR overrides the directory (relative to the prefix,
+# or absolute); empty leaves the package out.
+find_program(PYTHON3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(NOT PYTHON3)
+  find_program(PYTHON3 NAMES python3)
+endif()
+if(PYTHON3 AND NOT DEFINED EMBSTORE_PYTHON_DIR)
+  execute_process(COMMAND ${PYTHON3} -c
+    "import sysconfig as s; print('lib/python%s/%s-packages' % (s.get_python_version(), 'dist' if 'deb_system' in s.get_scheme_names() else 'site'))"
+    OUTPUT_VARIABLE EMBSTORE_PYTHON_DIR_DEFAULT OUTPUT_STRIP_TRAILING_WHITESPACE)
+endif()
+set(EMBSTORE_PYTHON_DIR "${EMBSTORE_PYTHON_DIR_DEFAULT}" CACHE STRING
+  "Where the Python package is installed (relative to the prefix, or absolute); empty: not installed")
+if(EMBSTORE_PYTHON_DIR)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/python/embstore DESTINATION ${EMBSTORE_PYTHON_DIR}
+    FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
+  install(CODE "
+    set(prefix \"\${CMAKE_INSTALL_PREFIX}\")
+    set(pkg \"${EMBSTORE_PYTHON_DIR}/embstore\")
+    set(lib \"${CMAKE_INSTALL_LIBDIR}/libembstore.so.${PROJECT_VERSION_MAJOR}\")
+    if(NOT IS_ABSOLUTE \"\${pkg}\")
+      set(pkg \"\${prefix}/\${pkg}\")
+    endif()
+    if(NOT IS_ABSOLUTE \"\${lib}\")
+      set(lib \"\${prefix}/\${lib}\")
+    endif()
+    file(RELATIVE_PATH target \"\${pkg}\" \"\${lib}\")
+    set(link \"\$ENV{DESTDIR}\${pkg}/libembstore.so.${PROJECT_VERSION_MAJOR}\")
+    message(STATUS \"Installing: \${link} -> \${target}\")
+    file(REMOVE \"\${link}\")
+    file(CREATE_LINK \"\${target}\" \"\${link}\" SYMBOLIC)
+  ")
+endif()

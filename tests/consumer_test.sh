@@ -5,7 +5,7 @@
 #   2. /usr layout staged with DESTDIR, libdir lib/MULTIARCH (lib64 when MULTIARCH is empty), with the CLI,
 #      its man page and its completion.
 # Each: find_package(embstore CONFIG) with embstore::embstore and embstore::embstore_static, and pkg-config
-# (`--cflags --libs`, and `--static` for a fully static program). Then add_subdirectory of the source tree,
+# (`--cflags --libs`, and `--static` for a fully static program), and the Python package. Then add_subdirectory of the source tree,
 # which must build with embstore's defaults (no tests, no CLI). Every program is run and checks what it reads.
 set -eu
 src=$1 work=$2 cmake=$3 generator=$4 cc=$5 multiarch=$6 version=$7
@@ -82,6 +82,19 @@ consume() {
 	run_consumer "$work/$name-pc-static" static "$libdir"
 }
 
+# check_python NAME BUILD_DIR PREFIX: the installed Python package imports from any directory and loads the
+# library of PREFIX through the link beside it (no EMBSTORE_LIBRARY, no LD_LIBRARY_PATH).
+check_python() {
+	pydir=$(sed -n 's/^EMBSTORE_PYTHON_DIR:STRING=//p' "$2/CMakeCache.txt")
+	python=$(sed -n 's/^PYTHON3:FILEPATH=//p' "$2/CMakeCache.txt")
+	[ -n "$pydir" ] && [ -n "$python" ] || fail "$1: no EMBSTORE_PYTHON_DIR or PYTHON3 in the cache"
+	run "$1-python" sh -c 'cd / && env -u EMBSTORE_LIBRARY -u LD_LIBRARY_PATH PYTHONPATH="$1" "$2" -c "$3" "$4"' \
+		sh "$3/$pydir" "$python" \
+		'import os, sys, embstore; lib = os.path.realpath(embstore._lib.C._name); assert lib.startswith(os.path.realpath(sys.argv[1])), lib; print(embstore.version())' \
+		"$3"
+	echo "ok: $1 python package"
+}
+
 configure_build() { # configure_build NAME CMAKE_ARGS...: embstore itself, libraries (and what the args add)
 	name=$1
 	shift
@@ -94,6 +107,7 @@ configure_build() { # configure_build NAME CMAKE_ARGS...: embstore itself, libra
 configure_build build-local -DEMBSTORE_BUILD_TOOLS=OFF
 run install-local "$cmake" --install "$work/build-local" --prefix "$work/local"
 consume local "$work/local" "$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$work/build-local/CMakeCache.txt")"
+check_python local "$work/build-local" "$work/local"
 
 # 2. /usr with a multiarch libdir, staged under DESTDIR, with the CLI and its files.
 libdir=lib64
@@ -108,6 +122,7 @@ if grep -q '^SCDOC:FILEPATH=/' "$work/build-usr/CMakeCache.txt"; then
 	[ -f "$work/stage/usr/share/man/man1/embstore.1" ] || fail "usr: the man page was not installed"
 fi
 consume usr "$work/stage/usr" "$libdir"
+check_python usr "$work/build-usr" "$work/stage/usr"
 
 # 3. add_subdirectory: embstore's defaults must build in another project, without its tests or CLI.
 run subdir-configure "$cmake" -S "$src/tests/consumer" -B "$work/subdir" -G "$generator" -DCMAKE_C_COMPILER="$cc" \

@@ -5,15 +5,17 @@ set -eu
 job=${1:-build}
 # scdoc turns docs/embstore.1.scd into the man page; the build goes on without it. The library reads safetensors
 # headers with jansson and .npz archives with minizip, whose header includes zlib's.
-pkgs="cmake make gcc libxxhash-dev libjansson-dev libminizip-dev zlib1g-dev scdoc"
+# python3-numpy: the Python package (python/embstore), which the build installs.
+pkgs="cmake make gcc libxxhash-dev libjansson-dev libminizip-dev zlib1g-dev scdoc python3 python3-numpy"
 case $job in
 build) ;;
 # jq: the CLI tour (docs test) pipes into it. pkgconf and groff-base: the packaging test links consumers through
 # pkg-config; the man page test renders it. clang and libclang-rt-14-dev (libFuzzer and clang's sanitizer
-# runtimes): tools/fuzz.sh and tools/test-sanitizers.sh (gcc's sanitizer runtimes come with gcc).
-test) pkgs="$pkgs libcriterion-dev python3 python3-numpy jq pkgconf groff-base clang libclang-rt-14-dev" ;;
+# runtimes): tools/fuzz.sh and tools/test-sanitizers.sh (gcc's sanitizer runtimes come with gcc). python3-pytest:
+# the Python package's tests (tests/python).
+test) pkgs="$pkgs libcriterion-dev python3-pytest jq pkgconf groff-base clang libclang-rt-14-dev" ;;
 # python3-gensim: bench/import_vs_gensim.py times gensim's loader (and tests/data/make_vectors.py uses it).
-bench) pkgs="$pkgs g++ libbenchmark-dev python3 python3-numpy python3-torch python3-gensim" ;;
+bench) pkgs="$pkgs g++ libbenchmark-dev python3-torch python3-gensim" ;;
 *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 missing=""

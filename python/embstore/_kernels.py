@@ -1,0 +1,176 @@
+"""The kernel calls (gather, embedding bag, scatter-add) over a matrix, shared by Table and the module-level
+functions over the caller's own arrays. Each takes the matrix by reference; its caller keeps the memory behind
+it alive for the duration of the call (a local reference to the mapping, or to the array)."""
+
+import ctypes
+from ctypes import addressof, byref, c_char, c_size_t
+
+import numpy as np
+
+from ._errors import check
+from ._lib import C, ID32, ID64, STATUS_ID_OUT_OF_RANGE
+
+_ID_CODES = {np.dtype(np.int64): ID64, np.dtype(np.int32): ID32}
+_F32 = np.dtype(np.float32)
+BAG_MODES = {"sum": 0, "mean": 1, "max": 2}
+
+_gather = C.embstore_gather
+_gather_mt = C.embstore_gather_mt
+_gather_bag_mt = C.embstore_gather_bag_mt
+_scatter_add_mt = C.embstore_scatter_add_mt
+_table_scatter_add = C.embstore_table_scatter_add
+
+
+def address(a):
+    """The address of a C-contiguous array's data. A ctypes object over the array's buffer costs less than half of
+    numpy's a.ctypes.data, which matters for calls of few ids; a read-only or empty array takes the slower way."""
+    try:
+        return addressof(c_char.from_buffer(a))
+    except (TypeError, ValueError):
+        return a.ctypes.data
+
+
+def ids_arg(ids):
+    """(C-contiguous int32 or int64 array, its id code). Other integer dtypes are widened to int64."""
+    if type(ids) is not np.ndarray:
+        ids = np.asarray(ids)
+        if ids.size == 0:  # [] is float64 to numpy
+            ids = ids.astype(np.int64)
+    code = _ID_CODES.get(ids.dtype)
+    if code is None:
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"ids must be int32 or int64 (or another integer dtype), not {ids.dtype}")
+        ids, code = ids.astype(np.int64), ID64
+    if not ids.flags.c_contiguous:
+        ids = np.ascontiguousarray(ids)
+    return ids, code
+
+
+def f32_arg(a, shape, what):
+    """`a` as a C-contiguous float32 array of `shape`; other float dtypes are rounded to float32."""
+    a = np.asarray(a)
+    if a.dtype != _F32:
+        if a.dtype.kind != "f":
+            raise TypeError(f"{what} must be float32 (or another float dtype), not {a.dtype}")
+        a = a.astype(np.float32)
+    if a.shape != shape:
+        raise ValueError(f"{what} has shape {a.shape}; expected {shape}")
+    return np.ascontiguousarray(a)
+
+
+def out_arg(out, shape):
+    if out is None:
+        return np.empty(shape, dtype=np.float32)
+    if type(out) is not np.ndarray or out.dtype != _F32:
+        raise TypeError("out must be a float32 numpy array")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}; expected {shape}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be C-contiguous and writeable")
+    return out
+
+
+def bad_id(label, rows, ids, pos):
+    """The IndexError for the id at flat position `pos` of `ids`."""
+    where = pos if ids.ndim <= 1 else tuple(int(i) for i in np.unravel_index(pos, ids.shape))
+    return IndexError(f"{label}: id {int(ids.reshape(-1)[pos])} at position {where} is out of range "
+                      f"(0 <= id < {rows})")
+
+
+def threads_arg(threads):
+    if threads is None:
+        return 0
+    threads = int(threads)
+    if threads < 0:
+        raise ValueError("threads must be >= 0")
+    return threads
+
+
+def gather(mref, label, rows, dim, ids, out, threads):
+    ids, code = ids_arg(ids)
+    out = out_arg(out, ids.shape + (dim,))
+    bad = c_size_t()
+    if threads is None or threads == 1:
+        st = _gather(mref, address(ids), code, ids.size, address(out), byref(bad))
+    else:
+        st = _gather_mt(mref, address(ids), code, ids.size, address(out), byref(bad), threads_arg(threads))
+    if st:
+        if st == STATUS_ID_OUT_OF_RANGE:
+            raise bad_id(label, rows, ids, bad.value)
+        check(st, label)
+    return out
+
+
+def bag_offsets(ids, offsets, include_last_offset):
+    """(1-D ids, CSR offsets as int64 with n_bags + 1 entries) following torch.nn.EmbeddingBag: 2-D ids without
+    offsets are bags of equal length; 1-D ids with offsets give each bag's start (and, with include_last_offset,
+    the end of the last bag as a last entry)."""
+    if offsets is None:
+        if ids.ndim != 2:
+            raise ValueError(f"ids without offsets must be 2-D (bags, ids per bag), not {ids.ndim}-D")
+        b, n = ids.shape
+        csr = np.arange(b + 1, dtype=np.int64) * n
+        return ids.reshape(-1), csr
+    if ids.ndim != 1:
+        raise ValueError(f"ids with offsets must be 1-D, not {ids.ndim}-D")
+    offsets = np.asarray(offsets)
+    if offsets.ndim != 1 or (offsets.size and offsets.dtype.kind not in "iu"):
+        raise TypeError("offsets must be a 1-D array of integers")
+    offsets = offsets.astype(np.int64)
+    if include_last_offset:
+        if offsets.size == 0:
+            raise ValueError("with include_last_offset, offsets needs at least one entry")
+        csr = offsets
+    else:
+        csr = np.append(offsets, np.int64(ids.size))
+    if csr[0] != 0:
+        raise ValueError(f"offsets[0] must be 0, not {int(csr[0])}")
+    if csr.size > 1 and (np.diff(csr) < 0).any():
+        raise ValueError("offsets must be non-decreasing")
+    if include_last_offset and csr[-1] != ids.size:
+        # torch sums such bags up to offsets[-1] but divides a mean by the count up to the end: no rule to follow
+        raise ValueError(f"with include_last_offset, offsets[-1] must be the number of ids, {ids.size}, "
+                         f"not {int(csr[-1])}")
+    if csr[-1] > ids.size:
+        raise ValueError(f"offsets go up to {int(csr[-1])}, beyond the {ids.size} ids")
+    return ids, csr
+
+
+def bag(mref, label, rows, dim, ids, offsets, mode, weights, include_last_offset, out, threads):
+    try:
+        mode_code = BAG_MODES[mode]
+    except (KeyError, TypeError):
+        raise ValueError(f"mode must be 'sum', 'mean' or 'max', not {mode!r}") from None
+    ids, code = ids_arg(ids)
+    if weights is not None:
+        weights = f32_arg(weights, ids.shape, "per_sample_weights")
+    flat, csr = bag_offsets(ids, offsets, include_last_offset)
+    n_bags = csr.size - 1
+    out = out_arg(out, (n_bags, dim))
+    bad = c_size_t()
+    st = _gather_bag_mt(mref, address(flat), code, flat.size, address(csr), n_bags,
+                        None if weights is None else address(weights), mode_code, address(out), byref(bad),
+                        threads_arg(threads))
+    if st:
+        if st == STATUS_ID_OUT_OF_RANGE:
+            raise bad_id(label, rows, ids, bad.value)
+        check(st, label)
+    return out
+
+
+def scatter_add(mref, store_handle, index, label, rows, dim, ids, grads, alpha, threads):
+    """table[ids[i]] += alpha * grads[i]; through embstore_table_scatter_add when `store_handle` is given (which
+    marks the rows for sync), else embstore_scatter_add_mt on the matrix."""
+    ids, code = ids_arg(ids)
+    grads = f32_arg(grads, ids.shape + (dim,), "grads")
+    bad = c_size_t()
+    if store_handle is not None:
+        st = _table_scatter_add(store_handle, index, address(ids), code, ids.size, address(grads),
+                                ctypes.c_float(alpha), byref(bad), threads_arg(threads))
+    else:
+        st = _scatter_add_mt(mref, address(ids), code, ids.size, address(grads), ctypes.c_float(alpha),
+                             byref(bad), threads_arg(threads))
+    if st:
+        if st == STATUS_ID_OUT_OF_RANGE:
+            raise bad_id(label, rows, ids, bad.value)
+        check(st, label)

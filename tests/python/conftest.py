@@ -1,0 +1,50 @@
+"""Shared helpers of the package's tests. They import embstore as a user would: from PYTHONPATH (python/), with
+the library named by EMBSTORE_LIBRARY (ctest sets both to this tree's)."""
+
+import numpy as np
+import pytest
+
+import embstore
+
+DTYPES = ("f32", "f16", "bf16", "int8")
+
+
+def bf16_round(w):
+    """float32 -> the nearest bfloat16 (ties to even), widened back to float32: what an f16 store holds."""
+    b = w.astype(np.float32).view(np.uint32).astype(np.uint64)
+    r = ((b + 0x7FFF + ((b >> 16) & 1)) >> 16).astype(np.uint32) << 16
+    return r.view(np.float32)
+
+
+def stored_values(table):
+    """The values a table holds as float32, computed from its raw array() (not through the kernels)."""
+    a = table.array()
+    if table.dtype == "f32":
+        return np.array(a)
+    if table.dtype == "f16":
+        return a.astype(np.float32)
+    if table.dtype == "bf16":
+        return (a.astype(np.uint32) << 16).view(np.float32)
+    # int8: q * scale + bias, computed once in float64 (exact product) and rounded to float32 as fmaf does
+    return (a["q"] * a["scale"][:, None].astype(np.float64) + a["bias"][:, None]).astype(np.float32)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def weights(rng):
+    return rng.standard_normal((300, 24)).astype(np.float32)
+
+
+@pytest.fixture
+def store_path(tmp_path, weights):
+    """A store with one table per dtype, all from `weights`, and a keyed f32 table 'voc'."""
+    p = tmp_path / "t.emb"
+    tables = {d: weights for d in DTYPES}
+    tables["voc"] = weights
+    keys = {"voc": [f"w{i}" for i in range(len(weights))]}
+    embstore.build(p, tables, dtype={d: d for d in DTYPES}, metadata={"origin": "test", "n": "300"}, keys=keys)
+    return p
