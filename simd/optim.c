@@ -2,7 +2,14 @@
  * anything is written, the gradients of duplicate ids summed in position order, then one row kernel call per
  * unique id on the given kernel set. The duplicates are found by sorting (id, position) keys, as FBGEMM's
  * backward pass sorts its indices before it updates each row once; the sort is shared C code, so every set
- * sees the same unique ids with the same sums. */
+ * sees the same unique ids with the same sums.
+ *
+ * Row-wise Adagrad follows the rowwise_adagrad optimizer of FBGEMM's fbgemm_gpu training kernels (its CPU weight
+ * update, read for the formula only): the row's state grows by the mean of the squared gradient, eps is added
+ * after the square root (lr / (sqrt(state) + eps)), and weight decay in its L2 mode adds weight_decay * w to the
+ * gradient both in the squares and in the update. FBGEMM writes that update as (1 - m * weight_decay) * w - m * g;
+ * here it is the one fused w - m * (g + weight_decay * w), equal but for rounding. FBGEMM sums the squares in one
+ * running sum; here 16 partial sums (kernels.h) let every SIMD set keep them in registers and agree bitwise. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
