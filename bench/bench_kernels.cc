@@ -1,11 +1,14 @@
-// bench_kernels.cc: Google Benchmark suite of embstore's kernels (gather, bags, scatter-add) per instruction set,
-// dtype, dim and table size, with a memcpy of the same bytes as the baseline. Names are filter-friendly:
+// bench_kernels.cc: Google Benchmark suite of embstore's kernels (gather, bags, scatter-add, the sparse optimizer
+// steps) per instruction set, dtype, dim and table size, with a memcpy of the same bytes as the baseline. Names
+// are filter-friendly:
 //   gather/avx512/f16/dim:128/table:large
 //   bag_sum/avx2/int8/dim:64/bag:32/table:small
 //   scatter_add/scalar/f32/dim:300/table:large
+//   sgd/avx2/f16/dim:128/table:large, rowwise_adagrad/avx512/f32/dim:64/table:small
 //   memcpy/f16/dim:128/table:large
 // Only the public API: each benchmark makes its kernel set the active one with embstore_isa_set and calls
-// embstore_gather, embstore_gather_bag or embstore_scatter_add, as any user of the library does.
+// embstore_gather, embstore_gather_bag, embstore_scatter_add, embstore_sgd_update or
+// embstore_rowwise_adagrad_update, as any user of the library does.
 #include <unistd.h>
 
 #include <climits>
@@ -29,7 +32,8 @@ const Size kSizes[] = {Size::small, Size::large};
 const embstore_bag_mode kModes[] = {EMBSTORE_BAG_SUM, EMBSTORE_BAG_MEAN, EMBSTORE_BAG_MAX};
 const uint32_t kBagLengths[] = {1, 8, 32, 100};
 
-enum class Op { gather, bag, scatter_add, memcpy_baseline };
+enum class Op { gather, bag, scatter_add, sgd, rowwise_adagrad, memcpy_baseline };
+const embstore_dtype kOptimDtypes[] = {EMBSTORE_F32, EMBSTORE_F16};
 
 struct Case {
 	Op op;
@@ -184,6 +188,40 @@ void bm_scatter_add(benchmark::State &state, Case c)
 	set_throughput(state, n, m.row_stride);
 }
 
+// One sparse optimizer step per iteration on the batch scatter-add takes (same ids), sorting and all. As there,
+// the steps are too small to change any value (gradients 1e-12, Adagrad's lr 1e-12 with eps 1), so the table
+// never drifts, while every row is still read, updated and stored.
+void bm_optim(benchmark::State &state, Case c)
+{
+	ActiveSet set(state, c.isa);
+	if (!set.ok())
+		return;
+	const Region &r = esbench::write_region(c.size);
+	if (!region_or_skip(state, r))
+		return;
+	embstore_matrix m = esbench::view(r, c.dtype, c.dim);
+	std::vector<float> state_rows(m.rows, 0.0f);
+	embstore_matrix sm = {state_rows.data(), m.rows, 4, 1, EMBSTORE_F32, 0};
+	size_t n = batch_rows(c.size, c.dim);
+	IdStream ids(m.rows, id_seed(c));
+	std::vector<float> grads(n * c.dim, 1e-12f);
+	size_t bad = 0;
+	for (auto _ : state) {
+		const int64_t *batch = ids.next(state, n);
+		embstore_status st =
+			c.op == Op::sgd
+				? embstore_sgd_update(&m, batch, EMBSTORE_ID64, n, grads.data(), c.dim, 1.0f, &bad)
+				: embstore_rowwise_adagrad_update(&m, &sm, batch, EMBSTORE_ID64, n, grads.data(), c.dim, 1e-12f,
+				                                  1.0f, 0.0f, &bad);
+		if (st != EMBSTORE_OK) {
+			state.SkipWithError(embstore_strerror(st));
+			break;
+		}
+		benchmark::ClobberMemory();
+	}
+	set_throughput(state, n, m.row_stride);
+}
+
 // memcpy of the bytes the gather of the same dtype, dim and table reads per call, walking through the table
 // so that on the large one the bytes come from DRAM too. The limit any gather could reach, had its rows been
 // contiguous.
@@ -226,6 +264,10 @@ std::string case_name(const Case &c)
 		       std::to_string(c.bag_len) + table;
 	case Op::scatter_add:
 		return "scatter_add/" + isa + "/f32" + dims + table;
+	case Op::sgd:
+		return "sgd/" + isa + "/" + dtype + dims + table;
+	case Op::rowwise_adagrad:
+		return "rowwise_adagrad/" + isa + "/" + dtype + dims + table;
 	case Op::memcpy_baseline:
 	default:
 		return "memcpy/" + dtype + dims + table;
@@ -252,6 +294,10 @@ void register_all()
 						for (embstore_dtype dt : kDtypes)
 							add({Op::bag, isa, dt, dim, size, mode, len}, bm_bag);
 				add({Op::scatter_add, isa, EMBSTORE_F32, dim, size, EMBSTORE_BAG_SUM, 0}, bm_scatter_add);
+				for (embstore_dtype dt : kOptimDtypes) {
+					add({Op::sgd, isa, dt, dim, size, EMBSTORE_BAG_SUM, 0}, bm_optim);
+					add({Op::rowwise_adagrad, isa, dt, dim, size, EMBSTORE_BAG_SUM, 0}, bm_optim);
+				}
 			}
 		}
 	}
@@ -271,7 +317,7 @@ void print_help()
 	            "  --large_mb=N      size of the large table in MiB (default: 4 x the last-level cache, at\n"
 	            "                    least 256)\n"
 	            "Without --benchmark_min_time, each benchmark runs for at least %s s rather than Google\n"
-	            "Benchmark's 0.5 s: the full matrix has about 1,600 benchmarks. Filter with e.g.\n"
+	            "Benchmark's 0.5 s: the full matrix has about 2,300 benchmarks. Filter with e.g.\n"
 	            "  --benchmark_filter='^gather/.*/dim:128/table:large'\n",
 	            kDefaultMinTime);
 }
@@ -368,7 +414,7 @@ int main(int argc, char **argv)
 	benchmark::AddCustomContext("table_small_bytes", std::to_string(esbench::region_bytes(Size::small)));
 	benchmark::AddCustomContext("table_large_bytes", std::to_string(esbench::region_bytes(Size::large)));
 	benchmark::AddCustomContext("tables", "reads: store files written by embstore_writer in " + esbench::table_dir() +
-	                                          ", mapped by embstore_open, pages pre-touched; scatter-add: "
+	                                          ", mapped by embstore_open, pages pre-touched; scatter-add and optimizers: "
 	                                          "anonymous memory, 4 KiB pages; ids: uniform random int64");
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();

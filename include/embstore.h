@@ -546,6 +546,50 @@ EMBSTORE_API embstore_status embstore_scatter_add_mt(const embstore_matrix *tabl
                                                      float alpha, size_t *bad_index, unsigned threads);
 
 /* ---------------------------------------------------------------------------------------------------------
+ * Sparse optimizer steps: what an embedding's backward pass hands over, ids[i] (i < n) with gradient row i at
+ * grads + i * grad_stride (dim floats; grad_stride >= dim, in floats), applied to the table's rows in place.
+ * As FBGEMM's training kernels do, the gradients of an id that occurs more than once are first summed, in f32,
+ * in the order of their positions (g = grads of its first position, then g = g + the next), and each distinct
+ * id's row is then updated once with that sum g. Distinct rows are independent, so their order does not matter.
+ *  - SGD: w[j] = fmaf(-lr, g[j], w[j]).
+ *  - Row-wise Adagrad (FBGEMM's rowwise_adagrad, weight_decay_mode L2, which is also torch.optim.Adagrad's
+ *    weight_decay): one f32 state value s per row, in row `id` of a rows x 1 f32 matrix:
+ *      gd[j] = g[j] when weight_decay is 0, otherwise fmaf(weight_decay, w[j], g[j]);
+ *      s     = s + (sum over j of gd[j]^2) / dim;
+ *      m     = lr / (sqrtf(s) + eps);
+ *      w[j]  = fmaf(-m, gd[j], w[j]).
+ *    The sum of squares is computed in 16 partial sums, p[j % 16] = fmaf(gd[j], gd[j], p[j % 16]) from +0, then
+ *    folded pairwise (p[k] + p[k + 8] for k < 8, then + 4, + 2, + 1).
+ * Tables may be f32, f16 or bf16: f16 and bf16 elements are widened to f32 exactly, updated in f32 and stored
+ * rounded to nearest, ties to even (overflow gives infinity), as embstore_f32_to_f16 / bf16 do; int8 row-wise
+ * tables are refused (BAD_DTYPE: requantising a row on every step would lose the update). Every kernel set gives
+ * bitwise identical results, computed as written above (fused where it says fmaf, true division, correctly
+ * rounded sqrtf); a NaN that arises comes out a NaN, its payload unspecified.
+ * Nothing is written unless the call succeeds: every argument and every id is checked first, and a bad id stops
+ * the call with ID_OUT_OF_RANGE and the position of the first bad id in *bad_index (when not NULL). Memory: the
+ * call allocates 16 bytes per id plus 4 bytes per dim (the sorted ids and one summed row) and frees them before
+ * it returns; NO_MEMORY (nothing written) when that fails. grads must not overlap the table or the state. Not
+ * safe against concurrent writers of the same rows. A table of a writable store is better updated with the
+ * embstore_table_* forms below, which also mark the rows for sync.
+ */
+
+/* Errors: INVALID_ARGUMENT (NULL with n > 0, bad matrix, unknown id_type, grad_stride < dim), READ_ONLY
+ * (EMBSTORE_MATRIX_READ_ONLY), BAD_DTYPE (int8 table), ID_OUT_OF_RANGE, NO_MEMORY, LIMIT (rows x n beyond 2^64),
+ * UNSUPPORTED_ISA. */
+EMBSTORE_API embstore_status embstore_sgd_update(const embstore_matrix *table, const void *ids,
+                                                 embstore_id_type id_type, size_t n, const float *grads,
+                                                 size_t grad_stride, float lr, size_t *bad_index);
+
+/* `state`: f32, table->rows rows, dim 1, writable; initially zeros (FBGEMM's and torch's default).
+ * Errors: those of embstore_sgd_update; for the state, INVALID_ARGUMENT (NULL, bad matrix, rows other than the
+ * table's, dim other than 1), BAD_DTYPE (not f32), READ_ONLY. */
+EMBSTORE_API embstore_status embstore_rowwise_adagrad_update(const embstore_matrix *table,
+                                                             const embstore_matrix *state, const void *ids,
+                                                             embstore_id_type id_type, size_t n,
+                                                             const float *grads, size_t grad_stride, float lr,
+                                                             float eps, float weight_decay, size_t *bad_index);
+
+/* ---------------------------------------------------------------------------------------------------------
  * Training in place. A store opened with EMBSTORE_OPEN_WRITABLE maps the file shared and read-write, so
  * updates land in the file itself (and in every other process mapping it). The store remembers which checksum
  * chunks were written; embstore_sync recomputes only those and commits them crash-safely (docs/FORMAT.md,
@@ -561,6 +605,23 @@ EMBSTORE_API embstore_status embstore_scatter_add_mt(const embstore_matrix *tabl
 EMBSTORE_API embstore_status embstore_table_scatter_add(embstore *store, uint32_t index, const void *ids,
                                                         embstore_id_type id_type, size_t n, const float *grads,
                                                         float alpha, size_t *bad_index, unsigned threads);
+
+/* An SGD step on table `index` (see embstore_sgd_update), marking the chunks of the rows it updates. Errors: those
+ * of embstore_sgd_update, READ_ONLY (store not opened writable), INVALID_ARGUMENT (index out of range). */
+EMBSTORE_API embstore_status embstore_table_sgd_update(embstore *store, uint32_t index, const void *ids,
+                                                       embstore_id_type id_type, size_t n, const float *grads,
+                                                       size_t grad_stride, float lr, size_t *bad_index);
+
+/* A row-wise Adagrad step on table `index` with its state in table `state_index` of the same store (f32, the
+ * same rows, dim 1; see embstore_rowwise_adagrad_update), marking the chunks of the rows it updates in both.
+ * Errors: those of embstore_rowwise_adagrad_update, READ_ONLY (store not opened writable), INVALID_ARGUMENT
+ * (an index out of range, or both the same). */
+EMBSTORE_API embstore_status embstore_table_rowwise_adagrad_update(embstore *store, uint32_t index,
+                                                                   uint32_t state_index, const void *ids,
+                                                                   embstore_id_type id_type, size_t n,
+                                                                   const float *grads, size_t grad_stride,
+                                                                   float lr, float eps, float weight_decay,
+                                                                   size_t *bad_index);
 
 /* Marks rows [first_row, first_row + row_count) of table `index` as changed, for callers that write rows
  * through embstore_table.matrix.data themselves. Errors: READ_ONLY, INVALID_ARGUMENT (out of range). */

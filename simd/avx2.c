@@ -54,6 +54,28 @@ ES_INLINE vfloat cvt_bf16(const unsigned char *p)
 	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
+/* To nearest even: F16C's immediate rounding mode 0, whatever MXCSR says. */
+ES_INLINE void narrow_f16(unsigned char *p, vfloat v)
+{
+	_mm_storeu_si128((__m128i *)(void *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+
+/* bf16 as element.h rounds it, in integers: add 0x7fff plus the kept part's lowest bit, keep the top 16 bits; a
+ * NaN keeps its top bits with the quiet bit set instead (the add could carry it into infinity). */
+ES_INLINE void narrow_bf16(unsigned char *p, vfloat v)
+{
+	__m256i u = _mm256_castps_si256(v);
+	__m256i top = _mm256_srli_epi32(u, 16);
+	__m256i bias = _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(top, _mm256_set1_epi32(1)));
+	__m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(u, bias), 16);
+	__m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+	                                 _mm256_set1_epi32(0x7f800000));
+	__m256i quiet = _mm256_or_si256(top, _mm256_set1_epi32(0x40));
+	__m256i h = _mm256_blendv_epi8(rounded, quiet, nan);
+	__m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+	_mm_storeu_si128((__m128i *)(void *)p, packed);
+}
+
 #include "kernel_loops.h"
 
 const embstore_kernel_table embstore_kernels_avx2 = {
@@ -61,4 +83,7 @@ const embstore_kernel_table embstore_kernels_avx2 = {
 	loops_gather,
 	loops_gather_bag,
 	loops_scatter_add,
+	loops_add_rows,
+	loops_sgd_row,
+	loops_adagrad_row,
 };

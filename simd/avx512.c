@@ -63,6 +63,26 @@ ES_INLINE vfloat widen_u8(__m128i q)
 #define cvt_bf16_tail(p, m) widen_bf16(_mm256_maskz_loadu_epi16(m, p))
 #define cvt_u8_tail(p, m) widen_u8(_mm_maskz_loadu_epi8(m, p))
 
+/* To nearest even: the immediate rounding mode 0, whatever MXCSR says. */
+ES_INLINE void narrow_f16(unsigned char *p, vfloat v)
+{
+	_mm256_storeu_si256((__m256i *)(void *)p, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+
+/* bf16 as element.h rounds it, in integers: add 0x7fff plus the kept part's lowest bit, keep the top 16 bits; a
+ * NaN keeps its top bits with the quiet bit set instead (the add could carry it into infinity). */
+ES_INLINE void narrow_bf16(unsigned char *p, vfloat v)
+{
+	__m512i u = _mm512_castps_si512(v);
+	__m512i top = _mm512_srli_epi32(u, 16);
+	__m512i bias = _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(top, _mm512_set1_epi32(1)));
+	__m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(u, bias), 16);
+	__mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+	                                        _mm512_set1_epi32(0x7f800000));
+	__m512i h = _mm512_mask_or_epi32(rounded, nan, top, _mm512_set1_epi32(0x40));
+	_mm256_storeu_si256((__m256i *)(void *)p, _mm512_cvtepi32_epi16(h));
+}
+
 #include "kernel_loops.h"
 
 const embstore_kernel_table embstore_kernels_avx512 = {
@@ -70,4 +90,7 @@ const embstore_kernel_table embstore_kernels_avx512 = {
 	loops_gather,
 	loops_gather_bag,
 	loops_scatter_add,
+	loops_add_rows,
+	loops_sgd_row,
+	loops_adagrad_row,
 };

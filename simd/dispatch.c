@@ -86,6 +86,9 @@ static const embstore_kernel_table refusing = {
 	refuse_gather,
 	refuse_gather_bag,
 	refuse_scatter_add,
+	NULL, /* the optimizer row kernels: optim.c refuses this table before it calls any */
+	NULL,
+	NULL,
 };
 
 /* NULL until resolved. Kernel calls read it with one acquire load; resolution and embstore_isa_set store a

@@ -1,7 +1,7 @@
-/* kernel_loops.h: the loops of the SIMD kernel sets (gather, bags, scatter-add), written once over a few vector
- * primitives. avx2.c, avx512.c and neon.c each define the primitives for their instruction set, include this
- * file once, and publish the static functions it defines (loops_gather, loops_gather_bag, loops_scatter_add) in
- * their kernel table. scalar.c does not include it: the reference the sets are tested against shares nothing
+/* kernel_loops.h: the loops of the SIMD kernel sets (gather, bags, scatter-add, the optimizers' row updates),
+ * written once over a few vector primitives. avx2.c, avx512.c and neon.c each define the primitives for their
+ * instruction set, include this file once, and publish the static functions it defines (loops_gather,
+ * loops_gather_bag, loops_scatter_add, loops_add_rows, loops_sgd_row, loops_adagrad_row) in their kernel table. scalar.c does not include it: the reference the sets are tested against shares nothing
  * with them but kernels.h's helpers.
  *
  * The including file defines first, as macros:
@@ -26,6 +26,8 @@
  *   vfloat v_max(a, b)                          a > b ? a : b per lane (x86 MAXPS; kernels.h)
  *   vfloat cvt_f32(p), cvt_f16(p), cvt_bf16(p)  VL elements at p as f32, converted as kernels.h says
  *   vfloat cvt_u8(p)                            VL bytes at p as the f32 values 0..255
+ *   void   narrow_f16(unsigned char *p, vfloat v)   the VL values as f16 / bf16 codes at p, rounded to nearest
+ *   void   narrow_bf16(unsigned char *p, vfloat v)  even exactly as element.h's es_f32_to_f16 / bf16
  * and, as macros, those of these the set has a masked load for (row_load_tail does without the others):
  *   vfloat cvt_f32_tail(p, m), cvt_f16_tail(p, m), cvt_bf16_tail(p, m), cvt_u8_tail(p, m)
  *                                               the selected elements, reading no other element's bytes
@@ -479,6 +481,149 @@ static embstore_status loops_scatter_add(const embstore_matrix *t, const void *i
 	if (id_type == EMBSTORE_ID64)
 		return scatter_impl(t, ids, n, grads, alpha, row_lo, row_hi, bad_index, 1);
 	return scatter_impl(t, ids, n, grads, alpha, row_lo, row_hi, bad_index, 0);
+}
+
+/* ---- sparse optimizers: one unique id's row (optim.c has summed its gradients; numerics in kernels.h) ---- */
+
+static void loops_add_rows(float *dst, const float *a, const float *b, size_t dim)
+{
+	size_t j = 0;
+	for (; j + VL <= dim; j += VL)
+		v_store(dst + j, v_add(v_load(a + j), v_load(b + j)));
+	if (j < dim) {
+		vtail m = v_tail(dim - j);
+		v_store_tail(dst + j, v_add(v_load_tail(a + j, m), v_load_tail(b + j, m)), m);
+	}
+}
+
+/* Elements j .. j+VL-1 of a row set to v, rounded to the row's dtype. */
+ES_INLINE void row_store(unsigned char *p, embstore_dtype dt, size_t j, vfloat v)
+{
+	switch (dt) {
+	case EMBSTORE_F32:
+		v_store((float *)(void *)(p + j * 4), v);
+		break;
+	case EMBSTORE_F16:
+		narrow_f16(p + j * 2, v);
+		break;
+	default:
+		narrow_bf16(p + j * 2, v);
+		break;
+	}
+}
+
+/* Elements j .. j+r-1 (0 < r < VL, lanes m) only. */
+ES_INLINE void row_store_tail(unsigned char *p, embstore_dtype dt, size_t j, vfloat v, size_t r, vtail m)
+{
+	if (dt == EMBSTORE_F32) {
+		v_store_tail((float *)(void *)(p + j * 4), v, m);
+		return;
+	}
+	unsigned char tmp[VL * 2];
+	if (dt == EMBSTORE_F16)
+		narrow_f16(tmp, v);
+	else
+		narrow_bf16(tmp, v);
+	memcpy(p + j * 2, tmp, r * 2);
+}
+
+/* w = fmaf(-m, gd, w) over the row, with gd = g, or fmaf(weight_decay, w, g) when `decay`. */
+ES_INLINE void step_row(const embstore_matrix *t, uint64_t id, const float *g, float m, float weight_decay,
+                        embstore_dtype dt, int decay)
+{
+	unsigned char *p = (unsigned char *)t->data + (size_t)id * (size_t)t->row_stride;
+	src_row s = open_row(t, (int64_t)id, dt, table_end(t));
+	vfloat neg_m = v_set1(-m), wd = v_set1(weight_decay);
+	size_t dim = t->dim, j = 0;
+	for (; j + VL <= dim; j += VL) {
+		vfloat w = row_load(&s, dt, j), gd = v_load(g + j);
+		if (decay)
+			gd = v_fma(wd, w, gd);
+		row_store(p, dt, j, v_fma(neg_m, gd, w));
+	}
+	if (j < dim) {
+		size_t r = dim - j;
+		vtail mask = v_tail(r);
+		vfloat w = row_load_tail(&s, dt, j, r, mask), gd = v_load_tail(g + j, mask);
+		if (decay)
+			gd = v_fma(wd, w, gd);
+		row_store_tail(p, dt, j, v_fma(neg_m, gd, w), r, mask);
+	}
+}
+
+static void loops_sgd_row(const embstore_matrix *t, uint64_t id, const float *g, float lr)
+{
+	switch (t->dtype) {
+	case EMBSTORE_F32:
+		step_row(t, id, g, lr, 0.0f, EMBSTORE_F32, 0);
+		break;
+	case EMBSTORE_F16:
+		step_row(t, id, g, lr, 0.0f, EMBSTORE_F16, 0);
+		break;
+	default:
+		step_row(t, id, g, lr, 0.0f, EMBSTORE_BF16, 0);
+		break;
+	}
+}
+
+/* The sum of the row's squared (decayed) gradients, in kernels.h's ES_SQ_LANES partial sums: whole blocks of
+ * ES_SQ_LANES elements in ES_SQ_LANES / VL vectors, the rest element by element into the same partials. */
+ES_INLINE float sum_squares(const src_row *s, const float *g, size_t dim, float weight_decay, embstore_dtype dt,
+                            int decay)
+{
+	enum { NV = ES_SQ_LANES / VL };
+	_Static_assert(ES_SQ_LANES % VL == 0, "the partial sums must fill whole vectors");
+	vfloat acc[NV], wd = v_set1(weight_decay);
+	LOOPS_UNROLL
+	for (size_t v = 0; v < NV; v++)
+		acc[v] = v_zero();
+	size_t j = 0;
+	for (; j + ES_SQ_LANES <= dim; j += ES_SQ_LANES) {
+		LOOPS_UNROLL
+		for (size_t v = 0; v < NV; v++) {
+			vfloat gd = v_load(g + j + v * VL);
+			if (decay)
+				gd = v_fma(wd, row_load(s, dt, j + v * VL), gd);
+			acc[v] = v_fma(gd, gd, acc[v]);
+		}
+	}
+	float part[ES_SQ_LANES];
+	LOOPS_UNROLL
+	for (size_t v = 0; v < NV; v++)
+		v_store(part + v * VL, acc[v]);
+	for (; j < dim; j++) {
+		float gd = decay ? fmaf(weight_decay, es_elem_get(s->p, dt, j), g[j]) : g[j];
+		part[j % ES_SQ_LANES] = fmaf(gd, gd, part[j % ES_SQ_LANES]);
+	}
+	return es_sum_lanes(part);
+}
+
+ES_INLINE void adagrad_row(const embstore_matrix *t, uint64_t id, unsigned char *state, const float *g, float lr,
+                           float eps, float weight_decay, embstore_dtype dt, int decay)
+{
+	src_row s = open_row(t, (int64_t)id, dt, table_end(t));
+	float m = es_adagrad_multiplier(state, sum_squares(&s, g, t->dim, weight_decay, dt, decay), t->dim, lr, eps);
+	step_row(t, id, g, m, weight_decay, dt, decay);
+}
+
+static void loops_adagrad_row(const embstore_matrix *t, uint64_t id, unsigned char *state, const float *g,
+                              float lr, float eps, float weight_decay)
+{
+	int decay = weight_decay != 0.0f;
+#define ADAGRAD(dt) decay ? adagrad_row(t, id, state, g, lr, eps, weight_decay, dt, 1)                         \
+	                  : adagrad_row(t, id, state, g, lr, eps, weight_decay, dt, 0)
+	switch (t->dtype) {
+	case EMBSTORE_F32:
+		ADAGRAD(EMBSTORE_F32);
+		break;
+	case EMBSTORE_F16:
+		ADAGRAD(EMBSTORE_F16);
+		break;
+	default:
+		ADAGRAD(EMBSTORE_BF16);
+		break;
+	}
+#undef ADAGRAD
 }
 
 #endif /* EMBSTORE_SIMD_KERNEL_LOOPS_H */

@@ -8,7 +8,7 @@
 
 /* ---- argument checks ---- */
 
-static embstore_status check_matrix(const embstore_matrix *m)
+embstore_status es_check_matrix(const embstore_matrix *m)
 {
 	if (!m || !m->data || m->rows == 0 || m->dim == 0)
 		return EMBSTORE_INVALID_ARGUMENT;
@@ -36,7 +36,7 @@ static int rows_fit(size_t n, uint32_t dim)
 embstore_status es_check_gather(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                     size_t n, const float *out)
 {
-	embstore_status s = check_matrix(table);
+	embstore_status s = es_check_matrix(table);
 	if (s != EMBSTORE_OK)
 		return s;
 	if (!id_type_ok(id_type) || (n > 0 && (!ids || !out)) || !rows_fit(n, table->dim))
@@ -48,7 +48,7 @@ embstore_status es_check_bag(const embstore_matrix *table, const void *ids, embs
                                  size_t n_ids, const int64_t *offsets, size_t n_bags, embstore_bag_mode mode,
                                  const float *out)
 {
-	embstore_status s = check_matrix(table);
+	embstore_status s = es_check_matrix(table);
 	if (s != EMBSTORE_OK)
 		return s;
 	if (!id_type_ok(id_type) || !offsets || (n_ids > 0 && !ids) || (n_bags > 0 && !out) ||
@@ -68,7 +68,7 @@ embstore_status es_check_bag(const embstore_matrix *table, const void *ids, embs
 embstore_status es_check_scatter(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                      size_t n, const float *grads)
 {
-	embstore_status s = check_matrix(table);
+	embstore_status s = es_check_matrix(table);
 	if (s != EMBSTORE_OK)
 		return s;
 	if (table->flags & EMBSTORE_MATRIX_READ_ONLY)

@@ -8,7 +8,10 @@
  *    the output (n x dim floats) fits in a size_t;
  *  - gather_bag: offsets[0..n_bags] is non-decreasing and every offset is a valid position in ids (offsets[0]
  *    need not be 0: the parallel variant hands a thread offsets + first_bag); mode is a known one;
- *  - scatter_add: the table is f32, not marked read-only, and row_lo <= row_hi <= rows.
+ *  - scatter_add: the table is f32, not marked read-only, and row_lo <= row_hi <= rows;
+ *  - add_rows, sgd_row, adagrad_row (called by optim.c once per unique id): the table is f32, f16 or bf16 and
+ *    writable, id < rows, `state` points at the row's f32 state (4 bytes, any alignment), g at dim floats that
+ *    overlap neither the table nor the state.
  * Table rows, ids and outputs need no alignment at all (embstore.h promises it for outputs); weights and grads that
  * of a float.
  * Every id is checked against rows as it is reached; the first bad one stops the kernel with
@@ -23,6 +26,12 @@
  *    only used with FMA; NEON's vfmaq_f32 is fused), and an explicit fmaf cannot be split or fused differently by
  *    the compiler, unlike q * scale + bias under -ffp-contract;
  *  - scatter-add: t = fmaf(alpha, g, t), per element, ids in order;
+ *  - sparse optimizers (optim.c sums the gradients of a duplicate id with add_rows: a + b per element, in
+ *    position order): SGD w = fmaf(-lr, g, w); row-wise Adagrad with gd = g (weight_decay 0) or
+ *    fmaf(weight_decay, w, g), the squares summed as fmaf(gd, gd, p[j % ES_SQ_LANES]) into ES_SQ_LANES partial
+ *    sums from +0, folded by es_sum_lanes, then es_adagrad_multiplier's m and w = fmaf(-m, gd, w). w is read as
+ *    f32 (f16 and bf16 widened exactly) and stored rounded to nearest even (element.h, es_f32_to_f16 / bf16).
+ *    Bitwise equal wherever no NaN arises; a NaN stays a NaN, its payload unspecified.
  *  - bags: sum and mean start from +0 and add v (no weights) or fmaf(w, v, acc), in id order; mean then divides
  *    by (float)length. The add is v + acc with v the first operand, whose NaN comes out where both are NaN:
  *    scalar.c writes it in that order (GCC 12 and Clang 14 keep it), the SIMD sets pin it (kernel_loops.h).
@@ -32,6 +41,7 @@
 #ifndef EMBSTORE_SIMD_KERNELS_H
 #define EMBSTORE_SIMD_KERNELS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -58,11 +68,21 @@ typedef embstore_status (*embstore_scatter_add_fn)(const embstore_matrix *table,
                                                    float alpha, uint64_t row_lo, uint64_t row_hi,
                                                    size_t *bad_index);
 
+/* dst = a + b per element (dst may be a). */
+typedef void (*embstore_add_rows_fn)(float *dst, const float *a, const float *b, size_t dim);
+/* Row `id` of the table, one step with the summed gradient g (numerics above). */
+typedef void (*embstore_sgd_row_fn)(const embstore_matrix *table, uint64_t id, const float *g, float lr);
+typedef void (*embstore_adagrad_row_fn)(const embstore_matrix *table, uint64_t id, unsigned char *state,
+                                        const float *g, float lr, float eps, float weight_decay);
+
 typedef struct embstore_kernel_table {
 	embstore_isa isa; /* EMBSTORE_ISA_COUNT only for dispatch.c's table that refuses every call */
 	embstore_gather_fn gather;
 	embstore_gather_bag_fn gather_bag;
 	embstore_scatter_add_fn scatter_add;
+	embstore_add_rows_fn add_rows;       /* these three: NULL in the refusing table, which optim.c turns away */
+	embstore_sgd_row_fn sgd_row;
+	embstore_adagrad_row_fn adagrad_row;
 } embstore_kernel_table;
 
 /* Defined only when built: scalar always, avx2 / avx512 on x86-64, neon on AArch64 (EMBSTORE_HAVE_*). */
@@ -89,6 +109,23 @@ embstore_status es_check_scatter(const embstore_matrix *table, const void *ids, 
                                  size_t n, const float *grads);
 /* A public call's result: `bad` goes to *bad_index (when not NULL) only with ID_OUT_OF_RANGE. */
 embstore_status es_kernel_status(embstore_status status, size_t bad, size_t *bad_index);
+/* OK when m is a matrix the kernels may read (see above); INVALID_ARGUMENT or BAD_DTYPE otherwise. */
+embstore_status es_check_matrix(const embstore_matrix *m);
+
+/* One sparse optimizer step (optim.c): what embstore_sgd_update and embstore_rowwise_adagrad_update take, with
+ * the kernel set to run it on, so that tests hold every set against scalar through the same code. */
+typedef struct es_sparse_step {
+	const embstore_matrix *table;
+	const embstore_matrix *state; /* NULL: SGD; otherwise row-wise Adagrad */
+	const void *ids;
+	embstore_id_type id_type;
+	size_t n;
+	const float *grads;
+	size_t grad_stride; /* floats */
+	float lr, eps, weight_decay;
+} es_sparse_step;
+
+embstore_status es_sparse_update(const embstore_kernel_table *k, const es_sparse_step *step, size_t *bad_index);
 
 /* ---- helpers for the kernel files ---- */
 
@@ -147,6 +184,56 @@ ES_INLINE const unsigned char *es_row(const embstore_matrix *t, int64_t id)
 			return wide_ ? IMPL(EMBSTORE_INT8_ROWWISE, 1) : IMPL(EMBSTORE_INT8_ROWWISE, 0);                    \
 		}                                                                                                      \
 	} while (0)
+
+/* ---- the optimizers' per-row scalars and elements, shared by every set ---- */
+
+/* Partial sums of a row's squared gradients: element j goes to partial j % ES_SQ_LANES. 16 is one AVX-512
+ * vector, two AVX2 and four NEON vectors, so every set keeps them in registers and folds them the same way. */
+#define ES_SQ_LANES 16
+
+/* The partial sums folded pairwise: p[k] + p[k + 8], then + 4, + 2, + 1 (p is overwritten). */
+ES_INLINE float es_sum_lanes(float *p)
+{
+	for (unsigned w = ES_SQ_LANES / 2; w >= 1; w /= 2)
+		for (unsigned k = 0; k < w; k++)
+			p[k] = p[k] + p[k + w];
+	return p[0];
+}
+
+/* state += sum_sq / dim; returns lr / (sqrtf(state) + eps), the step of the row per unit of gradient (FBGEMM's
+ * rowwise_adagrad "multiplier"). True division and sqrtf: both correctly rounded on every set. */
+ES_INLINE float es_adagrad_multiplier(unsigned char *state, float sum_sq, uint32_t dim, float lr, float eps)
+{
+	float s;
+	memcpy(&s, state, 4);
+	s = s + sum_sq / (float)dim;
+	memcpy(state, &s, 4);
+	return lr / (sqrtf(s) + eps);
+}
+
+/* Element j of an f32, f16 or bf16 row as f32. */
+ES_INLINE float es_elem_get(const unsigned char *row, embstore_dtype dt, size_t j)
+{
+	if (dt == EMBSTORE_F32) {
+		float v;
+		memcpy(&v, row + j * 4, 4);
+		return v;
+	}
+	uint16_t h;
+	memcpy(&h, row + j * 2, 2);
+	return dt == EMBSTORE_F16 ? es_f16_to_f32(h) : es_bf16_to_f32(h);
+}
+
+/* Element j of an f32, f16 or bf16 row set to v, rounded to nearest even. */
+ES_INLINE void es_elem_put(unsigned char *row, embstore_dtype dt, size_t j, float v)
+{
+	if (dt == EMBSTORE_F32) {
+		memcpy(row + j * 4, &v, 4);
+		return;
+	}
+	uint16_t h = dt == EMBSTORE_F16 ? es_f32_to_f16(v) : es_f32_to_bf16(v);
+	memcpy(row + j * 2, &h, 2);
+}
 
 /* Software prefetch for the gather-like loops. Ids come in random order, so the hardware prefetchers cannot
  * guess the next row, and each row costs a full memory latency (about 80-100 ns) once the table is larger than

@@ -64,6 +64,25 @@ ES_INLINE vfloat cvt_u8(const unsigned char *p)
 	return vcvtq_f32_u32(vmovl_u16(vget_low_u16(q16)));
 }
 
+/* FCVTN rounds as FPCR says: to nearest even, the Linux default. */
+ES_INLINE void narrow_f16(unsigned char *p, vfloat v)
+{
+	vst1_u16((uint16_t *)(void *)p, vreinterpret_u16_f16(vcvt_f16_f32(v)));
+}
+
+/* bf16 as element.h rounds it, in integers: add 0x7fff plus the kept part's lowest bit, keep the top 16 bits; a
+ * NaN keeps its top bits with the quiet bit set instead (the add could carry it into infinity). */
+ES_INLINE void narrow_bf16(unsigned char *p, vfloat v)
+{
+	uint32x4_t u = vreinterpretq_u32_f32(v);
+	uint32x4_t top = vshrq_n_u32(u, 16);
+	uint32x4_t bias = vaddq_u32(vdupq_n_u32(0x7fff), vandq_u32(top, vdupq_n_u32(1)));
+	uint32x4_t rounded = vshrq_n_u32(vaddq_u32(u, bias), 16);
+	uint32x4_t nan = vcgtq_u32(vandq_u32(u, vdupq_n_u32(0x7fffffff)), vdupq_n_u32(0x7f800000));
+	uint32x4_t h = vbslq_u32(nan, vorrq_u32(top, vdupq_n_u32(0x40)), rounded);
+	vst1_u16((uint16_t *)(void *)p, vmovn_u32(h));
+}
+
 #include "kernel_loops.h"
 
 const embstore_kernel_table embstore_kernels_neon = {
@@ -71,4 +90,7 @@ const embstore_kernel_table embstore_kernels_neon = {
 	loops_gather,
 	loops_gather_bag,
 	loops_scatter_add,
+	loops_add_rows,
+	loops_sgd_row,
+	loops_adagrad_row,
 };

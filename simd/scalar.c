@@ -125,9 +125,54 @@ static embstore_status scalar_scatter_add(const embstore_matrix *t, const void *
 	return EMBSTORE_OK;
 }
 
+/* ---- sparse optimizers, one unique id at a time (optim.c) ---- */
+
+static void scalar_add_rows(float *dst, const float *a, const float *b, size_t dim)
+{
+	for (size_t j = 0; j < dim; j++)
+		dst[j] = a[j] + b[j];
+}
+
+static unsigned char *row_of(const embstore_matrix *t, uint64_t id)
+{
+	return (unsigned char *)t->data + (size_t)id * (size_t)t->row_stride;
+}
+
+static void scalar_sgd_row(const embstore_matrix *t, uint64_t id, const float *g, float lr)
+{
+	unsigned char *row = row_of(t, id);
+	for (size_t j = 0; j < t->dim; j++)
+		es_elem_put(row, t->dtype, j, fmaf(-lr, g[j], es_elem_get(row, t->dtype, j)));
+}
+
+/* The gradient with L2 weight decay folded in, as both passes of the row see it. */
+static float decayed(float g, float w, float weight_decay)
+{
+	return weight_decay == 0.0f ? g : fmaf(weight_decay, w, g);
+}
+
+static void scalar_adagrad_row(const embstore_matrix *t, uint64_t id, unsigned char *state, const float *g,
+                               float lr, float eps, float weight_decay)
+{
+	unsigned char *row = row_of(t, id);
+	float part[ES_SQ_LANES] = {0};
+	for (size_t j = 0; j < t->dim; j++) {
+		float gd = decayed(g[j], es_elem_get(row, t->dtype, j), weight_decay);
+		part[j % ES_SQ_LANES] = fmaf(gd, gd, part[j % ES_SQ_LANES]);
+	}
+	float m = es_adagrad_multiplier(state, es_sum_lanes(part), t->dim, lr, eps);
+	for (size_t j = 0; j < t->dim; j++) {
+		float w = es_elem_get(row, t->dtype, j);
+		es_elem_put(row, t->dtype, j, fmaf(-m, decayed(g[j], w, weight_decay), w));
+	}
+}
+
 const embstore_kernel_table embstore_kernels_scalar = {
 	EMBSTORE_ISA_SCALAR,
 	scalar_gather,
 	scalar_gather_bag,
 	scalar_scatter_add,
+	scalar_add_rows,
+	scalar_sgd_row,
+	scalar_adagrad_row,
 };

@@ -7,40 +7,9 @@
 #include "convert.h"
 #include "element.h"
 
-static uint32_t f32_bits(float x)
-{
-	uint32_t u;
-	memcpy(&u, &x, sizeof u);
-	return u;
-}
-
 uint16_t embstore_f32_to_f16(float x)
 {
-	uint32_t u = f32_bits(x);
-	uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
-	uint32_t a = u & 0x7FFFFFFF;
-
-	if (a > 0x7F800000) /* NaN: keep it a NaN (quiet) with the top payload bits */
-		return (uint16_t)(sign | 0x7E00 | ((a >> 13) & 0x3FF));
-	/* 65520 is halfway between 65504 (largest f16) and 2^16; ties go to the even neighbour, infinity. */
-	if (a >= 0x477FF000)
-		return (uint16_t)(sign | 0x7C00);
-	if (a < 0x38800000) { /* below 2^-14: an f16 subnormal or zero */
-		uint32_t e = a >> 23;
-		if (e < 102) /* below 2^-25 (and 2^-25 itself ties to even zero below) */
-			return sign;
-		uint32_t m = (a & 0x7FFFFF) | 0x800000;
-		uint32_t shift = 126 - e; /* x / 2^-24 = m * 2^(e - 126) */
-		uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-		if (rem > half || (rem == half && (q & 1)))
-			q++; /* may carry into the smallest normal, which is the right encoding */
-		return (uint16_t)(sign | q);
-	}
-	uint32_t h = (a >> 13) - ((127u - 15u) << 10);
-	uint32_t rem = a & 0x1FFF;
-	if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
-		h++; /* a carry out of the mantissa bumps the exponent, up to infinity: correct */
-	return (uint16_t)(sign | h);
+	return es_f32_to_f16(x);
 }
 
 float embstore_f16_to_f32(uint16_t h)
@@ -50,11 +19,7 @@ float embstore_f16_to_f32(uint16_t h)
 
 uint16_t embstore_f32_to_bf16(float x)
 {
-	uint32_t u = f32_bits(x);
-	if ((u & 0x7FFFFFFF) > 0x7F800000)
-		return (uint16_t)((u >> 16) | 0x40); /* truncating could turn a NaN into infinity: force quiet */
-	u += 0x7FFF + ((u >> 16) & 1);
-	return (uint16_t)(u >> 16);
+	return es_f32_to_bf16(x);
 }
 
 float embstore_bf16_to_f32(uint16_t h)

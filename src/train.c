@@ -29,17 +29,52 @@ static void mark_ids(embstore *s, const es_table *t, const void *ids, embstore_i
 	}
 }
 
+static embstore_matrix table_matrix(const embstore *s, const es_table *t)
+{
+	return (embstore_matrix){s->base + t->data_offset, t->rows, t->row_stride, t->dim, t->dtype, 0};
+}
+
 embstore_status embstore_table_scatter_add(embstore *s, uint32_t index, const void *ids, embstore_id_type id_type,
                                            size_t n, const float *grads, float alpha, size_t *bad_index,
                                            unsigned threads)
 {
 	const es_table *t;
 	ES_TRY(writable_table(s, index, &t));
-	embstore_matrix m = {s->base + t->data_offset, t->rows, t->row_stride, t->dim, t->dtype, 0};
+	embstore_matrix m = table_matrix(s, t);
 	embstore_status st = embstore_scatter_add_mt(&m, ids, id_type, n, grads, alpha, bad_index, threads);
 	if ((st == EMBSTORE_OK || st == EMBSTORE_ID_OUT_OF_RANGE) && ids)
 		mark_ids(s, t, ids, id_type, n);
 	return st;
+}
+
+embstore_status embstore_table_sgd_update(embstore *s, uint32_t index, const void *ids, embstore_id_type id_type,
+                                          size_t n, const float *grads, size_t grad_stride, float lr,
+                                          size_t *bad_index)
+{
+	const es_table *t;
+	ES_TRY(writable_table(s, index, &t));
+	embstore_matrix m = table_matrix(s, t);
+	/* The update writes all rows or none (embstore.h), so only success marks. */
+	ES_TRY(embstore_sgd_update(&m, ids, id_type, n, grads, grad_stride, lr, bad_index));
+	mark_ids(s, t, ids, id_type, n);
+	return EMBSTORE_OK;
+}
+
+embstore_status embstore_table_rowwise_adagrad_update(embstore *s, uint32_t index, uint32_t state_index,
+                                                      const void *ids, embstore_id_type id_type, size_t n,
+                                                      const float *grads, size_t grad_stride, float lr, float eps,
+                                                      float weight_decay, size_t *bad_index)
+{
+	const es_table *t, *st;
+	ES_TRY(writable_table(s, index, &t));
+	ES_TRY(writable_table(s, state_index, &st));
+	ES_CHECK(state_index != index, EMBSTORE_INVALID_ARGUMENT);
+	embstore_matrix m = table_matrix(s, t), state = table_matrix(s, st);
+	ES_TRY(embstore_rowwise_adagrad_update(&m, &state, ids, id_type, n, grads, grad_stride, lr, eps, weight_decay,
+	                                       bad_index));
+	mark_ids(s, t, ids, id_type, n);
+	mark_ids(s, st, ids, id_type, n);
+	return EMBSTORE_OK;
 }
 
 embstore_status embstore_table_mark_rows(embstore *s, uint32_t index, uint64_t first_row, uint64_t row_count)

@@ -566,6 +566,133 @@ void kc_scatter_add_all_shapes(const embstore_kernel_table *k)
 	scatter_case(k, 8, 1000, 2, 0, 0, 1.0f, 0, 1000, 0); /* no ids */
 }
 
+/* ---- sparse optimizers ---- */
+
+static void table_copy(kc_table *dst, const kc_table *src)
+{
+	*dst = *src;
+	dst->mem = kc_alloc(src->bytes + KC_GUARD);
+	memcpy(dst->mem, src->mem, src->bytes + KC_GUARD);
+	dst->m.data = dst->mem;
+}
+
+static int same_bytes(const kc_table *want, const kc_table *got, const char *what, const char *ctx)
+{
+	for (size_t i = 0; i < want->bytes + KC_GUARD; i++)
+		if (want->mem[i] != got->mem[i])
+			return KC_CHECK(0, "%s: byte %zu of the %s (row %zu) differs from scalar's", ctx, i, what,
+			                (size_t)(i / want->m.row_stride));
+	return KC_CHECK(1, "%s", what);
+}
+
+/* A rows x 1 f32 state of accumulated mean squares: non-negative, as steps leave it. */
+static void state_new(kc_table *st, uint64_t rows)
+{
+	kc_table_new(st, EMBSTORE_F32, rows, 1, below(2), 0);
+	for (uint64_t r = 0; r < rows; r++) {
+		float v = unit() * unit() * (below(4) ? 0.5f : 0.0f);
+		memcpy(st->mem + r * st->m.row_stride, &v, 4);
+	}
+}
+
+typedef struct optim_case {
+	int adagrad;
+	embstore_dtype dt;
+	uint32_t dim;
+	uint64_t rows;
+	size_t pad;      /* elements after each table row */
+	size_t n;
+	int wide;
+	size_t grad_pad; /* floats after each gradient row */
+	float lr, eps, weight_decay;
+} optim_case;
+
+/* One step of set k and of scalar from the same table (and state), compared byte for byte with canaries. */
+static void run_optim_case(const embstore_kernel_table *k, const optim_case *c)
+{
+	char ctx[240];
+	snprintf(ctx, sizeof ctx, "%s %s %s dim %u rows %llu pad %zu n %zu id%d grad_stride %zu lr %g eps %g wd %g",
+	         c->adagrad ? "adagrad" : "sgd", embstore_isa_name(k->isa), embstore_dtype_name(c->dt), c->dim,
+	         (unsigned long long)c->rows, c->pad, c->n, c->wide ? 64 : 32, c->dim + c->grad_pad, (double)c->lr,
+	         (double)c->eps, (double)c->weight_decay);
+	kc_table want, got, want_state, got_state;
+	kc_table_new(&want, c->dt, c->rows, c->dim, c->pad, 0);
+	table_copy(&got, &want);
+	state_new(&want_state, c->rows);
+	table_copy(&got_state, &want_state);
+	void *ids = kc_ids_new(c->n, c->rows, c->wide);
+	size_t stride = c->dim + c->grad_pad;
+	float *grads = kc_alloc((c->n * stride + 1) * 4);
+	for (size_t i = 0; i < c->n * stride; i++)
+		grads[i] = unit();
+	es_sparse_step step = {.ids = ids, .id_type = id_type_of(c->wide), .n = c->n, .grads = grads,
+	                       .grad_stride = stride, .lr = c->lr, .eps = c->eps, .weight_decay = c->weight_decay};
+	size_t bad = 0;
+	step.table = &want.m;
+	step.state = c->adagrad ? &want_state.m : NULL;
+	KC_CHECK(es_sparse_update(scalar, &step, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
+	step.table = &got.m;
+	step.state = c->adagrad ? &got_state.m : NULL;
+	KC_CHECK(es_sparse_update(k, &step, &bad) == EMBSTORE_OK, "%s", ctx);
+	same_bytes(&want, &got, "table", ctx);
+	same_bytes(&want_state, &got_state, "state", ctx);
+	table_check_guard(&got, ctx);
+	free(grads);
+	free(ids);
+	kc_table_free(&want);
+	kc_table_free(&got);
+	kc_table_free(&want_state);
+	kc_table_free(&got_state);
+}
+
+static const embstore_dtype float_dtypes[] = {EMBSTORE_F32, EMBSTORE_F16, EMBSTORE_BF16};
+
+static void optim_all_shapes(const embstore_kernel_table *k, int adagrad)
+{
+	static const float lrs[] = {0.1f, 0.01f, 1.0f, 0.37f};
+	static const float decays[] = {0.0f, 0.0f, 0.01f, -0.3f};
+	for (size_t d = 0; d < N_DIMS; d++) {
+		uint32_t dim = dim_at(d);
+		for (size_t ti = 0; ti < 3; ti++) {
+			for (int wide = 0; wide < 2; wide++) {
+				optim_case c = {
+					.adagrad = adagrad,
+					.dt = float_dtypes[ti],
+					.dim = dim,
+					.rows = 1 + below(30), /* few rows: many duplicate ids */
+					.pad = below(2) ? 0 : below(4),
+					.n = below(dim > 200 ? 30 : 100),
+					.wide = wide,
+					.grad_pad = below(2) ? 0 : below(5),
+					.lr = lrs[below(4)],
+					.eps = below(2) ? 1e-8f : 0.1f,
+					.weight_decay = decays[below(4)],
+				};
+				run_optim_case(k, &c);
+			}
+		}
+	}
+	for (size_t ti = 0; ti < 3; ti++) {
+		/* Long batches: 100 ids per row, and a table whose ids need three radix passes. */
+		run_optim_case(k, &(optim_case){adagrad, float_dtypes[ti], 16, 1000, 0, 100000, 1, 3, 0.05f, 1e-6f, 0.0f});
+		run_optim_case(k, &(optim_case){adagrad, float_dtypes[ti], 20, 70000, 1, 100000, 0, 0, 0.3f, 1e-8f, 0.02f});
+		/* Steps that overflow f16 (and grow bf16 values far), and a one-row table. */
+		run_optim_case(k, &(optim_case){adagrad, float_dtypes[ti], 37, 5, 0, 50, 0, 0, 3e4f, 1e-8f, 0.0f});
+		run_optim_case(k, &(optim_case){adagrad, float_dtypes[ti], 9, 1, 0, 300, 1, 0, 0.1f, 1e-8f, 0.5f});
+	}
+	run_optim_case(k, &(optim_case){adagrad, EMBSTORE_F32, 8, 10, 0, 0, 0, 0, 0.1f, 1e-8f, 0.0f}); /* no ids */
+}
+
+void kc_sgd_all_shapes(const embstore_kernel_table *k)
+{
+	optim_all_shapes(k, 0);
+}
+
+void kc_rowwise_adagrad_all_shapes(const embstore_kernel_table *k)
+{
+	optim_all_shapes(k, 1);
+}
+
 /* ---- out-of-range ids ---- */
 
 /* Bad values an id array can hold: == rows, just above, negative, huge, and 2^32 (which a kernel that truncated

@@ -61,6 +61,11 @@ void kc_bag_nan_meets_nan(const embstore_kernel_table *k);
 void kc_conversions(const embstore_kernel_table *k);
 /* Rows from the library's own quantiser gather near their source values, and bitwise as scalar does. */
 void kc_int8_from_quantizer(const embstore_kernel_table *k);
+/* The sparse optimizer steps (es_sparse_update) on set k and on scalar, table and state bytewise: every dim up to
+ * 80 and some long rows, f32 / f16 / bf16, both id widths, padded table and gradient rows, heavy duplicates,
+ * batches of 100k ids, f16 overflow. */
+void kc_sgd_all_shapes(const embstore_kernel_table *k);
+void kc_rowwise_adagrad_all_shapes(const embstore_kernel_table *k);
 /* Bad ids of every kind: the first one's position, results before it as scalar's, nothing written after. */
 void kc_out_of_range(const embstore_kernel_table *k);
 

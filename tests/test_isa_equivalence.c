@@ -1,6 +1,6 @@
-/* test_isa_equivalence.c: every SIMD kernel set this build compiles against the scalar reference: gather and
- * scatter-add bitwise, bags within the header's tolerance (bitwise where operand order shows: NaN, signed zeros),
- * conversions, quantised rows and out-of-range ids, with canaries around every output and table. The cases are
+/* test_isa_equivalence.c: every SIMD kernel set this build compiles against the scalar reference: gather,
+ * scatter-add and the sparse optimizer steps bitwise, bags within the header's tolerance (bitwise where operand
+ * order shows: NaN, signed zeros), conversions, quantised rows and out-of-range ids, with canaries around every output and table. The cases are
  * shared with the AArch64 checker (kernel_cases.h). A set is tested only where it is compiled (x86-64: avx2,
  * avx512; AArch64: neon), and its tests are skipped, not passed, on a CPU that cannot run it. */
 #include <criterion/criterion.h>
@@ -28,6 +28,8 @@ static const embstore_kernel_table *set_or_skip(embstore_isa isa)
 	SET_TEST(set, isa, bag_special_values_match_scalar_bitwise, kc_bag_special_values)                         \
 	SET_TEST(set, isa, bag_nan_meeting_nan_matches_scalar_bitwise, kc_bag_nan_meets_nan)                       \
 	SET_TEST(set, isa, scatter_add_matches_scalar, kc_scatter_add_all_shapes)                                  \
+	SET_TEST(set, isa, sgd_matches_scalar, kc_sgd_all_shapes)                                                  \
+	SET_TEST(set, isa, rowwise_adagrad_matches_scalar, kc_rowwise_adagrad_all_shapes)                          \
 	SET_TEST(set, isa, conversions_match_convert_c, kc_conversions)                                            \
 	SET_TEST(set, isa, int8_rows_from_quantizer, kc_int8_from_quantizer)                                       \
 	SET_TEST(set, isa, out_of_range_ids, kc_out_of_range)

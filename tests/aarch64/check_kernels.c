@@ -37,6 +37,8 @@ int main(void)
 		kc_bag_special_values(k);
 		kc_bag_nan_meets_nan(k);
 		kc_scatter_add_all_shapes(k);
+		kc_sgd_all_shapes(k);
+		kc_rowwise_adagrad_all_shapes(k);
 		kc_conversions(k);
 		kc_conversions(s);
 		kc_int8_from_quantizer(k);
