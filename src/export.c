@@ -161,13 +161,12 @@ embstore_status embstore_export(const embstore *s, uint32_t index, embstore_form
 			st = es_write_all(o.file.fd, o.buf, o.len);
 		if (st == EMBSTORE_OK)
 			st = es_commit_finish(&o.file);
-		if (st == EMBSTORE_IO) {
-			int saved = errno;
-			es_detail("writing '%s'", path);
-			errno = saved;
-		}
 		es_commit_abandon(&o.file);
 	}
+	int saved = errno;
+	if (st == EMBSTORE_IO) /* creating the temporary file included */
+		es_detail("writing '%s'", path);
 	free(o.buf);
+	errno = saved;
 	return st;
 }

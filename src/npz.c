@@ -46,7 +46,9 @@ static uLong src_read(voidpf opaque, voidpf stream, void *buf, uLong n)
 {
 	(void)opaque;
 	source *s = stream;
-	if (s->pos >= s->size)
+	/* After a failed read, every read fails: minizip takes some failures for "not there" (looking for a zip64
+	 * directory, it goes on to the plain one), and an error of the disk must not pass for an answer. */
+	if (s->pos >= s->size || s->err)
 		return 0;
 	if (n > s->size - s->pos)
 		n = (uLong)(s->size - s->pos);

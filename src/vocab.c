@@ -139,6 +139,10 @@ embstore_status es_vocab_build_init(es_vocab_build *b, const char *dir)
 	ES_CHECK(b->buf && b->buckets, EMBSTORE_NO_MEMORY);
 #ifdef O_TMPFILE
 	b->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	/* Only a file system without O_TMPFILE (EOPNOTSUPP; EISDIR from kernels before it) gets the named file: any
+	 * other failure is the error to report, as for the output's own temporary (commit.c). */
+	ES_CHECKF(b->fd >= 0 || errno == EOPNOTSUPP || errno == EISDIR, EMBSTORE_IO,
+	          "creating a temporary file for keys in '%s'", dir);
 #endif
 	if (b->fd < 0) { /* no O_TMPFILE here: a named file, unlinked at once */
 		size_t n = strlen(dir) + 32;
@@ -171,8 +175,17 @@ static embstore_status read_blob(es_vocab_build *b, uint64_t off, uint8_t *dst, 
 	}
 	if (off + n > b->flushed)
 		ES_TRY(flush_spill(b));
-	ssize_t got = pread(b->fd, dst, n, (off_t)off);
-	ES_CHECK(got == (ssize_t)n, EMBSTORE_IO);
+	while (n > 0) { /* a short count or an interrupted call is no error */
+		ssize_t got = pread(b->fd, dst, n, (off_t)off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got == 0)
+			errno = EIO; /* the spill is shorter than what was written to it */
+		ES_CHECK(got > 0, EMBSTORE_IO);
+		dst += got;
+		off += (uint64_t)got;
+		n -= (size_t)got;
+	}
 	return EMBSTORE_OK;
 }
 
@@ -311,8 +324,10 @@ embstore_status es_vocab_build_write(es_vocab_build *b, int out_fd, uint64_t *si
 	for (uint64_t off = 0; off < b->flushed;) {
 		size_t k = b->flushed - off < SPILL_BUFFER ? (size_t)(b->flushed - off) : SPILL_BUFFER;
 		ssize_t got = pread(b->fd, tmp, k, (off_t)off);
-		if (got <= 0 && errno == EINTR)
+		if (got < 0 && errno == EINTR)
 			continue;
+		if (got == 0)
+			errno = EIO; /* not a stale EINTR, which would loop here for ever */
 		ES_CHECK(got > 0, EMBSTORE_IO);
 		ES_TRY(emit(out_fd, &st, tmp, (size_t)got));
 		off += (uint64_t)got;

@@ -63,6 +63,8 @@ bool fault_parse(const char *spec, fault_kind *kind, unsigned long *n, int *err)
 		*err = ENOSPC;
 	else if (strcmp(e, "EIO") == 0)
 		*err = EIO;
+	else if (strcmp(e, "EINTR") == 0)
+		*err = EINTR;
 	else if (strcmp(e, "short") == 0)
 		*err = FAULT_SHORT;
 	else

@@ -34,7 +34,8 @@ typedef enum fault_kind {
 #define FAULT_SHORT 0
 
 /* From now on counts the calls of `kind`; the nth (from 1) fails with errno `err` (allocations: ENOMEM, whatever
- * `err` says) or, with FAULT_SHORT, returns a short count. The others go through. */
+ * `err` says) or, with FAULT_SHORT, returns a short count. The others go through. EINTR makes the call fail as
+ * an interrupted one does, having moved nothing: a caller must retry it. */
 void fault_arm(fault_kind kind, unsigned long n, int err);
 /* Stops counting; nothing fails any more. */
 void fault_disarm(void);
@@ -47,7 +48,7 @@ void fault_refuse_tmpfile(bool on);
 
 /* "write", "alloc", ...; NULL for an unknown kind. */
 const char *fault_kind_name(fault_kind kind);
-/* Parses a fault as "KIND:N:ERR", ERR being ENOSPC, EIO or short ("write:3:ENOSPC"); false when malformed. The
+/* Parses a fault as "KIND:N:ERR", ERR being ENOSPC, EIO, EINTR or short ("write:3:ENOSPC"); false when malformed. The
  * format of EMBSTORE_FAULT, which test_faults reads to run a single case. */
 bool fault_parse(const char *spec, fault_kind *kind, unsigned long *n, int *err);
 

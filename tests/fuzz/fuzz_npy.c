@@ -4,66 +4,14 @@
  * the file's own dtype or as another, with --saturate on or off. The last byte of the input picks these, so the
  * corpus holds plain .npy files. A successful import must agree with the parser, and the finished store must
  * open, verify and hold the table the header describes; anything else aborts. */
-#include <fcntl.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "embstore.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void require(int cond)
-{
-	if (!cond)
-		abort();
-}
-
-/* Where the writer puts its file: a directory made once per process under $TMPDIR, removed at exit. */
-static char dir[4096], out_path[4200];
-
-static void remove_dir(void)
-{
-	unlink(out_path);
-	rmdir(dir);
-}
-
-static const char *output_path(void)
-{
-	if (!dir[0]) {
-		const char *tmp = getenv("TMPDIR");
-		snprintf(dir, sizeof dir, "%s/embstore-fuzz-npy-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		require(mkdtemp(dir) != NULL);
-		snprintf(out_path, sizeof out_path, "%s/out.emb", dir);
-		atexit(remove_dir);
-	}
-	return out_path;
-}
-
-/* The input as a readable descriptor at its start: a pipe already holding all of it (then closed for writing,
- * so the reader sees its end), or a memfd when asked or when the pipe cannot hold it. */
-static int input_fd(const uint8_t *data, size_t size, int want_pipe)
-{
-	int p[2];
-	if (want_pipe && pipe(p) == 0) {
-		int cap = fcntl(p[1], F_GETPIPE_SZ);
-		if (cap > 0 && size <= (size_t)cap) {
-			require(size == 0 || write(p[1], data, size) == (ssize_t)size);
-			close(p[1]);
-			return p[0];
-		}
-		close(p[0]);
-		close(p[1]);
-	}
-	int fd = memfd_create("fuzz_npy", MFD_CLOEXEC);
-	require(fd >= 0);
-	require(size == 0 || write(fd, data, size) == (ssize_t)size);
-	require(lseek(fd, 0, SEEK_SET) == 0);
-	return fd;
-}
 
 /* The store just written holds one table `t`, rows x cols of `dtype`, and passes verify. */
 static void check_output(const char *path, const embstore_npy_info *info, embstore_dtype dtype)
@@ -98,11 +46,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t ctl = size ? data[size - 1] : 0;
 	embstore_dtype dtype = dtypes[ctl & 7];
 	int saturate = (ctl >> 3) & 1;
-	const char *path = output_path();
+	const char *path = fuzz_path("npy", "out.emb");
 	embstore_writer *w;
 	require(embstore_writer_create(path, &w) == EMBSTORE_OK);
 	require(embstore_writer_set_saturate(w, saturate) == EMBSTORE_OK);
-	int fd = input_fd(data, size, (ctl >> 4) & 1);
+	int fd = fuzz_input_fd("fuzz_npy", data, size, (ctl >> 4) & 1, NULL);
 	embstore_status st = embstore_writer_import_npy_fd(w, "t", fd, dtype);
 	require(embstore_error_detail() != NULL);
 	close(fd);

@@ -5,42 +5,14 @@
  * header announces; an import that succeeds read exactly that and gives a store that opens, verifies and holds
  * the table the header describes. Anything else aborts. */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "import.h"
 #include "npz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void require(int cond)
-{
-	if (!cond)
-		abort();
-}
-
-/* Where the writer puts its file: a directory made once per process under $TMPDIR, removed at exit. */
-static char dir[4096], out_path[4200];
-
-static void remove_dir(void)
-{
-	unlink(out_path);
-	rmdir(dir);
-}
-
-static const char *output_path(void)
-{
-	if (!dir[0]) {
-		const char *tmp = getenv("TMPDIR");
-		snprintf(dir, sizeof dir, "%s/embstore-fuzz-npz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		require(mkdtemp(dir) != NULL);
-		snprintf(out_path, sizeof out_path, "%s/out.emb", dir);
-		atexit(remove_dir);
-	}
-	return out_path;
-}
 
 #define NPY_PREFIX (12 + (1u << 20) + 12) /* more than the importer reads before the header parses */
 
@@ -71,7 +43,7 @@ static void import_member(const uint8_t *data, size_t size, const char *name)
 	/* The header, the data it announces (sizes are capped: this cannot wrap) and one byte to see the end. */
 	uint64_t npy_size = parsed ? info.data_offset + info.rows * info.cols * info.item_size : 0;
 
-	const char *path = output_path();
+	const char *path = fuzz_path("npz", "out.emb");
 	embstore_writer *w;
 	require(embstore_writer_create(path, &w) == EMBSTORE_OK);
 	es_stream *s = es_npz_stream(m);

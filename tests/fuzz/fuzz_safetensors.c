@@ -5,47 +5,16 @@
  * accepted header tiles its data area exactly; the reader agrees with the parser and hands out exactly the bytes
  * at each tensor's offsets; the writer gives back a header that parses to the same tensors. Anything else
  * aborts. */
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "convert.h"
+#include "fuzz_util.h"
 #include "safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void require(int cond)
-{
-	if (!cond)
-		abort();
-}
-
-/* The input as a readable descriptor at its start: a pipe already holding all of it (then closed for writing),
- * or a memfd when asked or when the pipe cannot hold it. *sized says which. */
-static int input_fd(const uint8_t *data, size_t size, int want_pipe, int *sized)
-{
-	int p[2];
-	*sized = 0;
-	if (want_pipe && pipe(p) == 0) {
-		int cap = fcntl(p[1], F_GETPIPE_SZ);
-		if (cap > 0 && size <= (size_t)cap) {
-			require(size == 0 || write(p[1], data, size) == (ssize_t)size);
-			close(p[1]);
-			return p[0];
-		}
-		close(p[0]);
-		close(p[1]);
-	}
-	int fd = memfd_create("fuzz_safetensors", MFD_CLOEXEC);
-	require(fd >= 0);
-	require(size == 0 || write(fd, data, size) == (ssize_t)size);
-	require(lseek(fd, 0, SEEK_SET) == 0);
-	*sized = 1;
-	return fd;
-}
 
 /* An accepted header: tensors in data order, each as long as its shape says, tiling [0, data_size). */
 static void check_file(const es_st_file *f)
@@ -153,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	uint8_t ctl = size ? data[size - 1] : 0;
 	int sized;
-	int fd = input_fd(data, size, ctl & 1, &sized);
+	int fd = fuzz_input_fd("fuzz_safetensors", data, size, ctl & 1, &sized);
 	es_st_reader *r;
 	embstore_status st = es_st_open(fd, NULL, &r);
 	require(embstore_error_detail() != NULL);

@@ -9,22 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "embstore.h"
 #include "format.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_IDS 16
 #define MAX_BAGS 4
-
-static void require(int cond)
-{
-	if (!cond)
-		abort();
-}
 
 /* The detail line is set, NUL-terminated and short enough to read. */
 static void check_detail(void)
@@ -167,9 +161,7 @@ static void check_table(const embstore *s, const embstore_info *info, uint32_t i
  * reading with pread. Returns open's status; *verified is verify's when it opened. */
 static embstore_status open_as_file(const uint8_t *data, size_t size, embstore_status *verified)
 {
-	int fd = memfd_create("fuzz_store", MFD_CLOEXEC);
-	require(fd >= 0);
-	require(size == 0 || write(fd, data, size) == (ssize_t)size);
+	int fd = fuzz_memfd("fuzz_store", data, size);
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	embstore *s = NULL;

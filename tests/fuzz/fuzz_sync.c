@@ -2,49 +2,13 @@
  * opens, rows of its f32 tables (ids and gradients taken from the input) are updated and synced, and the synced
  * file must open again; then reseal, which must leave a file that opens and whose verify names no checksum
  * mismatch. Neither may crash, write outside the file, or leave a file that opened before unopenable. */
-#include <fcntl.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "embstore.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void require(int cond)
-{
-	if (!cond)
-		abort();
-}
-
-static char dir[4096], path[4200];
-
-static void remove_dir(void)
-{
-	unlink(path);
-	rmdir(dir);
-}
-
-static void write_input(const uint8_t *data, size_t size)
-{
-	if (!dir[0]) {
-		const char *tmp = getenv("TMPDIR");
-		snprintf(dir, sizeof dir, "%s/embstore-fuzz-sync-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		require(mkdtemp(dir) != NULL);
-		snprintf(path, sizeof path, "%s/store.emb", dir);
-		atexit(remove_dir);
-	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	require(fd >= 0);
-	for (size_t done = 0; done < size;) {
-		ssize_t k = write(fd, data + done, size - done);
-		require(k > 0);
-		done += (size_t)k;
-	}
-	require(close(fd) == 0);
-}
 
 static int no_checksum_problem(void *ctx, const embstore_problem *p)
 {
@@ -77,7 +41,8 @@ static void train(embstore *s, const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	write_input(data, size);
+	const char *path = fuzz_path("sync", "store.emb");
+	fuzz_write_file(path, data, size);
 	embstore *s;
 	embstore_status opened = embstore_open(path, EMBSTORE_OPEN_WRITABLE, &s);
 	if (opened == EMBSTORE_OK) {

@@ -1,5 +1,5 @@
 /* fuzz_vectors_text.c: libFuzzer target of the text parser (src/vecparse_text.c): word2vec text / fastText .vec
- * with a header and GloVe without, and of format detection; the sink in fuzz_vecparse.h traps on a broken
+ * with a header and GloVe without, and of format detection; the sink in fuzz_vecparse.h aborts on a broken
  * promise. */
 #include "fuzz_vecparse.h"
 

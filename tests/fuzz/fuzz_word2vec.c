@@ -1,5 +1,5 @@
 /* fuzz_word2vec.c: libFuzzer target of the word2vec binary parser (src/vecparse_binary.c) and of format
- * detection; the sink in fuzz_vecparse.h traps on a broken promise. */
+ * detection; the sink in fuzz_vecparse.h aborts on a broken promise. */
 #include "fuzz_vecparse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
