@@ -311,9 +311,9 @@ static embstore_status check_name(const char *name, const embstore_import *o)
 {
 	if (multi_table(o->format))
 		return EMBSTORE_OK;
-	ES_CHECKF(name, EMBSTORE_INVALID_ARGUMENT, "a %s input is one table, which needs a name",
+	ES_CHECKF(name, EMBSTORE_INVALID_ARGUMENT, "%s input is one table, which needs a name",
 	          embstore_format_name(o->format));
-	ES_CHECKF(!o->tensor, EMBSTORE_INVALID_ARGUMENT, "a %s input has no tensors to pick '%.60s' from",
+	ES_CHECKF(!o->tensor, EMBSTORE_INVALID_ARGUMENT, "%s input has no tensors to pick '%.60s' from",
 	          embstore_format_name(o->format), o->tensor);
 	return EMBSTORE_OK;
 }

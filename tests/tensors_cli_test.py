@@ -122,7 +122,7 @@ class Tensors(unittest.TestCase):
         err = self.fails(2, "build", "-o", tmp("r.emb"), "--tensor", "nope", st)
         self.assertIn("has no tensor 'nope'; it holds 'emb', 'vec', 'half', 'cube', ...", err)
         err = self.fails(2, "build", "-o", tmp("r.emb"), "--tensor", "x", "--from", "npy", "t=" + st)
-        self.assertIn("a npy input has no tensors to pick 'x' from", err)
+        self.assertIn("npy input has no tensors to pick 'x' from", err)
         err = self.fails(2, "build", "-o", tmp("r.emb"), "--tensor", "a", tmp("stored.npz") + ":h")
         self.assertIn("names a member and --tensor another", err)
         self.assertFalse(os.path.exists(tmp("r.emb")))
@@ -210,8 +210,8 @@ class Tensors(unittest.TestCase):
         store = tmp("words.emb")
         self.ok("build", "-o", store, "-q", tmp("words.txt"))
         _, err = self.ok("export", store, "--to", "safetensors", "-o", tmp("words.safetensors"))
-        self.assertIn("note: safetensors holds no strings; the vocabulary of table 'words' is not exported "
-                      "(--to word2vec keeps it)", err)
+        self.assertIn('note: safetensors holds no strings; the vocabulary of table "words" is not exported '
+                      '(--to word2vec keeps it)', err)
         self.assertEqual(len(err.splitlines()), 1)
 
 

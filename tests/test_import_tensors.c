@@ -256,10 +256,10 @@ Test(safetensors_import, from_a_pipe)
 Test(import_front, one_table_formats)
 {
 	expect_refused(import_with(ST, NULL, (embstore_import){.format = EMBSTORE_FORMAT_NPY}, NULL),
-	               EMBSTORE_INVALID_ARGUMENT, "a npy input is one table, which needs a name");
+	               EMBSTORE_INVALID_ARGUMENT, "npy input is one table, which needs a name");
 	expect_refused(import_with(ST, "t",
 	                           (embstore_import){.format = EMBSTORE_FORMAT_NPY, .tensor = "x"}, NULL),
-	               EMBSTORE_INVALID_ARGUMENT, "a npy input has no tensors to pick 'x' from");
+	               EMBSTORE_INVALID_ARGUMENT, "npy input has no tensors to pick 'x' from");
 	cr_expect_str_eq(embstore_format_name(EMBSTORE_FORMAT_SAFETENSORS), "safetensors");
 	cr_expect_str_eq(embstore_format_name(EMBSTORE_FORMAT_NPZ), "npz");
 	embstore_format f;

@@ -75,8 +75,11 @@ static void note_vocabularies(const embstore *store, uint32_t index)
 		embstore_table t;
 		if ((index == EMBSTORE_ALL_TABLES || index == i) && embstore_table_at(store, i, &t) == EMBSTORE_OK &&
 		    t.has_vocab)
-			cli_error("export", NULL, "note: safetensors holds no strings; the vocabulary of table '%s' is not "
-			          "exported (--to word2vec keeps it)", t.name);
+		{
+			fputs("embstore: export: note: safetensors holds no strings; the vocabulary of table \"", stderr);
+			cli_put_escaped(stderr, t.name, CLI_ESCAPE_QUOTED);
+			fputs("\" is not exported (--to word2vec keeps it)\n", stderr);
+		}
 	}
 }
 
