@@ -12,11 +12,11 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-	{"build", cli_cmd_build, "write a store from .npy or raw f32 files"},
+	{"build", cli_cmd_build, "write a store from .npy, word2vec, fastText, GloVe, safetensors, .npz or raw f32"},
 	{"create", cli_cmd_create, "write a fresh table drawn at random from a seed, ready to train"},
 	{"inspect", cli_cmd_inspect, "print a store's header: metadata and tables (--json for scripts)"},
 	{"verify", cli_cmd_verify, "check every data checksum; name each corrupt table and row range"},
-	{"export", cli_cmd_export, "write a table back out as .npy, word2vec binary or word2vec text"},
+	{"export", cli_cmd_export, "write tables back out as .npy, word2vec (binary or text) or safetensors"},
 	{"reseal", cli_cmd_reseal, "accept a store's rows as they are after a crash during training"},
 	{"get", cli_cmd_get, "print rows of a table by id or key, as f32 values that round-trip exactly"},
 	{"cpu", cli_cmd_cpu, "print CPU features and the kernel sets this machine can run"},
