@@ -82,7 +82,7 @@ static embstore_status import_all(embstore_writer *w, const char *name, int fd, 
 	size_t n = 0;
 	char why[256] = "";
 	for (size_t i = 0; i < names.count && st == EMBSTORE_OK; i++) {
-		bool table;
+		bool table = false;
 		char reason[256];
 		st = naming(probe(fd, path, names.names[i], &table, reason, sizeof reason), names.names[i]);
 		if (st == EMBSTORE_OK && table)
