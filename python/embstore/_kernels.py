@@ -174,3 +174,47 @@ def scatter_add(mref, store_handle, index, label, rows, dim, ids, grads, alpha, 
         if st == STATUS_ID_OUT_OF_RANGE:
             raise bad_id(label, rows, ids, bad.value)
         check(st, label)
+
+
+_sgd = C.embstore_sgd_update
+_rowwise_adagrad = C.embstore_rowwise_adagrad_update
+_table_sgd = C.embstore_table_sgd_update
+_table_rowwise_adagrad = C.embstore_table_rowwise_adagrad_update
+
+
+def _finish(st, bad, label, rows, ids):
+    if st:
+        if st == STATUS_ID_OUT_OF_RANGE:
+            raise bad_id(label, rows, ids, bad.value)
+        check(st, label)
+
+
+def sgd_update(mref, store_handle, index, label, rows, dim, ids, grads, lr):
+    """The SGD step of include/embstore.h (duplicates summed first): through embstore_table_sgd_update when
+    `store_handle` is given (which marks the rows for sync), else embstore_sgd_update on the matrix."""
+    ids, code = ids_arg(ids)
+    grads = f32_arg(grads, ids.shape + (dim,), "grads")
+    bad = c_size_t()
+    lr = ctypes.c_float(lr)
+    if store_handle is not None:
+        st = _table_sgd(store_handle, index, address(ids), code, ids.size, address(grads), dim, lr, byref(bad))
+    else:
+        st = _sgd(mref, address(ids), code, ids.size, address(grads), dim, lr, byref(bad))
+    _finish(st, bad, label, rows, ids)
+
+
+def rowwise_adagrad_update(mref, state_ref, store_handle, index, state_index, label, rows, dim, ids, grads, lr,
+                           eps, weight_decay):
+    """The row-wise Adagrad step of include/embstore.h: the store form when `store_handle` is given (state
+    `state_index` of the same store), else the matrix form with the state matrix `state_ref`."""
+    ids, code = ids_arg(ids)
+    grads = f32_arg(grads, ids.shape + (dim,), "grads")
+    bad = c_size_t()
+    lr, eps, wd = ctypes.c_float(lr), ctypes.c_float(eps), ctypes.c_float(weight_decay)
+    if store_handle is not None:
+        st = _table_rowwise_adagrad(store_handle, index, state_index, address(ids), code, ids.size, address(grads),
+                                    dim, lr, eps, wd, byref(bad))
+    else:
+        st = _rowwise_adagrad(mref, state_ref, address(ids), code, ids.size, address(grads), dim, lr, eps, wd,
+                              byref(bad))
+    _finish(st, bad, label, rows, ids)

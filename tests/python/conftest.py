@@ -1,6 +1,8 @@
 """Shared helpers of the package's tests. They import embstore as a user would: from PYTHONPATH (python/), with
 the library named by EMBSTORE_LIBRARY (ctest sets both to this tree's)."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -48,3 +50,12 @@ def store_path(tmp_path, weights):
     keys = {"voc": [f"w{i}" for i in range(len(weights))]}
     embstore.build(p, tables, dtype={d: d for d in DTYPES}, metadata={"origin": "test", "n": "300"}, keys=keys)
     return p
+
+
+@pytest.fixture
+def cli():
+    """The embstore tool that tests/python/run.sh was given (ctest gives this tree's)."""
+    path = os.environ.get("EMBSTORE_CLI")
+    if not path:
+        pytest.skip("no embstore tool given (tests/python/run.sh PYTHON LIBRARY CLI)")
+    return path
