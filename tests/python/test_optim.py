@@ -2,37 +2,13 @@
 own) against references in numpy, duplicates included; embstore.create against `embstore create`."""
 
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import embstore
-from conftest import bf16_round, stored_values
-
-
-def summed(ids, grads, dim):
-    """{id: the sum of its gradient rows, in float64}, the first step of both optimizers."""
-    g = {}
-    for i, row in zip(ids.reshape(-1).tolist(), grads.reshape(-1, dim).astype(np.float64)):
-        g[i] = g[i] + row if i in g else row.copy()
-    return g
-
-
-def sgd_reference(w, ids, grads, lr):
-    w = w.astype(np.float64)
-    for i, g in summed(ids, grads, w.shape[1]).items():
-        w[i] -= lr * g
-    return w
-
-
-def adagrad_reference(w, s, ids, grads, lr, eps, wd):
-    """FBGEMM's rowwise_adagrad as include/embstore.h writes it, in float64."""
-    w, s = w.astype(np.float64), s.astype(np.float64).reshape(-1)
-    for i, g in summed(ids, grads, w.shape[1]).items():
-        g = g + wd * w[i]
-        s[i] += np.mean(g * g)
-        w[i] -= lr / (np.sqrt(s[i]) + eps) * g
-    return w, s
+from conftest import adagrad_reference, bf16_round, sgd_reference, stored_values
 
 
 def round_to(dtype, w):
@@ -194,3 +170,8 @@ def test_create_refuses_what_the_cli_refuses(tmp_path):
     embstore.create(p, "e", 10, 8, overwrite=True)
     with embstore.open(p) as s:
         assert s["e"].dim == 8
+
+
+def test_import_embstore_does_not_import_torch():
+    code = "import sys, embstore; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
