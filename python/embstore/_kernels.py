@@ -136,15 +136,26 @@ def bag_offsets(ids, offsets, include_last_offset):
     return ids, csr
 
 
-def bag(mref, label, rows, dim, ids, offsets, mode, weights, include_last_offset, out, threads):
+def bag_mode(mode):
     try:
-        mode_code = BAG_MODES[mode]
+        return BAG_MODES[mode]
     except (KeyError, TypeError):
         raise ValueError(f"mode must be 'sum', 'mean' or 'max', not {mode!r}") from None
+
+
+def bag(mref, label, rows, dim, ids, offsets, mode, weights, include_last_offset, out, threads):
+    mode_code = bag_mode(mode)
     ids, code = ids_arg(ids)
     if weights is not None:
         weights = f32_arg(weights, ids.shape, "per_sample_weights")
     flat, csr = bag_offsets(ids, offsets, include_last_offset)
+    return bag_csr(mref, label, rows, dim, ids, flat, code, csr, mode_code, weights, out, threads)
+
+
+def bag_csr(mref, label, rows, dim, ids, flat, code, csr, mode_code, weights, out, threads):
+    """The bag kernel on arguments already checked: 1-D C-contiguous `flat` ids of id code `code` (`ids` their
+    original shape, for the position of a bad one), CSR int64 offsets `csr` as bag_offsets gives them, float32
+    `weights` of flat's size or None."""
     n_bags = csr.size - 1
     out = out_arg(out, (n_bags, dim))
     bad = c_size_t()

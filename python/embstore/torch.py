@@ -24,8 +24,8 @@ Only imported when asked for (`import embstore.torch`): `import embstore` does n
 import numpy as np
 import torch
 
+from . import _kernels
 from ._errors import Error
-from ._kernels import bag_offsets
 from ._lib import STATUS_BAD_DTYPE, STATUS_READ_ONLY
 from ._store import Table
 
@@ -116,12 +116,16 @@ class Embedding(_Sparse):
 
 class _Bag(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, anchor, psw, ids, flat, csr, module):
+    def forward(ctx, anchor, psw, ids, flat, code, csr, module):
         ctx.module, ctx.flat, ctx.csr = module, flat, csr
-        weights = None if psw is None else psw.detach().numpy().reshape(-1)
+        weights = None if psw is None else _kernels.f32_arg(psw.detach().numpy().reshape(-1), flat.shape,
+                                                            "per_sample_weights")
         ctx.save_for_backward(ids, psw)
-        return torch.from_numpy(module.table.bag(flat, csr, mode=module.mode, per_sample_weights=weights,
-                                                 include_last_offset=True))
+        t = module.table
+        live = t.store._live()  # noqa: F841 (keeps the mapping for the call)
+        # offsets were checked by _csr: straight to the kernel
+        return torch.from_numpy(_kernels.bag_csr(t._mref, t._label, t.rows, t.dim, ids.numpy(), flat, code, csr,
+                                                 module._mode_code, weights, None, None))
 
     @staticmethod
     def backward(ctx, grad):
@@ -146,7 +150,7 @@ class _Bag(torch.autograd.Function):
         module._record(flat, rows)
         if psw_grad is not None:
             psw_grad = torch.from_numpy(psw_grad.astype(np.float32)).reshape(psw.shape)
-        return None, psw_grad, None, None, None, None
+        return None, psw_grad, None, None, None, None, None
 
 
 def _max_backward(table, flat, csr, lens, g, weights, want_psw):
@@ -186,18 +190,20 @@ class EmbeddingBag(_Sparse):
         if mode not in ("sum", "mean", "max"):
             raise ValueError(f"mode must be 'sum', 'mean' or 'max', not {mode!r}")
         self.mode = mode
+        self._mode_code = _kernels.bag_mode(mode)
         self.include_last_offset = bool(include_last_offset)
 
     def forward(self, input, offsets=None, per_sample_weights=None):
         ids = _ids_tensor(input)
-        flat, csr = _csr(ids.numpy(), offsets, self.include_last_offset)
+        flat, code = _kernels.ids_arg(ids.numpy())
+        flat, csr = _csr(flat, offsets, self.include_last_offset)
         if per_sample_weights is not None:
             if not isinstance(per_sample_weights, torch.Tensor):
                 per_sample_weights = torch.as_tensor(np.asarray(per_sample_weights, np.float32))
             if per_sample_weights.shape != ids.shape:
                 raise ValueError(f"per_sample_weights has shape {tuple(per_sample_weights.shape)}; the input "
                                  f"{tuple(ids.shape)}")
-        return _Bag.apply(self._anchor, per_sample_weights, ids, flat, csr, self)
+        return _Bag.apply(self._anchor, per_sample_weights, ids, flat, code, csr, self)
 
     def extra_repr(self):
         return super().extra_repr() + f", mode={self.mode!r}"
@@ -216,7 +222,7 @@ def _csr(ids, offsets, include_last_offset):
     if ids.ndim != 1:
         raise ValueError(f"input with offsets must be 1-D, not {ids.ndim}-D")
     offsets = offsets.numpy() if isinstance(offsets, torch.Tensor) else np.asarray(offsets)
-    return bag_offsets(ids, offsets, include_last_offset)
+    return _kernels.bag_offsets(ids, offsets, include_last_offset)
 
 
 def _modules(modules):

@@ -307,3 +307,13 @@ def test_bf16_and_f16_tables_train(trainable, weights):
         base = weights[5].astype(np.float16).astype(np.float32) if dtype == "f16" else bf16_round(weights[5])
         tol = 1e-3 if dtype == "f16" else 8e-3
         np.testing.assert_allclose(want, base - 1.0, rtol=tol, atol=tol)
+
+
+def test_bad_ids_are_named_by_position(trainable):
+    bag = et.EmbeddingBag(trainable["f32"], mode="sum")
+    with pytest.raises(IndexError, match=r"id 300 at position \(1, 0\)"):
+        bag(torch.tensor([[0, 1], [300, 2]]))
+    with pytest.raises(IndexError, match=r"id -1 at position 2"):
+        bag(torch.tensor([0, 1, -1]), torch.tensor([0, 2]))
+    with pytest.raises(ValueError, match="offsets must be non-decreasing"):
+        bag(torch.tensor([0, 1, 2]), torch.tensor([0, 2, 1]))
