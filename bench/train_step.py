@@ -8,9 +8,10 @@ given output gradient, optimizer step. The contenders, on the same tables' value
   torch      torch.nn.EmbeddingBag(sparse=True) over an in-memory copy + torch.optim.Adagrad (its sparse path;
              element-wise: one state value per element, a dense tensor the size of the table)
 for each table size (rows x 128 f32) and batch shape (bags x ids per bag, uniform random ids, a new batch each
-repetition, the same sequence for both; WARMUP untimed steps first). Each repetition runs the contenders one after the other (the order
-alternates), so noise from other work on a shared machine falls on both alike; the script reports the median
-step time of each, the median of each phase (forward, backward, optimizer step), and the ratio of the medians.
+repetition, the same sequence for both; WARMUP untimed steps first). Each repetition runs the contenders one
+after the other (the order alternates), so noise from other work on a shared machine falls on both alike; the
+script reports the median step time of each, the median of each phase (forward, backward, optimizer step), and
+the ratio of the medians.
 The stores are written into --dir with embstore.create (normal, std 0.1) at each run.
 
 Usage: /usr/bin/python3 bench/train_step.py --lib build/libembstore.so [--dir build] [--reps 15] [--json OUT]
