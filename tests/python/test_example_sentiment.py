@@ -66,4 +66,3 @@ def test_sentiment_errors(tmp_path, cli):
     store = tmp_path / "plain.emb"
     create(cli, store)  # without --adagrad-state
     fails(store, "words", says="embstore create --adagrad-state")
-    fails(store, "nosuch", says="no table 'nosuch'")
