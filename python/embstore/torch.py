@@ -85,7 +85,7 @@ class _Gather(torch.autograd.Function):
     def backward(ctx, grad):
         module = ctx.module
         ids = ctx.saved_tensors[0].numpy().reshape(-1)
-        rows = np.ascontiguousarray(grad.numpy().reshape(-1, module.embedding_dim), dtype=np.float32)
+        rows = np.ascontiguousarray(grad.detach().numpy().reshape(-1, module.embedding_dim), dtype=np.float32)
         if module.padding_idx is not None:
             keep = ids != module.padding_idx
             if not keep.all():
@@ -132,7 +132,7 @@ class _Bag(torch.autograd.Function):
         module, flat, csr = ctx.module, ctx.flat, ctx.csr
         psw = ctx.saved_tensors[1]
         weights = None if psw is None else np.ascontiguousarray(psw.detach().numpy(), np.float32).reshape(-1)
-        g = np.ascontiguousarray(grad.numpy(), dtype=np.float32)
+        g = np.ascontiguousarray(grad.detach().numpy(), dtype=np.float32)
         lens = np.diff(csr)
         want_psw = ctx.needs_input_grad[1]
         if module.mode == "max":
