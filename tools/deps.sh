@@ -12,8 +12,9 @@ build) ;;
 # jq: the CLI tour (docs test) pipes into it. pkgconf and groff-base: the packaging test links consumers through
 # pkg-config; the man page test renders it. clang and libclang-rt-14-dev (libFuzzer and clang's sanitizer
 # runtimes): tools/fuzz.sh and tools/test-sanitizers.sh (gcc's sanitizer runtimes come with gcc). python3-pytest:
-# the Python package's tests (tests/python).
-test) pkgs="$pkgs libcriterion-dev python3-pytest jq pkgconf groff-base clang libclang-rt-14-dev" ;;
+# the Python package's tests (tests/python); python3-torch (about 1 GB installed): their embstore.torch cases and
+# examples/sentiment.py, which are reported as skipped without it.
+test) pkgs="$pkgs libcriterion-dev python3-pytest python3-torch jq pkgconf groff-base clang libclang-rt-14-dev" ;;
 # python3-gensim: bench/import_vs_gensim.py times gensim's loader (and tests/data/make_vectors.py uses it).
 bench) pkgs="$pkgs g++ libbenchmark-dev python3-torch python3-gensim" ;;
 *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;

@@ -20,8 +20,10 @@ cmake --build build-asan -j2 >/dev/null
 # cli_test.py writes some stores through ctypes: Python cannot load the ASan-built library, so it gets the
 # ordinary one (the stores are the same bytes); the CLI it tests is the ASan one.
 cmake -S . -B build >/dev/null
-cmake --build build -j2 --target embstore >/dev/null
-EMBSTORE_TEST_LIBRARY="$PWD/build/libembstore.so" ctest --test-dir build-asan -j2 --output-on-failure -E '@|^consumer_test$'
+# The Python package's tests run the interpreter with the ASan runtime preloaded (tests/CMakeLists.txt); the tool
+# they start must then be the ordinary one.
+cmake --build build -j2 --target embstore embstore_cli >/dev/null
+EMBSTORE_TEST_LIBRARY="$PWD/build/libembstore.so" EMBSTORE_TEST_CLI="$PWD/build/embstore" ctest --test-dir build-asan -j2 --output-on-failure -E '@|^consumer_test$'
 
 # Criterion programs cannot start under TSan (their runner maps a shared arena at a random address in a range
 # TSan reserves, and aborts: "Could not initialize inheritable arena"), so the threaded cases run as the plain-C

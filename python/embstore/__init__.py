@@ -15,14 +15,15 @@ import ctypes as _ctypes
 
 import numpy as _np
 
-from ._build import build
+from ._build import build, create
 from ._errors import ClosedError, Error, check as _check
-from ._kernels import gather as _gather, scatter_add as _scatter_add
+from ._kernels import gather as _gather, rowwise_adagrad_update as _rowwise_adagrad_update, \
+    scatter_add as _scatter_add, sgd_update as _sgd_update
 from ._lib import C as _C, F32 as _F32, Matrix as _Matrix
 from ._store import Store, Table
 
-__all__ = ["Store", "Table", "Error", "ClosedError", "open", "build", "version", "lookup", "scatter_add",
-           "isa_active", "isa_set", "isa_supported"]
+__all__ = ["Store", "Table", "Error", "ClosedError", "open", "build", "create", "version", "lookup", "scatter_add",
+           "sgd_update", "rowwise_adagrad_update", "isa_active", "isa_set", "isa_supported"]
 
 _ISAS = ("scalar", "avx2", "avx512", "neon")
 
@@ -60,6 +61,25 @@ def scatter_add(weights, ids, grads, alpha=1.0, threads=None):
     m = _matrix(weights, True)
     _scatter_add(_ctypes.byref(m), None, 0, "scatter_add", weights.shape[0], weights.shape[1], ids, grads, alpha,
                  threads)
+
+
+def sgd_update(weights, ids, grads, lr):
+    """Table.sgd_update on a 2-D float32 numpy array of your own."""
+    m = _matrix(weights, True)
+    _sgd_update(_ctypes.byref(m), None, 0, "sgd_update", weights.shape[0], weights.shape[1], ids, grads, lr)
+
+
+def rowwise_adagrad_update(weights, state, ids, grads, lr, eps=1e-10, weight_decay=0.0):
+    """Table.rowwise_adagrad_update on a 2-D float32 numpy array of your own, with `state` a float32 array of
+    one value per row, shape (rows,) or (rows, 1) (zeros to start)."""
+    m = _matrix(weights, True)
+    if not isinstance(state, _np.ndarray) or state.dtype != _np.float32 or state.size != weights.shape[0] or \
+            state.ndim not in (1, 2) or state.ndim == 2 and state.shape[1] != 1:
+        raise TypeError(f"state must be a float32 numpy array of shape ({weights.shape[0]},) or "
+                        f"({weights.shape[0]}, 1)")
+    s = _matrix(state.reshape(-1, 1), True)
+    _rowwise_adagrad_update(_ctypes.byref(m), _ctypes.byref(s), None, 0, 0, "rowwise_adagrad_update",
+                            weights.shape[0], weights.shape[1], ids, grads, lr, eps, weight_decay)
 
 
 def isa_active():

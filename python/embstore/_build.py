@@ -8,7 +8,7 @@ from ctypes import byref, c_char_p, c_size_t, c_void_p
 import numpy as np
 
 from ._errors import Error, check
-from ._lib import BF16, C, F16, F32, INT8
+from ._lib import BF16, C, F16, F32, INIT_NORMAL, INIT_UNIFORM, INIT_ZEROS, INT8, Init
 
 BATCH_ROWS = 65536  # rows per append when a whole array is given: bounds the memory of a float64 conversion
 _STATUS_RANGE = 22
@@ -132,5 +132,63 @@ def build(path, tables, dtype=None, metadata=None, keys=None, overwrite=False):
             d = dtype.get(name) if isinstance(dtype, dict) else dtype
             _write_table(w, path, name, source, d, keys.get(name))
         check(C.embstore_writer_finish(w), f"build {path!r}", path)
+    finally:
+        C.embstore_writer_free(w)
+
+
+_INITS = {"normal": INIT_NORMAL, "uniform": INIT_UNIFORM, "zeros": INIT_ZEROS}
+
+
+def _init_arg(init, std, scale, seed):
+    """The embstore_init of create(), with the CLI's rules: --std belongs to normal, --scale to uniform (which
+    needs it)."""
+    kind = _INITS.get(init)
+    if kind is None:
+        raise ValueError(f"init must be 'normal', 'uniform' or 'zeros', not {init!r}")
+    if std is not None and kind != INIT_NORMAL:
+        raise ValueError("std applies to init='normal'; init='uniform' takes scale")
+    if scale is not None and kind != INIT_UNIFORM:
+        raise ValueError("scale applies to init='uniform'; init='normal' takes std")
+    if kind == INIT_UNIFORM and scale is None:
+        raise ValueError("init='uniform' needs scale (Keras' Embedding uses 0.05)")
+    value = float(std if kind == INIT_NORMAL and std is not None else scale if scale is not None else 1.0)
+    seed = int(seed)
+    if not 0 <= seed < 1 << 64:
+        raise ValueError(f"seed must be from 0 to 2**64 - 1, not {seed}")
+    return Init(kind, value, seed)
+
+
+def create(path, name, rows, dim, dtype="f32", init="normal", std=None, scale=None, seed=0, adagrad_state=False,
+           overwrite=False):
+    """Writes a store holding one fresh table `name` of `rows` x `dim` values drawn at random, as an Embedding
+    layer starts: the same bytes as `embstore create` with the same arguments (the library's
+    embstore_writer_init_table, in bounded memory whatever the size; row r depends only on the seed and r).
+    init: "normal" (mean 0, standard deviation `std`, default 1 as torch.nn.Embedding), "uniform" (on
+    [-scale, scale); `scale` required) or "zeros". dtype: "f32", "f16", "bf16" or "int8". adagrad_state: also
+    write the table name + ".adagrad_state", rows x 1 f32 zeros, the state of row-wise Adagrad
+    (embstore.torch.RowWiseAdagrad finds it there). overwrite=False refuses an existing path (FileExistsError)."""
+    path = os.fspath(path)
+    code = table_dtype(dtype)
+    spec = _init_arg(init, std, scale, seed)
+    rows, dim = int(rows), int(dim)
+    if rows <= 0 or not 0 < dim < 1 << 32:
+        raise ValueError(f"rows and dim must be positive (dim below 2**32), not {rows} and {dim}")
+    if not overwrite and os.path.lexists(path):
+        raise FileExistsError(errno.EEXIST, "file exists (overwrite=True replaces it)", path)
+    label = f"create {path!r}"
+    w = c_void_p()
+    check(C.embstore_writer_create(os.fsencode(path), byref(w)), label, path)
+    try:
+        # What `embstore create` writes, so that both give the same bytes.
+        creator = "embstore " + C.embstore_version().decode()
+        check(C.embstore_writer_add_meta(w, b"creator", creator.encode()), label, path)
+        check(C.embstore_writer_init_table(w, _text(name, "table name"), code, rows, dim, byref(spec)),
+              f"{label}: table {name!r}", path)
+        if adagrad_state:
+            state = name + ".adagrad_state"
+            zeros = Init(INIT_ZEROS, 0, 0)
+            check(C.embstore_writer_init_table(w, _text(state, "table name"), F32, rows, 1, byref(zeros)),
+                  f"{label}: table {state!r}", path)
+        check(C.embstore_writer_finish(w), label, path)
     finally:
         C.embstore_writer_free(w)

@@ -136,15 +136,26 @@ def bag_offsets(ids, offsets, include_last_offset):
     return ids, csr
 
 
-def bag(mref, label, rows, dim, ids, offsets, mode, weights, include_last_offset, out, threads):
+def bag_mode(mode):
     try:
-        mode_code = BAG_MODES[mode]
+        return BAG_MODES[mode]
     except (KeyError, TypeError):
         raise ValueError(f"mode must be 'sum', 'mean' or 'max', not {mode!r}") from None
+
+
+def bag(mref, label, rows, dim, ids, offsets, mode, weights, include_last_offset, out, threads):
+    mode_code = bag_mode(mode)
     ids, code = ids_arg(ids)
     if weights is not None:
         weights = f32_arg(weights, ids.shape, "per_sample_weights")
     flat, csr = bag_offsets(ids, offsets, include_last_offset)
+    return bag_csr(mref, label, rows, dim, ids, flat, code, csr, mode_code, weights, out, threads)
+
+
+def bag_csr(mref, label, rows, dim, ids, flat, code, csr, mode_code, weights, out, threads):
+    """The bag kernel on arguments already checked: 1-D C-contiguous `flat` ids of id code `code` (`ids` their
+    original shape, for the position of a bad one), CSR int64 offsets `csr` as bag_offsets gives them, float32
+    `weights` of flat's size or None."""
     n_bags = csr.size - 1
     out = out_arg(out, (n_bags, dim))
     bad = c_size_t()
@@ -174,3 +185,47 @@ def scatter_add(mref, store_handle, index, label, rows, dim, ids, grads, alpha, 
         if st == STATUS_ID_OUT_OF_RANGE:
             raise bad_id(label, rows, ids, bad.value)
         check(st, label)
+
+
+_sgd = C.embstore_sgd_update
+_rowwise_adagrad = C.embstore_rowwise_adagrad_update
+_table_sgd = C.embstore_table_sgd_update
+_table_rowwise_adagrad = C.embstore_table_rowwise_adagrad_update
+
+
+def _finish(st, bad, label, rows, ids):
+    if st:
+        if st == STATUS_ID_OUT_OF_RANGE:
+            raise bad_id(label, rows, ids, bad.value)
+        check(st, label)
+
+
+def sgd_update(mref, store_handle, index, label, rows, dim, ids, grads, lr):
+    """The SGD step of include/embstore.h (duplicates summed first): through embstore_table_sgd_update when
+    `store_handle` is given (which marks the rows for sync), else embstore_sgd_update on the matrix."""
+    ids, code = ids_arg(ids)
+    grads = f32_arg(grads, ids.shape + (dim,), "grads")
+    bad = c_size_t()
+    lr = ctypes.c_float(lr)
+    if store_handle is not None:
+        st = _table_sgd(store_handle, index, address(ids), code, ids.size, address(grads), dim, lr, byref(bad))
+    else:
+        st = _sgd(mref, address(ids), code, ids.size, address(grads), dim, lr, byref(bad))
+    _finish(st, bad, label, rows, ids)
+
+
+def rowwise_adagrad_update(mref, state_ref, store_handle, index, state_index, label, rows, dim, ids, grads, lr,
+                           eps, weight_decay):
+    """The row-wise Adagrad step of include/embstore.h: the store form when `store_handle` is given (state
+    `state_index` of the same store), else the matrix form with the state matrix `state_ref`."""
+    ids, code = ids_arg(ids)
+    grads = f32_arg(grads, ids.shape + (dim,), "grads")
+    bad = c_size_t()
+    lr, eps, wd = ctypes.c_float(lr), ctypes.c_float(eps), ctypes.c_float(weight_decay)
+    if store_handle is not None:
+        st = _table_rowwise_adagrad(store_handle, index, state_index, address(ids), code, ids.size, address(grads),
+                                    dim, lr, eps, wd, byref(bad))
+    else:
+        st = _rowwise_adagrad(mref, state_ref, address(ids), code, ids.size, address(grads), dim, lr, eps, wd,
+                              byref(bad))
+    _finish(st, bad, label, rows, ids)

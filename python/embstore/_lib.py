@@ -7,7 +7,7 @@ reads the functions as attributes of `C` (a ctypes.CDLL).
 import ctypes
 import ctypes.util
 import os
-from ctypes import POINTER, c_char_p, c_float, c_int, c_size_t, c_uint, c_uint16, c_uint32, c_uint64, c_void_p
+from ctypes import POINTER, c_char_p, c_double, c_float, c_int, c_size_t, c_uint, c_uint16, c_uint32, c_uint64, c_void_p
 
 # The SONAME's major version this package speaks (include/embstore.h: EMBSTORE_VERSION_MAJOR).
 ABI_MAJOR = 0
@@ -26,6 +26,11 @@ class TableInfo(ctypes.Structure):
     """embstore_table."""
     _fields_ = [("name", c_char_p), ("matrix", Matrix), ("data_offset", c_uint64), ("chunk_rows", c_uint64),
                 ("chunk_count", c_uint64), ("has_vocab", c_int), ("index", c_uint32)]
+
+
+class Init(ctypes.Structure):
+    """embstore_init."""
+    _fields_ = [("kind", c_int), ("scale", c_double), ("seed", c_uint64)]
 
 
 class StoreInfo(ctypes.Structure):
@@ -89,6 +94,7 @@ _PROTOTYPES = {
     "embstore_writer_begin_table": (_status, c_void_p, c_char_p, c_int, c_uint64, c_uint32),
     "embstore_writer_append": (_status, c_void_p, c_void_p, c_int, c_uint64, c_uint64),
     "embstore_writer_append_keyed": (_status, c_void_p, c_void_p, c_int, c_uint64, c_uint64, c_void_p, c_void_p),
+    "embstore_writer_init_table": (_status, c_void_p, c_char_p, c_int, c_uint64, c_uint32, POINTER(Init)),
     "embstore_writer_finish": (_status, c_void_p),
     "embstore_writer_free": (None, c_void_p),
     "embstore_gather": (_status, c_void_p, c_void_p, c_int, c_size_t, c_void_p, c_void_p),
@@ -99,6 +105,13 @@ _PROTOTYPES = {
                                 c_uint),
     "embstore_table_scatter_add": (_status, c_void_p, c_uint32, c_void_p, c_int, c_size_t, c_void_p, c_float,
                                    c_void_p, c_uint),
+    "embstore_sgd_update": (_status, c_void_p, c_void_p, c_int, c_size_t, c_void_p, c_size_t, c_float, c_void_p),
+    "embstore_rowwise_adagrad_update": (_status, c_void_p, c_void_p, c_void_p, c_int, c_size_t, c_void_p, c_size_t,
+                                        c_float, c_float, c_float, c_void_p),
+    "embstore_table_sgd_update": (_status, c_void_p, c_uint32, c_void_p, c_int, c_size_t, c_void_p, c_size_t,
+                                  c_float, c_void_p),
+    "embstore_table_rowwise_adagrad_update": (_status, c_void_p, c_uint32, c_uint32, c_void_p, c_int, c_size_t,
+                                              c_void_p, c_size_t, c_float, c_float, c_float, c_void_p),
     "embstore_table_mark_rows": (_status, c_void_p, c_uint32, c_uint64, c_uint64),
     "embstore_sync": (_status, c_void_p),
     "embstore_isa_name": (c_char_p, c_int),
@@ -130,4 +143,5 @@ _prototype()
 F32, F16, BF16, INT8 = 1, 2, 3, 4
 ID32, ID64 = 4, 8
 OPEN_WRITABLE = 1 << 1
-STATUS_IO, STATUS_ID_OUT_OF_RANGE, STATUS_UNKNOWN_KEY = 3, 16, 24
+INIT_ZEROS, INIT_NORMAL, INIT_UNIFORM = 0, 1, 2
+STATUS_IO, STATUS_BAD_DTYPE, STATUS_ID_OUT_OF_RANGE, STATUS_READ_ONLY, STATUS_UNKNOWN_KEY = 3, 11, 16, 17, 24

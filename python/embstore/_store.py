@@ -226,6 +226,35 @@ class Table:
             _kernels.scatter_add(self._mref, m.handle, self.index, self._label, self.rows, self.dim, ids, grads,
                                  alpha, threads)
 
+    def sgd_update(self, ids, grads, lr):
+        """An SGD step in the mapped file: the gradients of each distinct id are summed first (in the order of their
+        positions), then its row gets w = w - lr * g (fused, rounded once); marks the rows for the next sync().
+        `grads` has the shape ids.shape + (dim,). f32, f16 and bf16 tables of writable stores (embstore.Error
+        READ_ONLY, BAD_DTYPE for int8); a bad id raises IndexError and changes nothing."""
+        store = self._store
+        m = store._live()
+        with store._lock:
+            _kernels.sgd_update(self._mref, m.handle, self.index, self._label, self.rows, self.dim, ids, grads, lr)
+
+    def rowwise_adagrad_update(self, state, ids, grads, lr, eps=1e-10, weight_decay=0.0):
+        """A row-wise Adagrad step (FBGEMM's rowwise_adagrad) in the mapped file: for each distinct id, its
+        gradients summed into g (+ weight_decay * w), s += mean(g * g), w -= lr / (sqrt(s) + eps) * g, with s the
+        id's row of `state`, a table of the same store of one f32 per row (what create(..., adagrad_state=True)
+        makes: store[name + ".adagrad_state"]). Marks the rows of both for the next sync(). Errors as
+        sgd_update; a `state` of another store or shape is a ValueError."""
+        store = self._store
+        if not isinstance(state, Table):
+            raise TypeError(f"state must be an embstore.Table, not {type(state).__name__}")
+        if state._store is not store:
+            raise ValueError(f"{self._label}: the state table {state.name!r} belongs to another Store object")
+        if state.dim != 1 or state.rows != self.rows or state.dtype != "f32":
+            raise ValueError(f"{self._label}: the state table {state.name!r} is {state.rows} x {state.dim} "
+                             f"{state.dtype}; row-wise Adagrad needs {self.rows} x 1 f32")
+        m = store._live()
+        with store._lock:
+            _kernels.rowwise_adagrad_update(self._mref, state._mref, m.handle, self.index, state.index, self._label,
+                                            self.rows, self.dim, ids, grads, lr, eps, weight_decay)
+
     def mark_rows(self, first, count=1):
         """Marks rows [first, first + count) as changed, for the next sync(), after writing them through
         array()."""

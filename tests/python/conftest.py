@@ -1,6 +1,8 @@
 """Shared helpers of the package's tests. They import embstore as a user would: from PYTHONPATH (python/), with
 the library named by EMBSTORE_LIBRARY (ctest sets both to this tree's)."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -29,6 +31,31 @@ def stored_values(table):
     return (a["q"] * a["scale"][:, None].astype(np.float64) + a["bias"][:, None]).astype(np.float32)
 
 
+def summed(ids, grads, dim):
+    """{id: the sum of its gradient rows, in float64}, the first step of both optimizers."""
+    g = {}
+    for i, row in zip(ids.reshape(-1).tolist(), grads.reshape(-1, dim).astype(np.float64)):
+        g[i] = g[i] + row if i in g else row.copy()
+    return g
+
+
+def sgd_reference(w, ids, grads, lr):
+    w = w.astype(np.float64)
+    for i, g in summed(ids, grads, w.shape[1]).items():
+        w[i] -= lr * g
+    return w
+
+
+def adagrad_reference(w, s, ids, grads, lr, eps, wd):
+    """FBGEMM's rowwise_adagrad as include/embstore.h writes it, in float64."""
+    w, s = w.astype(np.float64), s.astype(np.float64).reshape(-1)
+    for i, g in summed(ids, grads, w.shape[1]).items():
+        g = g + wd * w[i]
+        s[i] += np.mean(g * g)
+        w[i] -= lr / (np.sqrt(s[i]) + eps) * g
+    return w, s
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
@@ -48,3 +75,12 @@ def store_path(tmp_path, weights):
     keys = {"voc": [f"w{i}" for i in range(len(weights))]}
     embstore.build(p, tables, dtype={d: d for d in DTYPES}, metadata={"origin": "test", "n": "300"}, keys=keys)
     return p
+
+
+@pytest.fixture
+def cli():
+    """The embstore tool that tests/python/run.sh was given (ctest gives this tree's)."""
+    path = os.environ.get("EMBSTORE_CLI")
+    if not path:
+        pytest.skip("no embstore tool given (tests/python/run.sh PYTHON LIBRARY CLI)")
+    return path
