@@ -176,9 +176,9 @@ static embstore_status read_blob(es_vocab_build *b, uint64_t off, uint8_t *dst, 
 	return EMBSTORE_OK;
 }
 
-embstore_status es_vocab_build_find(es_vocab_build *b, const void *key, size_t len, uint64_t *row)
+static embstore_status find_hashed(es_vocab_build *b, const void *key, size_t len, uint64_t h, uint64_t *row)
 {
-	uint64_t h = es_key_hash(key, len), mask = b->bucket_count - 1, tag = h >> OFFSET_BITS;
+	uint64_t mask = b->bucket_count - 1, tag = h >> OFFSET_BITS;
 	uint8_t head[ES_KEY_ENTRY_HEADER], small[256];
 	for (uint64_t i = h & mask;; i = (i + 1) & mask) {
 		uint64_t v = b->buckets[i];
@@ -202,6 +202,11 @@ embstore_status es_vocab_build_find(es_vocab_build *b, const void *key, size_t l
 			return EMBSTORE_OK;
 		}
 	}
+}
+
+embstore_status es_vocab_build_find(es_vocab_build *b, const void *key, size_t len, uint64_t *row)
+{
+	return find_hashed(b, key, len, es_key_hash(key, len), row);
 }
 
 static void insert(uint64_t *buckets, uint64_t count, uint64_t hash, uint64_t entry)
@@ -228,13 +233,18 @@ static embstore_status grow_index(es_vocab_build *b, uint64_t n)
 	return EMBSTORE_OK;
 }
 
-embstore_status es_vocab_build_add(es_vocab_build *b, const void *key, size_t len)
+void es_vocab_build_prefetch(const es_vocab_build *b, uint64_t hash)
+{
+	__builtin_prefetch(&b->buckets[hash & (b->bucket_count - 1)]);
+}
+
+embstore_status es_vocab_build_add_once(es_vocab_build *b, const void *key, size_t len, uint64_t hash,
+                                        uint64_t *first)
 {
 	ES_TRY(es_key_check(key, len));
-	uint64_t row;
-	embstore_status st = es_vocab_build_find(b, key, len, &row);
-	ES_CHECKF(st != EMBSTORE_OK, EMBSTORE_DUPLICATE_NAME, "key '%.*s' of row %llu repeats row %llu",
-	          (int)(len > 60 ? 60 : len), (const char *)key, (unsigned long long)b->n, (unsigned long long)row);
+	embstore_status st = find_hashed(b, key, len, hash, first);
+	if (st == EMBSTORE_OK)
+		return EMBSTORE_DUPLICATE_NAME;
 	ES_CHECK(st == EMBSTORE_UNKNOWN_KEY, st);
 	if (b->n == b->cap) {
 		uint64_t cap = b->cap ? 2 * b->cap : 1024;
@@ -264,12 +274,20 @@ embstore_status es_vocab_build_add(es_vocab_build *b, const void *key, size_t le
 			done += k;
 		}
 	}
-	uint64_t h = es_key_hash(key, len);
 	b->offsets[b->n] = off;
-	b->hashes[b->n] = h;
-	insert(b->buckets, b->bucket_count, h, off);
+	b->hashes[b->n] = hash;
+	insert(b->buckets, b->bucket_count, hash, off);
 	b->n++;
 	return EMBSTORE_OK;
+}
+
+embstore_status es_vocab_build_add(es_vocab_build *b, const void *key, size_t len)
+{
+	uint64_t row;
+	embstore_status st = es_vocab_build_add_once(b, key, len, es_key_hash(key, len), &row);
+	ES_CHECKF(st != EMBSTORE_DUPLICATE_NAME, st, "key '%.*s' of row %llu repeats row %llu", (int)(len > 60 ? 60 : len),
+	          (const char *)key, (unsigned long long)b->n, (unsigned long long)row);
+	return st;
 }
 
 /* Writes p[0..n) to out, hashing it. */

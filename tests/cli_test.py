@@ -1378,6 +1378,27 @@ class TestWordVectors(Base):
         np.testing.assert_array_equal(self.keyed_rows(out, ["\ufffd".encode()]), [[3, 4]])
 
 
+    def test_repeated_words_across_batches(self):
+        # words go to the vocabulary in batches of rows: a repeat in the same batch or in a later one drops its
+        # row, the first is kept, and the rows after it keep their words
+        words = ["w%d" % i for i in range(2500)]
+        order = words[:1500] + ["w5", "w1499"] + words[1500:] + ["w2499", "w0"]
+        lines = [("%s %d %d\n" % (w, i, -i)).encode() for i, w in enumerate(order)]
+        src = tmp("repeats.glove")
+        write_bytes(src, b"".join(lines))
+        out = tmp("repeats.emb")
+        _, err = self.ok("build", "-f", "-o", out, src)
+        self.assertIn("2500 rows x 2", err)
+        self.assertIn("4 repeated words dropped", err)
+        first = {}
+        for i, w in enumerate(order):
+            first.setdefault(w, i)
+        keys = [w.encode() for w in words]
+        want = np.array([[first[w], -first[w]] for w in words], dtype=np.float32)
+        np.testing.assert_array_equal(self.keyed_rows(out, keys), want)
+        rows = self.get(out, range(2500))
+        np.testing.assert_array_equal(parse_rows(rows), want)  # row order: the input's, repeats left out
+
     def on_terminal(self, *args, feed=None):
         """Runs the tool with standard error on a pseudo-terminal (standard output a pipe, standard input a pipe
         fed `feed`); returns (returncode, everything written to the terminal)."""
