@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define XXH_STATIC_LINKING_ONLY
@@ -14,6 +15,7 @@
 #define OFFSET_BITS 40
 #define OFFSET_MASK ((UINT64_C(1) << OFFSET_BITS) - 1)
 #define SPILL_BUFFER (1u << 16)
+#define HUGE_PAGE ((size_t)2 << 20)
 
 uint64_t es_key_hash(const void *key, size_t len)
 {
@@ -217,13 +219,28 @@ static void insert(uint64_t *buckets, uint64_t count, uint64_t hash, uint64_t en
 	buckets[i] = bucket_value(hash, entry);
 }
 
+/* A large index in huge pages where the kernel gives them (transparent huge pages in "madvise" mode): its probes
+ * land anywhere, and on 4 KiB pages nearly every one also misses the TLB. */
+static uint64_t *alloc_buckets(uint64_t count)
+{
+	size_t bytes = (size_t)count * 8;
+	if (bytes < HUGE_PAGE)
+		return calloc((size_t)count, 8);
+	void *p;
+	if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
+		return NULL;
+	(void)madvise(p, bytes, MADV_HUGEPAGE);
+	memset(p, 0, bytes);
+	return p;
+}
+
 /* Keeps at most half the buckets used: the format fixes the count at the smallest power of two >= 2n. */
 static embstore_status grow_index(es_vocab_build *b, uint64_t n)
 {
 	if (es_bucket_count(n) == b->bucket_count)
 		return EMBSTORE_OK;
 	uint64_t count = es_bucket_count(n);
-	uint64_t *nb = calloc((size_t)count, 8);
+	uint64_t *nb = alloc_buckets(count);
 	ES_CHECK(nb, EMBSTORE_NO_MEMORY);
 	for (uint64_t r = 0; r < b->n; r++)
 		insert(nb, count, b->hashes[r], b->offsets[r]);
