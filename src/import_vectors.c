@@ -1,15 +1,25 @@
-/* import_vectors.c: the sink that turns a word-vector parser's rows into a keyed table: the word goes to the
- * vocabulary (or, seen before, the row is dropped: the first is kept, as gensim keeps it), the values to a batch
- * of rows written together. */
+/* import_vectors.c: the sink that turns a word-vector parser's rows into a keyed table. Rows wait in a batch
+ * with their words; at each flush the words go to the vocabulary in input order (a word seen before drops its
+ * row: the first is kept, as gensim keeps it), each index bucket prefetched a few words ahead, and the rows kept
+ * are written together. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include "import_vectors.h"
+#include "vocab.h"
 #include "writer.h"
 
 #define BATCH_ROWS 1024u
+#define BATCH_KEY_BYTES (1u << 20) /* a batch's words: flushed earlier when longer */
+#define PREFETCH_AHEAD 8u          /* words; a bucket miss then overlaps the inserts of the words before */
 #define PROGRESS_EVERY 65536u
+
+typedef struct waiting {
+	size_t at, len; /* the word in vsink.keys */
+	uint64_t hash;
+	es_vec_pos pos;
+} waiting;
 
 typedef struct vsink {
 	embstore_writer *w;
@@ -18,27 +28,12 @@ typedef struct vsink {
 	uint64_t total_bytes; /* 0: unknown */
 	uint32_t dim;
 	float *batch;         /* BATCH_ROWS rows waiting */
+	waiting *rows;        /* their words */
+	uint8_t *keys;
+	size_t keys_len, keys_cap;
 	uint32_t pending;
+	uint64_t seen;        /* rows passed by the parser */
 } vsink;
-
-static embstore_status flush(vsink *v)
-{
-	embstore_status st = es_writer_append_keyed_rows(v->w, v->batch, EMBSTORE_F32, v->pending);
-	v->o->rows += v->pending;
-	v->pending = 0;
-	return st;
-}
-
-static embstore_status begin(void *ctx, uint64_t rows_hint, uint32_t dim)
-{
-	vsink *v = ctx;
-	(void)rows_hint; /* repeated words may drop rows: the table's row count is what is appended */
-	v->dim = dim;
-	v->o->dim = dim;
-	v->batch = malloc((size_t)BATCH_ROWS * dim * sizeof(float));
-	ES_CHECK(v->batch, EMBSTORE_NO_MEMORY);
-	return embstore_writer_begin_table(v->w, v->name, v->o->dtype ? v->o->dtype : EMBSTORE_F32, 0, dim);
-}
 
 /* A writer error on a row names the table's row; the input's line or offset is what the user can find. */
 static embstore_status at_input(embstore_status st, const es_vec_pos *pos)
@@ -52,21 +47,75 @@ static embstore_status at_input(embstore_status st, const es_vec_pos *pos)
 	return st;
 }
 
+static embstore_status flush(vsink *v)
+{
+	uint32_t kept = 0;
+	size_t row_floats = v->dim;
+	for (uint32_t i = 0; i < v->pending; i++) {
+		if (i + PREFETCH_AHEAD < v->pending)
+			es_writer_prefetch_key(v->w, v->rows[i + PREFETCH_AHEAD].hash);
+		const waiting *k = &v->rows[i];
+		bool repeated;
+		embstore_status st = es_writer_add_key(v->w, v->keys + k->at, k->len, k->hash, &repeated);
+		if (st != EMBSTORE_OK)
+			return at_input(st, &k->pos);
+		if (repeated) {
+			v->o->duplicates++;
+			continue;
+		}
+		if (kept != i)
+			memcpy(v->batch + kept * row_floats, v->batch + i * row_floats, row_floats * sizeof(float));
+		kept++;
+	}
+	embstore_status st = kept ? es_writer_append_keyed_rows(v->w, v->batch, EMBSTORE_F32, kept) : EMBSTORE_OK;
+	if (st != EMBSTORE_OK)
+		return at_input(st, &v->rows[v->pending - 1].pos);
+	v->o->rows += kept;
+	v->pending = 0;
+	v->keys_len = 0;
+	return EMBSTORE_OK;
+}
+
+static embstore_status begin(void *ctx, uint64_t rows_hint, uint32_t dim)
+{
+	vsink *v = ctx;
+	(void)rows_hint; /* repeated words may drop rows: the table's row count is what is appended */
+	v->dim = dim;
+	v->o->dim = dim;
+	v->batch = malloc((size_t)BATCH_ROWS * dim * sizeof(float));
+	v->rows = malloc(BATCH_ROWS * sizeof *v->rows);
+	ES_CHECK(v->batch && v->rows, EMBSTORE_NO_MEMORY);
+	return embstore_writer_begin_table(v->w, v->name, v->o->dtype ? v->o->dtype : EMBSTORE_F32, 0, dim);
+}
+
+static embstore_status keep_key(vsink *v, const uint8_t *key, size_t len)
+{
+	if (v->keys_len + len > v->keys_cap) {
+		size_t cap = v->keys_len + len > BATCH_KEY_BYTES ? v->keys_len + len : BATCH_KEY_BYTES;
+		uint8_t *k = realloc(v->keys, cap);
+		ES_CHECK(k, EMBSTORE_NO_MEMORY);
+		v->keys = k;
+		v->keys_cap = cap;
+	}
+	memcpy(v->keys + v->keys_len, key, len);
+	v->keys_len += len;
+	return EMBSTORE_OK;
+}
+
 static embstore_status row(void *ctx, const uint8_t *key, size_t key_len, const float *values, const es_vec_pos *pos)
 {
 	vsink *v = ctx;
-	bool repeated;
-	embstore_status st = es_writer_add_key(v->w, key, key_len, &repeated);
+	/* Checked now, so that a word the store cannot hold is reported before any later line's problem. */
+	embstore_status st = es_key_check(key, key_len);
+	if (st == EMBSTORE_OK)
+		st = keep_key(v, key, key_len);
 	if (st != EMBSTORE_OK)
 		return at_input(st, pos);
-	if (repeated) {
-		v->o->duplicates++;
-		return EMBSTORE_OK;
-	}
+	v->rows[v->pending] = (waiting){v->keys_len - key_len, key_len, es_key_hash(key, key_len), *pos};
 	memcpy(v->batch + (size_t)v->pending * v->dim, values, (size_t)v->dim * sizeof(float));
-	if (++v->pending == BATCH_ROWS && (st = flush(v)) != EMBSTORE_OK)
-		return at_input(st, pos);
-	if (v->o->progress && (pos->row + 1) % PROGRESS_EVERY == 0)
+	if ((++v->pending == BATCH_ROWS || v->keys_len >= BATCH_KEY_BYTES) && (st = flush(v)) != EMBSTORE_OK)
+		return st;
+	if (v->o->progress && ++v->seen % PROGRESS_EVERY == 0)
 		v->o->progress(v->o->progress_ctx, v->o->rows + v->pending, pos->offset, v->total_bytes);
 	return EMBSTORE_OK;
 }
@@ -97,5 +146,7 @@ embstore_status es_import_vectors(embstore_writer *w, const char *name, const es
 	if (st == EMBSTORE_OK && o->progress)
 		o->progress(o->progress_ctx, o->rows, v.total_bytes, v.total_bytes);
 	free(v.batch);
+	free(v.rows);
+	free(v.keys);
 	return st;
 }

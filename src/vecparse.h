@@ -7,7 +7,9 @@
  * What the parsers accept, beyond the formats' plain definition:
  *   - text: fields are separated by runs of blanks (space, tab, CR, VT, FF), so CRLF line ends and blanks at the
  *     ends of lines are accepted; the word is the line's first field and may not start the line with a blank;
- *     blank lines are accepted only at the end of the input; the last line needs no newline.
+ *     blank lines are accepted only at the end of the input; the last line needs no newline. A UTF-8 byte
+ *     order mark (EF BB BF) before the first line is skipped (gensim refuses it before a word2vec text header
+ *     and keeps it as the start of a GloVe file's first word, U+FEFF; here the word is found as written).
  *   - word2vec binary, as gensim reads it: the word runs to the first space (a word written with a space in it is
  *     cut there and the rest read as part of its vector, and the rows after it shift - gensim loads the same
  *     keys and vectors), and newlines before a word are skipped (so a newline after each vector is optional);

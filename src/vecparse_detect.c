@@ -73,6 +73,10 @@ es_vec_format es_detect_vector_format(const uint8_t *head, size_t len, bool whol
 	locale_t loc;
 	if (!head || es_c_locale(&loc) != EMBSTORE_OK)
 		return ES_VEC_UNKNOWN;
+	if (len >= ES_UTF8_BOM_LEN && memcmp(head, ES_UTF8_BOM, ES_UTF8_BOM_LEN) == 0) {
+		head += ES_UTF8_BOM_LEN;
+		len -= ES_UTF8_BOM_LEN;
+	}
 	es_vec_format f = ES_VEC_UNKNOWN;
 	const uint8_t *nl = memchr(head, '\n', len);
 	uint64_t count, dim;

@@ -83,6 +83,10 @@ static inline bool es_vblank(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
+/* The UTF-8 byte order mark that may start a text file: skipped by the text parsers and by detection. */
+#define ES_UTF8_BOM "\xEF\xBB\xBF"
+#define ES_UTF8_BOM_LEN 3u
+
 /* The "C" locale for strtof_l, so a program's LC_NUMERIC never changes what a file means. */
 embstore_status es_c_locale(locale_t *loc);
 

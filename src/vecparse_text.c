@@ -229,6 +229,15 @@ static embstore_status parse_lines(text_parse *t)
 	return EMBSTORE_OK;
 }
 
+/* A UTF-8 byte order mark, which Windows editors put first, is no part of the header or of the first word. */
+static embstore_status skip_bom(es_vstream *s)
+{
+	ES_TRY(es_vs_need(s, ES_UTF8_BOM_LEN));
+	if (s->end - s->pos >= ES_UTF8_BOM_LEN && memcmp(s->buf + s->pos, ES_UTF8_BOM, ES_UTF8_BOM_LEN) == 0)
+		s->pos += ES_UTF8_BOM_LEN;
+	return EMBSTORE_OK;
+}
+
 static embstore_status parse(text_parse *t, const es_vec_input *in)
 {
 	ES_TRY(es_c_locale(&t->loc));
@@ -236,6 +245,7 @@ static embstore_status parse(text_parse *t, const es_vec_input *in)
 	cap = cap < ES_VEC_MIN_BUFFER ? ES_VEC_MIN_BUFFER : cap;
 	t->token_max = cap < ES_VEC_MAX_TOKEN ? cap : ES_VEC_MAX_TOKEN;
 	ES_TRY(es_vs_open(&t->s, in, cap));
+	ES_TRY(skip_bom(&t->s));
 	t->line = 1;
 	if (t->has_header) {
 		ES_TRY(es_vec_read_header(&t->s, &t->count, &t->dim));

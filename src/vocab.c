@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define XXH_STATIC_LINKING_ONLY
@@ -14,6 +15,7 @@
 #define OFFSET_BITS 40
 #define OFFSET_MASK ((UINT64_C(1) << OFFSET_BITS) - 1)
 #define SPILL_BUFFER (1u << 16)
+#define HUGE_PAGE ((size_t)2 << 20)
 
 uint64_t es_key_hash(const void *key, size_t len)
 {
@@ -189,9 +191,9 @@ static embstore_status read_blob(es_vocab_build *b, uint64_t off, uint8_t *dst, 
 	return EMBSTORE_OK;
 }
 
-embstore_status es_vocab_build_find(es_vocab_build *b, const void *key, size_t len, uint64_t *row)
+static embstore_status find_hashed(es_vocab_build *b, const void *key, size_t len, uint64_t h, uint64_t *row)
 {
-	uint64_t h = es_key_hash(key, len), mask = b->bucket_count - 1, tag = h >> OFFSET_BITS;
+	uint64_t mask = b->bucket_count - 1, tag = h >> OFFSET_BITS;
 	uint8_t head[ES_KEY_ENTRY_HEADER], small[256];
 	for (uint64_t i = h & mask;; i = (i + 1) & mask) {
 		uint64_t v = b->buckets[i];
@@ -217,6 +219,11 @@ embstore_status es_vocab_build_find(es_vocab_build *b, const void *key, size_t l
 	}
 }
 
+embstore_status es_vocab_build_find(es_vocab_build *b, const void *key, size_t len, uint64_t *row)
+{
+	return find_hashed(b, key, len, es_key_hash(key, len), row);
+}
+
 static void insert(uint64_t *buckets, uint64_t count, uint64_t hash, uint64_t entry)
 {
 	uint64_t mask = count - 1, i = hash & mask;
@@ -225,13 +232,28 @@ static void insert(uint64_t *buckets, uint64_t count, uint64_t hash, uint64_t en
 	buckets[i] = bucket_value(hash, entry);
 }
 
+/* A large index in huge pages where the kernel gives them (transparent huge pages in "madvise" mode): its probes
+ * land anywhere, and on 4 KiB pages nearly every one also misses the TLB. */
+static uint64_t *alloc_buckets(uint64_t count)
+{
+	size_t bytes = (size_t)count * 8;
+	if (bytes < HUGE_PAGE)
+		return calloc((size_t)count, 8);
+	void *p;
+	if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
+		return NULL;
+	(void)madvise(p, bytes, MADV_HUGEPAGE);
+	memset(p, 0, bytes);
+	return p;
+}
+
 /* Keeps at most half the buckets used: the format fixes the count at the smallest power of two >= 2n. */
 static embstore_status grow_index(es_vocab_build *b, uint64_t n)
 {
 	if (es_bucket_count(n) == b->bucket_count)
 		return EMBSTORE_OK;
 	uint64_t count = es_bucket_count(n);
-	uint64_t *nb = calloc((size_t)count, 8);
+	uint64_t *nb = alloc_buckets(count);
 	ES_CHECK(nb, EMBSTORE_NO_MEMORY);
 	for (uint64_t r = 0; r < b->n; r++)
 		insert(nb, count, b->hashes[r], b->offsets[r]);
@@ -241,13 +263,18 @@ static embstore_status grow_index(es_vocab_build *b, uint64_t n)
 	return EMBSTORE_OK;
 }
 
-embstore_status es_vocab_build_add(es_vocab_build *b, const void *key, size_t len)
+void es_vocab_build_prefetch(const es_vocab_build *b, uint64_t hash)
+{
+	__builtin_prefetch(&b->buckets[hash & (b->bucket_count - 1)]);
+}
+
+embstore_status es_vocab_build_add_once(es_vocab_build *b, const void *key, size_t len, uint64_t hash,
+                                        uint64_t *first)
 {
 	ES_TRY(es_key_check(key, len));
-	uint64_t row;
-	embstore_status st = es_vocab_build_find(b, key, len, &row);
-	ES_CHECKF(st != EMBSTORE_OK, EMBSTORE_DUPLICATE_NAME, "key '%.*s' of row %llu repeats row %llu",
-	          (int)(len > 60 ? 60 : len), (const char *)key, (unsigned long long)b->n, (unsigned long long)row);
+	embstore_status st = find_hashed(b, key, len, hash, first);
+	if (st == EMBSTORE_OK)
+		return EMBSTORE_DUPLICATE_NAME;
 	ES_CHECK(st == EMBSTORE_UNKNOWN_KEY, st);
 	if (b->n == b->cap) {
 		uint64_t cap = b->cap ? 2 * b->cap : 1024;
@@ -277,12 +304,20 @@ embstore_status es_vocab_build_add(es_vocab_build *b, const void *key, size_t le
 			done += k;
 		}
 	}
-	uint64_t h = es_key_hash(key, len);
 	b->offsets[b->n] = off;
-	b->hashes[b->n] = h;
-	insert(b->buckets, b->bucket_count, h, off);
+	b->hashes[b->n] = hash;
+	insert(b->buckets, b->bucket_count, hash, off);
 	b->n++;
 	return EMBSTORE_OK;
+}
+
+embstore_status es_vocab_build_add(es_vocab_build *b, const void *key, size_t len)
+{
+	uint64_t row;
+	embstore_status st = es_vocab_build_add_once(b, key, len, es_key_hash(key, len), &row);
+	ES_CHECKF(st != EMBSTORE_DUPLICATE_NAME, st, "key '%.*s' of row %llu repeats row %llu", (int)(len > 60 ? 60 : len),
+	          (const char *)key, (unsigned long long)b->n, (unsigned long long)row);
+	return st;
 }
 
 /* Writes p[0..n) to out, hashing it. */

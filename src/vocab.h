@@ -43,6 +43,13 @@ embstore_status es_vocab_build_init(es_vocab_build *b, const char *dir);
 embstore_status es_vocab_build_find(es_vocab_build *b, const void *key, size_t len, uint64_t *row);
 /* The key of the next row. Errors: BAD_STRING, LIMIT, DUPLICATE_NAME, NO_MEMORY, IO. */
 embstore_status es_vocab_build_add(es_vocab_build *b, const void *key, size_t len);
+/* The same with the key's hash (es_key_hash) given, but a key the vocabulary has gives DUPLICATE_NAME with its
+ * row in *first and no detail set. */
+embstore_status es_vocab_build_add_once(es_vocab_build *b, const void *key, size_t len, uint64_t hash,
+                                        uint64_t *first);
+/* Asks the CPU for the index bucket where a key of this hash starts its probe (a miss in a large index costs
+ * more than the rest of an insert: importers prefetch a few keys ahead). */
+void es_vocab_build_prefetch(const es_vocab_build *b, uint64_t hash);
 /* Writes the whole section to out_fd (at its current position) and returns its size and checksum. */
 embstore_status es_vocab_build_write(es_vocab_build *b, int out_fd, uint64_t *size, uint64_t *checksum);
 void es_vocab_build_free(es_vocab_build *b);

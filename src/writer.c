@@ -18,6 +18,7 @@
 #include "writer.h"
 
 #define ES_WRITE_BUFFER (1u << 20)
+#define ES_WRITEBACK_BYTES (8u << 20)
 
 enum wstate { W_OPEN, W_FAILED, W_FINISHED };
 
@@ -25,6 +26,7 @@ struct embstore_writer {
 	es_commit file;
 	enum wstate state;
 	uint64_t pos; /* bytes written so far = end of file */
+	uint64_t writeback; /* bytes whose write-back was started */
 	uint32_t alignment;
 	uint64_t chunk_bytes;
 	bool saturate;
@@ -90,10 +92,26 @@ static embstore_status file_error(embstore_status st, const char *doing, const c
 	return st;
 }
 
+/* Starts the write-back of what was written since the last call, once that is ES_WRITEBACK_BYTES: the disk then
+ * works while the input is still read, instead of all at once in the commit's fsync, which is left to wait for
+ * the rest. Only a hint: that fsync still makes the file durable and reports any error. */
+static void start_writeback(embstore_writer *w)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (w->pos - w->writeback >= ES_WRITEBACK_BYTES) {
+		(void)sync_file_range(w->file.fd, (off_t)w->writeback, (off_t)(w->pos - w->writeback), SYNC_FILE_RANGE_WRITE);
+		w->writeback = w->pos;
+	}
+#else
+	(void)w;
+#endif
+}
+
 static embstore_status write_at_pos(embstore_writer *w, const void *p, size_t n)
 {
 	ES_TRY(file_error(es_write_all(w->file.fd, p, n), "writing", w->file.path));
 	w->pos += n;
+	start_writeback(w);
 	return EMBSTORE_OK;
 }
 
@@ -387,6 +405,13 @@ static embstore_status append_rows(embstore_writer *w, const void *src, embstore
 	          (unsigned long long)w->rows_declared);
 
 	const uint8_t *s = src;
+	if (src_type == t->dtype && src_type != EMBSTORE_INT8_ROWWISE && src_stride == t->row_stride) {
+		/* Nothing to convert or check: the rows go out as they are, without a copy through the buffer. */
+		ES_TRY(fail(w, hash_rows(w, t, s, n)));
+		ES_TRY(fail(w, write_at_pos(w, s, (size_t)(n * t->row_stride))));
+		t->rows += n;
+		return EMBSTORE_OK;
+	}
 	uint64_t per_batch = w->buf_cap / t->row_stride;
 	while (n > 0) {
 		uint64_t k = n < per_batch ? n : per_batch;
@@ -458,16 +483,20 @@ embstore_status embstore_writer_append_keyed(embstore_writer *w, const void *src
 	return append_rows(w, src, src_dtype, n, src_stride);
 }
 
-embstore_status es_writer_add_key(embstore_writer *w, const void *key, size_t len, bool *repeated)
+embstore_status es_writer_add_key(embstore_writer *w, const void *key, size_t len, uint64_t hash, bool *repeated)
 {
 	ES_CHECK(w->state == W_OPEN && current(w), EMBSTORE_STATE);
 	ES_TRY(check_keyed(w, 1));
 	uint64_t row;
-	embstore_status st = es_vocab_build_find(&w->vocab, key, len, &row);
-	*repeated = st == EMBSTORE_OK;
-	if (st == EMBSTORE_UNKNOWN_KEY)
-		st = es_vocab_build_add(&w->vocab, key, len);
-	return fail(w, st);
+	embstore_status st = es_vocab_build_add_once(&w->vocab, key, len, hash, &row);
+	*repeated = st == EMBSTORE_DUPLICATE_NAME;
+	return *repeated ? EMBSTORE_OK : fail(w, st);
+}
+
+void es_writer_prefetch_key(const embstore_writer *w, uint64_t hash)
+{
+	if (w->keyed == 1)
+		es_vocab_build_prefetch(&w->vocab, hash);
 }
 
 embstore_status es_writer_append_keyed_rows(embstore_writer *w, const void *src, embstore_dtype src_type, uint64_t n)

@@ -8,10 +8,13 @@
 embstore_status es_writer_append(embstore_writer *w, const void *src, embstore_dtype src_type, uint64_t n,
                                  uint64_t src_stride);
 
-/* For importers of keyed formats: the next row's key into the current table's vocabulary, unless the table has it
- * already (*repeated is then true, and the row is to be dropped: the first is kept). The row itself follows, in
- * a batch, through es_writer_append_keyed_rows. Errors: those of embstore_writer_append_keyed. */
-embstore_status es_writer_add_key(embstore_writer *w, const void *key, size_t len, bool *repeated);
+/* For importers of keyed formats: the next row's key (with its es_key_hash) into the current table's vocabulary,
+ * unless the table has it already (*repeated is then true, and the row is to be dropped: the first is kept). The
+ * row itself follows, in a batch, through es_writer_append_keyed_rows. Errors: those of
+ * embstore_writer_append_keyed. */
+embstore_status es_writer_add_key(embstore_writer *w, const void *key, size_t len, uint64_t hash, bool *repeated);
+/* A hint before es_writer_add_key of a key of this hash, a few keys ahead (es_vocab_build_prefetch). */
+void es_writer_prefetch_key(const embstore_writer *w, uint64_t hash);
 /* Rows whose keys es_writer_add_key took, in the same order. */
 embstore_status es_writer_append_keyed_rows(embstore_writer *w, const void *src, embstore_dtype src_type, uint64_t n);
 

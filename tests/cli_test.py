@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import pty
 import random
 import re
 import subprocess
@@ -1375,6 +1376,97 @@ class TestWordVectors(Base):
         write_bytes(dup, b"2 2\nx 1 2\n\xff 3 4\n")
         self.ok("build", "-f", "-o", out, "--from", "word2vec-text", "--unicode-errors", "replace", dup)
         np.testing.assert_array_equal(self.keyed_rows(out, ["\ufffd".encode()]), [[3, 4]])
+
+
+    def test_repeated_words_across_batches(self):
+        # words go to the vocabulary in batches of rows: a repeat in the same batch or in a later one drops its
+        # row, the first is kept, and the rows after it keep their words
+        words = ["w%d" % i for i in range(2500)]
+        order = words[:1500] + ["w5", "w1499"] + words[1500:] + ["w2499", "w0"]
+        lines = [("%s %d %d\n" % (w, i, -i)).encode() for i, w in enumerate(order)]
+        src = tmp("repeats.glove")
+        write_bytes(src, b"".join(lines))
+        out = tmp("repeats.emb")
+        _, err = self.ok("build", "-f", "-o", out, src)
+        self.assertIn("2500 rows x 2", err)
+        self.assertIn("4 repeated words dropped", err)
+        first = {}
+        for i, w in enumerate(order):
+            first.setdefault(w, i)
+        keys = [w.encode() for w in words]
+        want = np.array([[first[w], -first[w]] for w in words], dtype=np.float32)
+        np.testing.assert_array_equal(self.keyed_rows(out, keys), want)
+        rows = self.get(out, range(2500))
+        np.testing.assert_array_equal(parse_rows(rows), want)  # row order: the input's, repeats left out
+
+    def on_terminal(self, *args, feed=None):
+        """Runs the tool with standard error on a pseudo-terminal (standard output a pipe, standard input a pipe
+        fed `feed`); returns (returncode, everything written to the terminal)."""
+        master, slave = pty.openpty()
+        p = subprocess.Popen([BIN] + [str(a) for a in args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=slave)
+        os.close(slave)
+
+        def write_all():
+            with p.stdin:
+                p.stdin.write(feed or b"")
+        feeder = threading.Thread(target=write_all)
+        feeder.start()
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every writer of the terminal is gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+        os.close(master)
+        feeder.join()
+        p.stdout.read()
+        p.stdout.close()
+        return p.wait(timeout=60), seen.decode("utf-8", "replace")
+
+    def test_progress_line_on_a_terminal_only(self):
+        # 70,000 rows: one progress line on the way (every 65,536 rows) and the last one, each redrawn in place
+        src = tmp("progress.glove")
+        write_bytes(src, b"".join(b"w%d %d\n" % (i, i % 7) for i in range(70000)))
+        out = tmp("progress.emb")
+        rc, seen = self.on_terminal("build", "-f", "-o", out, src)
+        self.assertEqual(rc, 0, seen)
+        lines = re.findall(r"\r([^\r\n]*) rows/s([^\r\n]*)\x1b\[K", seen)
+        self.assertEqual(len(lines), 2, seen)
+        for (head, tail), rows in zip(lines, (65536, 70000)):
+            self.assertEqual(head.rsplit(",", 1)[0], "%s: %d rows" % (src, rows), seen)
+            m = re.fullmatch(r", (\d+)%, (\d+) s left", tail)
+            self.assertIsNotNone(m, seen)
+        self.assertLess(int(re.search(r"(\d+)%", lines[0][1]).group(1)), 100)
+        self.assertEqual(lines[1][1], ", 100%, 0 s left")
+        self.assertIn("\r\x1b[K", seen)  # erased before the note that follows
+        self.assertIn("glove (detected), 70000 rows x 1", seen)
+        # from a pipe the size is unknown: rows and rows/s, no percent and no time left
+        rc, seen = self.on_terminal("build", "-f", "-o", out, "--from", "glove", "w=-", feed=read_bytes(src))
+        self.assertEqual(rc, 0, seen)
+        self.assertRegex(seen, r"\rstandard input: 70000 rows, \d+ rows/s\x1b\[K")
+        self.assertNotIn("%", seen)
+        # --quiet: nothing on the terminal
+        rc, seen = self.on_terminal("build", "-f", "-q", "-o", out, src)
+        self.assertEqual((rc, seen), (0, ""))
+        # standard error not a terminal: the note, no progress line
+        _, err = self.ok("build", "-f", "-o", out, src)
+        self.assertNotIn("rows/s", err)
+        self.assertNotIn("\r", err)
+        self.assertIn("glove (detected), 70000 rows x 1", err)
+
+    def test_byte_order_mark_skipped(self):
+        # a UTF-8 byte order mark before the first line (Windows editors write one): the first word as written
+        out = tmp("bom.emb")
+        for name, data in {"bom.txt": b"2 2\nthe 1 2\nof 3 4\n", "bom.vec": b"2 2\r\nthe 1 2 \r\nof 3 4\r\n",
+                           "bom.glove": b"the 1 2\nof 3 4\n"}.items():
+            write_bytes(tmp(name), b"\xef\xbb\xbf" + data)
+            _, err = self.ok("build", "-f", "-o", out, tmp(name))
+            self.assertIn("(detected), 2 rows x 2", err, name)
+            np.testing.assert_array_equal(self.keyed_rows(out, [b"the", b"of"]), [[1, 2], [3, 4]], name)
 
 
 class TestExport(Base):

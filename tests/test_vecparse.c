@@ -321,6 +321,55 @@ Test(text, positions_of_rows)
 	cr_assert_eq(c.pos[1].offset, 10);
 }
 
+/* A UTF-8 byte order mark before the first line is skipped, in every text format and however the input is split
+ * between the head and reads (a byte at a time at most); anywhere else it is a character of a word. */
+Test(text, byte_order_mark_skipped)
+{
+	static const struct {
+		kind k;
+		const char *data;
+	} cases[] = {{TEXT, "\xEF\xBB\xBF" "2 2\nthe 1 2\nof 3 4\n"},
+	             {TEXT, "\xEF\xBB\xBF" "2 2\r\nthe 1 2 \r\nof 3 4\r\n"}, /* fastText .vec, Windows line ends */
+	             {GLOVE, "\xEF\xBB\xBF" "the 1 2\nof 3 4\n"}};
+	char *path = tu_path("bom");
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t len = strlen(cases[i].data);
+		for (size_t head = 0; head <= len; head++) {
+			tu_write_file(path, cases[i].data + head, len - head);
+			int fd = open(path, O_RDONLY);
+			cr_assert(fd >= 0);
+			collect c;
+			ok(parse_in(cases[i].k, &(es_vec_input){.fd = fd, .head = (const uint8_t *)cases[i].data,
+			                                         .head_len = head},
+			            &(es_vec_options){.buffer_bytes = 1}, &c));
+			close(fd);
+			cr_assert_eq(c.rows, 2, "case %zu, head %zu", i, head);
+			cr_assert_eq(c.dim, 2);
+			key_is(&c, 0, "the");
+			key_is(&c, 1, "of");
+			cr_assert_eq(c.values[3], 4.0f);
+			cr_assert_eq(c.pos[0].line, cases[i].k == GLOVE ? 1 : 2);
+		}
+		cr_assert_eq(es_detect_vector_format((const uint8_t *)cases[i].data, len, true),
+		             cases[i].k == GLOVE ? ES_VEC_GLOVE : ES_VEC_TEXT_HEADER);
+	}
+	free(path);
+	collect c;
+	/* Offsets still count every byte of the input. */
+	ok(parse_str(GLOVE, "\xEF\xBB\xBF" "a 1\n", NULL, &c));
+	cr_assert_eq(c.pos[0].offset, 3);
+	/* Only the first one: a later mark is part of its word (U+FEFF), as in any other line. */
+	ok(parse_str(GLOVE, "a 1\n\xEF\xBB\xBF" "b 2\n", NULL, &c));
+	key_is(&c, 1, "\xEF\xBB\xBF" "b");
+	ok(parse_str(GLOVE, "\xEF\xBB\xBF" "\xEF\xBB\xBF" "a 1\n", NULL, &c));
+	key_is(&c, 0, "\xEF\xBB\xBF" "a");
+	fails(parse_str(TEXT, "\xEF\xBB\xBF", NULL, &c), EMBSTORE_BAD_INPUT, "the input is empty");
+	fails(parse_str(GLOVE, "\xEF\xBB\xBF", NULL, &c), EMBSTORE_BAD_INPUT, "the input is empty");
+	/* A mark is no text in word2vec binary: its header is refused as it stands. */
+	fails(parse(W2V, "\xEF\xBB\xBF" "1 1\na \0\0\x80\x3f", 13, NULL, &c), EMBSTORE_BAD_INPUT,
+	      "the header should be");
+}
+
 Test(text, header_count_mismatch_both_ways)
 {
 	collect c;
