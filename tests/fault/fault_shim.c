@@ -127,6 +127,7 @@ void *__real_calloc(size_t count, size_t size);
 void *__real_realloc(void *p, size_t n);
 char *__real_strdup(const char *s);
 char *__real_strndup(const char *s, size_t n);
+int __real_posix_memalign(void **p, size_t align, size_t n);
 
 ssize_t __wrap_write(int fd, const void *buf, size_t n);
 ssize_t __wrap_pwrite(int fd, const void *buf, size_t n, off_t off);
@@ -143,6 +144,7 @@ void *__wrap_calloc(size_t count, size_t size);
 void *__wrap_realloc(void *p, size_t n);
 char *__wrap_strdup(const char *s);
 char *__wrap_strndup(const char *s, size_t n);
+int __wrap_posix_memalign(void **p, size_t align, size_t n);
 
 ssize_t __wrap_write(int fd, const void *buf, size_t n)
 {
@@ -238,4 +240,9 @@ char *__wrap_strdup(const char *s)
 char *__wrap_strndup(const char *s, size_t n)
 {
 	return alloc_fails() ? NULL : __real_strndup(s, n);
+}
+
+int __wrap_posix_memalign(void **p, size_t align, size_t n)
+{
+	return alloc_fails() ? ENOMEM : __real_posix_memalign(p, align, n);
 }
