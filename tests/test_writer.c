@@ -18,35 +18,17 @@
 #include "fault_shim.h"
 #include "testutil.h"
 
-/* A directory of its own per test, so stray temporaries are easy to count. */
-static char *fresh_dir(const char *name)
-{
-	char *d = tu_path(name);
-	cr_assert_eq(mkdir(d, 0755), 0);
-	return d;
-}
-
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	cr_assert_not_null(d);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
-
-static char *join(const char *dir, const char *name)
-{
-	char *p = malloc(strlen(dir) + strlen(name) + 2);
-	sprintf(p, "%s/%s", dir, name);
-	return p;
-}
-
 static const char previous[] = "the previous file, which must survive";
+
+/* `name`, a directory of its own (so that stray temporaries are easy to count), holding out.emb, the previous
+ * file; returns the path of out.emb. */
+static char *previous_file(const char *name, char **dir)
+{
+	*dir = tu_fresh_dir(name);
+	char *path = tu_join(*dir, "out.emb");
+	tu_write_file(path, previous, sizeof previous);
+	return path;
+}
 
 static void assert_previous_intact(const char *dir, const char *path)
 {
@@ -55,7 +37,7 @@ static void assert_previous_intact(const char *dir, const char *path)
 	cr_assert_eq(len, sizeof previous);
 	cr_assert_eq(memcmp(b, previous, len), 0);
 	free(b);
-	cr_assert_eq(count_entries(dir), 1, "a temporary file was left behind");
+	cr_assert_eq(tu_count_entries(dir), 1, "a temporary file was left behind");
 }
 
 static embstore_writer *start(const char *path)
@@ -70,10 +52,9 @@ static embstore_writer *start(const char *path)
 
 Test(writer, abandoned_build_leaves_previous_file)
 {
-	char *dir = fresh_dir("abandoned"), *path = join(dir, "out.emb");
-	tu_write_file(path, previous, sizeof previous);
+	char *dir, *path = previous_file("abandoned", &dir);
 	embstore_writer *w = start(path);
-	cr_assert_leq(count_entries(dir), 2); /* at most a temporary while building (none with O_TMPFILE) */
+	cr_assert_leq(tu_count_entries(dir), 2); /* at most a temporary while building (none with O_TMPFILE) */
 	embstore_writer_free(w);
 	assert_previous_intact(dir, path);
 	free(path);
@@ -82,8 +63,7 @@ Test(writer, abandoned_build_leaves_previous_file)
 
 Test(writer, failed_append_fails_the_writer)
 {
-	char *dir = fresh_dir("failed"), *path = join(dir, "out.emb");
-	tu_write_file(path, previous, sizeof previous);
+	char *dir, *path = previous_file("failed", &dir);
 	embstore_writer *w = start(path);
 	float bad[4] = {1, NAN, 3, 4};
 	cr_expect_eq(embstore_writer_append(w, bad, EMBSTORE_F32, 1, 0), EMBSTORE_NON_FINITE);
@@ -98,8 +78,7 @@ Test(writer, failed_append_fails_the_writer)
 
 Test(writer, short_table_fails_finish)
 {
-	char *dir = fresh_dir("short"), *path = join(dir, "out.emb");
-	tu_write_file(path, previous, sizeof previous);
+	char *dir, *path = previous_file("short", &dir);
 	embstore_writer *w = start(path); /* 1 of 3 rows */
 	cr_expect_eq(embstore_writer_finish(w), EMBSTORE_STATE);
 	embstore_writer_free(w);
@@ -108,15 +87,16 @@ Test(writer, short_table_fails_finish)
 	free(dir);
 }
 
-Test(writer, killed_build_leaves_previous_file)
+/* Starts a build of `path` in a child process (named: with the named temporary of a file system without
+ * O_TMPFILE), kills it mid-build and reaps it; returns its pid. */
+static pid_t kill_mid_build(const char *path, bool named)
 {
-	char *dir = fresh_dir("killed"), *path = join(dir, "out.emb");
-	tu_write_file(path, previous, sizeof previous);
 	int pipefd[2];
 	cr_assert_eq(pipe(pipefd), 0);
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
+		fault_refuse_tmpfile(named);
 		embstore_writer *w = start(path);
 		(void)w;
 		char c = 'x';
@@ -128,42 +108,20 @@ Test(writer, killed_build_leaves_previous_file)
 	char c;
 	cr_assert_eq(read(pipefd[0], &c, 1), 1);
 	kill(pid, SIGKILL);
-	int status;
-	waitpid(pid, &status, 0);
-	size_t len;
-	uint8_t *b = tu_read_file(path, &len);
-	cr_assert_eq(len, sizeof previous);
-	cr_assert_eq(memcmp(b, previous, len), 0);
-	free(b);
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	return pid;
+}
+
+Test(writer, killed_build_leaves_previous_file)
+{
+	char *dir, *path = previous_file("killed", &dir);
+	kill_mid_build(path, false);
 	/* Where the file system has O_TMPFILE (ext4, xfs, btrfs, tmpfs), not even a temporary survives. */
-	cr_expect_eq(count_entries(dir), 1, "the killed build left a temporary file");
+	assert_previous_intact(dir, path);
 	free(path);
 	free(dir);
-}
-
-Test(writer, success_replaces_previous_file)
-{
-	char *dir = fresh_dir("replace"), *path = join(dir, "out.emb");
-	tu_write_file(path, previous, sizeof previous);
-	embstore *old;
-	embstore_writer *w = start(path);
-	float rows[8] = {5, 6, 7, 8, -1, -2, -3, -4};
-	cr_assert_eq(embstore_writer_append(w, rows, EMBSTORE_F32, 2, 0), EMBSTORE_OK);
-	cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
-	embstore_writer_free(w);
-	cr_assert_eq(count_entries(dir), 1);
-	cr_assert_eq(embstore_open(path, EMBSTORE_OPEN_VERIFY, &old), EMBSTORE_OK);
-	embstore_close(old);
-	free(path);
-	free(dir);
-}
-
-Test(writer, unwritable_destination)
-{
-	embstore_writer *w = NULL;
-	cr_expect_eq(embstore_writer_create("/nonexistent-dir/x.emb", &w), EMBSTORE_IO);
-	cr_expect_null(w);
-	cr_expect_eq(embstore_writer_create("", &w), EMBSTORE_INVALID_ARGUMENT);
 }
 
 /* A complete store at `path`, different from `previous`. */
@@ -183,6 +141,24 @@ static void assert_store(const char *path)
 	embstore_close(s);
 }
 
+Test(writer, success_replaces_previous_file)
+{
+	char *dir, *path = previous_file("replace", &dir);
+	build(path);
+	cr_assert_eq(tu_count_entries(dir), 1);
+	assert_store(path);
+	free(path);
+	free(dir);
+}
+
+Test(writer, unwritable_destination)
+{
+	embstore_writer *w = NULL;
+	cr_expect_eq(embstore_writer_create("/nonexistent-dir/x.emb", &w), EMBSTORE_IO);
+	cr_expect_null(w);
+	cr_expect_eq(embstore_writer_create("", &w), EMBSTORE_INVALID_ARGUMENT);
+}
+
 static mode_t mode_of(const char *path)
 {
 	struct stat sb;
@@ -200,7 +176,7 @@ ParameterizedTestParameters(writer, keeps_permission_bits)
 ParameterizedTest(bool *named, writer, keeps_permission_bits)
 {
 	fault_refuse_tmpfile(*named);
-	char *dir = fresh_dir("mode"), *path = join(dir, "out.emb");
+	char *dir = tu_fresh_dir("mode"), *path = tu_join(dir, "out.emb");
 	static const mode_t modes[] = {0600, 0640, 0604};
 	for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
 		tu_write_file(path, previous, sizeof previous);
@@ -215,7 +191,7 @@ ParameterizedTest(bool *named, writer, keeps_permission_bits)
 	build(path);
 	umask(old_mask);
 	cr_expect_eq(mode_of(path), 0640);
-	cr_expect_eq(count_entries(dir), 1);
+	cr_expect_eq(tu_count_entries(dir), 1);
 	free(path);
 	free(dir);
 }
@@ -240,9 +216,9 @@ ParameterizedTestParameters(writer, replaces_symlink_target)
 ParameterizedTest(bool *named, writer, replaces_symlink_target)
 {
 	fault_refuse_tmpfile(*named);
-	char *links = fresh_dir("links"), *stores = fresh_dir("stores");
-	char *out = join(links, "out.emb"), *chain = join(links, "chain.emb"), *fresh = join(links, "new.emb");
-	char *real = join(stores, "real.emb"), *real_new = join(stores, "new.emb");
+	char *links = tu_fresh_dir("links"), *stores = tu_fresh_dir("stores");
+	char *out = tu_join(links, "out.emb"), *chain = tu_join(links, "chain.emb"), *fresh = tu_join(links, "new.emb");
+	char *real = tu_join(stores, "real.emb"), *real_new = tu_join(stores, "new.emb");
 	tu_write_file(real, previous, sizeof previous);
 	cr_assert_eq(chmod(real, 0600), 0);
 	cr_assert_eq(symlink("../stores/real.emb", out), 0);
@@ -264,8 +240,8 @@ ParameterizedTest(bool *named, writer, replaces_symlink_target)
 	assert_link(fresh, "../stores/new.emb");
 	assert_store(real_new);
 
-	cr_expect_eq(count_entries(links), 3, "a temporary file was left beside the links");
-	cr_expect_eq(count_entries(stores), 2, "a temporary file was left beside the stores");
+	cr_expect_eq(tu_count_entries(links), 3, "a temporary file was left beside the links");
+	cr_expect_eq(tu_count_entries(stores), 2, "a temporary file was left beside the stores");
 	free(out);
 	free(chain);
 	free(fresh);
@@ -277,7 +253,7 @@ ParameterizedTest(bool *named, writer, replaces_symlink_target)
 
 Test(writer, symlink_loop_is_an_error)
 {
-	char *dir = fresh_dir("loop"), *a = join(dir, "a.emb"), *b = join(dir, "b.emb");
+	char *dir = tu_fresh_dir("loop"), *a = tu_join(dir, "a.emb"), *b = tu_join(dir, "b.emb");
 	cr_assert_eq(symlink("b.emb", a), 0);
 	cr_assert_eq(symlink("a.emb", b), 0);
 	embstore_writer *w = NULL;
@@ -285,7 +261,7 @@ Test(writer, symlink_loop_is_an_error)
 	cr_expect_eq(errno, ELOOP);
 	cr_expect(strstr(embstore_error_detail(), a), "the detail '%s' does not name %s", embstore_error_detail(), a);
 	cr_expect_null(w);
-	cr_expect_eq(count_entries(dir), 2);
+	cr_expect_eq(tu_count_entries(dir), 2);
 	free(a);
 	free(b);
 	free(dir);
@@ -304,7 +280,7 @@ static pid_t dead_pid(void)
 
 static bool exists(const char *dir, const char *name)
 {
-	char *p = join(dir, name);
+	char *p = tu_join(dir, name);
 	struct stat sb;
 	bool found = lstat(p, &sb) == 0;
 	free(p);
@@ -313,7 +289,7 @@ static bool exists(const char *dir, const char *name)
 
 static void make_entry(const char *dir, const char *name, char type)
 {
-	char *p = join(dir, name);
+	char *p = tu_join(dir, name);
 	if (type == 'f')
 		tu_write_file(p, previous, sizeof previous);
 	else if (type == 'd')
@@ -325,7 +301,7 @@ static void make_entry(const char *dir, const char *name, char type)
 
 Test(writer, removes_stale_temporaries_of_dead_builds_only)
 {
-	char *dir = fresh_dir("stale"), *path = join(dir, "out.emb");
+	char *dir = tu_fresh_dir("stale"), *path = tu_join(dir, "out.emb");
 	long dead = dead_pid(), self = getpid(), parent = getppid();
 	struct {
 		char name[64];
@@ -358,7 +334,7 @@ Test(writer, removes_stale_temporaries_of_dead_builds_only)
 		cr_expect_eq(exists(dir, entries[i].name), !entries[i].removed, "%s %s", entries[i].name,
 		             entries[i].removed ? "was kept" : "was removed");
 	cr_expect(exists(dir, live[0]) && exists(dir, live[1]), "a live build's temporary was removed");
-	cr_expect_eq(count_entries(dir), 1 + (int)n - 2 + 2);
+	cr_expect_eq(tu_count_entries(dir), 1 + (int)n - 2 + 2);
 	free(path);
 	free(dir);
 }
@@ -367,11 +343,11 @@ Test(writer, keeps_stale_temporaries_of_other_users)
 {
 	if (geteuid() != 0)
 		cr_skip_test("needs root, to give a file to another user");
-	char *dir = fresh_dir("others"), *path = join(dir, "out.emb");
+	char *dir = tu_fresh_dir("others"), *path = tu_join(dir, "out.emb");
 	char name[64];
 	snprintf(name, sizeof name, ".out.emb.%ld.0.tmp", (long)dead_pid());
 	make_entry(dir, name, 'f');
-	char *p = join(dir, name);
+	char *p = tu_join(dir, name);
 	cr_assert_eq(chown(p, 65534, 65534), 0);
 	build(path);
 	cr_expect(exists(dir, name), "another user's temporary was removed");
@@ -383,26 +359,8 @@ Test(writer, keeps_stale_temporaries_of_other_users)
 /* Without O_TMPFILE a killed build leaves its named temporary; the next build in the directory removes it. */
 Test(writer, next_build_removes_killed_builds_temporary)
 {
-	char *dir = fresh_dir("killed-named"), *path = join(dir, "out.emb");
-	tu_write_file(path, previous, sizeof previous);
-	int pipefd[2];
-	cr_assert_eq(pipe(pipefd), 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		fault_refuse_tmpfile(true);
-		embstore_writer *w = start(path);
-		(void)w;
-		char c = 'x';
-		if (write(pipefd[1], &c, 1) != 1)
-			_exit(3);
-		pause();
-		_exit(0);
-	}
-	char c;
-	cr_assert_eq(read(pipefd[0], &c, 1), 1);
-	kill(pid, SIGKILL);
-	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	char *dir, *path = previous_file("killed-named", &dir);
+	pid_t pid = kill_mid_build(path, true);
 	char prefix[64];
 	snprintf(prefix, sizeof prefix, ".out.emb.%ld.", (long)pid);
 	DIR *d = opendir(dir);
@@ -414,7 +372,7 @@ Test(writer, next_build_removes_killed_builds_temporary)
 	cr_assert_eq(left, 1, "the killed build left no temporary named %s*", prefix);
 	build(path);
 	assert_store(path);
-	cr_expect_eq(count_entries(dir), 1, "the killed build's temporary is still there");
+	cr_expect_eq(tu_count_entries(dir), 1, "the killed build's temporary is still there");
 	free(path);
 	free(dir);
 }

@@ -3,9 +3,11 @@
 
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -35,10 +37,33 @@ const char *tu_tmpdir(void)
 
 char *tu_path(const char *name)
 {
-	char *p = malloc(strlen(tu_tmpdir()) + strlen(name) + 2);
+	return tu_join(tu_tmpdir(), name);
+}
+
+char *tu_fresh_dir(const char *name)
+{
+	char *d = tu_path(name);
+	cr_assert_eq(mkdir(d, 0755), 0, "mkdir %s", d);
+	return d;
+}
+
+char *tu_join(const char *dir, const char *name)
+{
+	char *p = malloc(strlen(dir) + strlen(name) + 2);
 	cr_assert_not_null(p);
-	sprintf(p, "%s/%s", tu_tmpdir(), name);
+	sprintf(p, "%s/%s", dir, name);
 	return p;
+}
+
+int tu_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d, "opendir %s", dir);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
 }
 
 uint8_t *tu_read_file(const char *path, size_t *len)

@@ -11,6 +11,11 @@
 /* A fresh directory under $TMPDIR (removed at exit) and a path inside it. */
 const char *tu_tmpdir(void);
 char *tu_path(const char *name); /* malloc'd */
+/* tu_path(name) made a directory, for a test that counts what is left in it (a temporary left behind). */
+char *tu_fresh_dir(const char *name); /* malloc'd */
+char *tu_join(const char *dir, const char *name); /* "dir/name", malloc'd */
+/* The entries of dir, but for . and .. */
+int tu_count_entries(const char *dir);
 
 /* Whole-file I/O; abort the test on failure. */
 uint8_t *tu_read_file(const char *path, size_t *len);
