@@ -14,31 +14,6 @@
 
 #include "testutil.h"
 
-/* Writes `len` bytes into fd from a child process, then exits it; returns the child's pid. */
-static pid_t feed(int fd, const void *p, size_t len)
-{
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		const uint8_t *b = p;
-		while (len > 0) {
-			ssize_t k = write(fd, b, len);
-			if (k <= 0)
-				_exit(1);
-			b += k;
-			len -= (size_t)k;
-		}
-		_exit(0);
-	}
-	return pid;
-}
-
-static void reap(pid_t pid)
-{
-	int status;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-}
-
 /* Opens the store at path and returns row r, column c of its table 0 as f32. */
 static float stored(const char *path, uint64_t r, uint32_t c)
 {
@@ -61,18 +36,15 @@ Test(import, npy_from_a_pipe)
 {
 	uint8_t buf[512];
 	size_t len = tu_make_npy(buf, "<f4", 2, 3, values, 4);
-	int fds[2];
-	cr_assert_eq(pipe(fds), 0);
-	pid_t child = feed(fds[1], buf, len);
-	close(fds[1]);
+	pid_t child;
+	int fd = tu_piped(buf, len, &child);
 	char *path = tu_path("pipe.emb");
 	embstore_writer *w;
 	cr_assert_eq(embstore_writer_create(path, &w), EMBSTORE_OK);
-	cr_assert_eq(embstore_writer_import_npy_fd(w, "p", fds[0], 0), EMBSTORE_OK, "%s", embstore_error_detail());
+	cr_assert_eq(embstore_writer_import_npy_fd(w, "p", fd, 0), EMBSTORE_OK, "%s", embstore_error_detail());
 	cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
 	embstore_writer_free(w);
-	close(fds[0]);
-	reap(child);
+	tu_reap(fd, child);
 	cr_expect_eq(stored(path, 1, 2), -7.0f);
 	free(path);
 }
@@ -94,7 +66,7 @@ Test(import, raw_from_a_fifo_path, .timeout = 30)
 	             embstore_error_detail());
 	cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
 	embstore_writer_free(w);
-	reap(child);
+	cr_assert_eq(waitpid(child, NULL, 0), child);
 	cr_expect_eq(stored(path, 2, 1), -7.0f);
 	free(path);
 	free(fifo);
@@ -106,19 +78,16 @@ Test(import, stream_length_must_match)
 	uint8_t buf[512];
 	size_t len = tu_make_npy(buf, "<f4", 2, 3, values, 4);
 	for (int extra = -1; extra <= 1; extra += 2) {
-		int fds[2];
-		cr_assert_eq(pipe(fds), 0);
-		pid_t child = feed(fds[1], buf, len + (size_t)extra);
-		close(fds[1]);
+		pid_t child;
+		int fd = tu_piped(buf, len + (size_t)extra, &child);
 		char *path = tu_path("short.emb");
 		embstore_writer *w;
 		cr_assert_eq(embstore_writer_create(path, &w), EMBSTORE_OK);
-		cr_expect_eq(embstore_writer_import_npy_fd(w, "p", fds[0], 0), EMBSTORE_BAD_INPUT);
+		cr_expect_eq(embstore_writer_import_npy_fd(w, "p", fd, 0), EMBSTORE_BAD_INPUT);
 		const char *want = extra < 0 ? "input ends after" : "input is longer than";
 		cr_expect(strstr(embstore_error_detail(), want), "'%s' lacks '%s'", embstore_error_detail(), want);
 		embstore_writer_free(w);
-		close(fds[0]);
-		reap(child);
+		tu_reap(fd, child);
 		cr_expect_eq(access(path, F_OK), -1, "a failed build left %s", path);
 		free(path);
 	}

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "safetensors.h"
@@ -332,29 +331,89 @@ static void expect_table(const embstore *s, const char *name, uint64_t rows, uin
 	free(row);
 }
 
-/* Reads every table of the reader's file into a store at `out`, then checks its values. */
-static void import_all(es_st_reader *r, const char *out)
-{
-	const es_st_file *f = es_st_reader_file(r);
+/* A reader of a safetensors input (a file, or a pipe a child feeds) whose tables go, through `sink`, into a store
+ * being written at `out`. */
+typedef struct reading {
+	int fd;
+	pid_t child; /* feeding the pipe; 0 for a file */
+	es_st_reader *r;
+	const es_st_file *f;
+	char *out;
 	embstore_writer *w;
-	cr_assert_eq(embstore_writer_create(out, &w), EMBSTORE_OK);
-	store_sink ss = {.w = w};
-	es_rows_sink sink = {&ss, sink_begin, sink_rows};
+	store_sink ss;
+	es_rows_sink sink;
+} reading;
+
+/* Opens the reader of fd (`in` names it in details) and a writer at tu_path(out). */
+static void start(reading *rd, int fd, pid_t child, const char *in, const char *out)
+{
+	cr_assert_geq(fd, 0);
+	*rd = (reading){.fd = fd, .child = child, .out = tu_path(out)};
+	cr_assert_eq(es_st_open(fd, in, &rd->r), EMBSTORE_OK, "%s", embstore_error_detail());
+	rd->f = es_st_reader_file(rd->r);
+	cr_assert_eq(embstore_writer_create(rd->out, &rd->w), EMBSTORE_OK);
+	rd->ss.w = rd->w;
+	rd->sink = (es_rows_sink){&rd->ss, sink_begin, sink_rows};
+}
+
+static void read_file(reading *rd, const char *in, const char *out)
+{
+	start(rd, open(in, O_RDONLY), 0, in, out);
+}
+
+static void read_pipe(reading *rd, const void *bytes, size_t len, const char *out)
+{
+	pid_t child;
+	int fd = tu_piped(bytes, len, &child);
+	start(rd, fd, child, NULL, out);
+}
+
+/* Reads the first `rows` rows (0: all) of tensor `name` into the store. */
+static embstore_status read_table(reading *rd, const char *name, uint64_t rows)
+{
+	const es_st_tensor *t = es_st_find(rd->f, name);
+	cr_assert_not_null(t, "no tensor '%s'", name);
+	return es_st_read_table(rd->r, t, rows, &rd->sink);
+}
+
+/* Drops the store unfinished, closes the reader and its input. */
+static void stop(reading *rd)
+{
+	embstore_writer_free(rd->w);
+	es_st_close(rd->r);
+	if (rd->child)
+		tu_reap(rd->fd, rd->child);
+	else
+		close(rd->fd);
+	free(rd->out);
+}
+
+/* Finishes the store, then stops; returns the store, opened and verified. */
+static embstore *finish(reading *rd)
+{
+	cr_assert_eq(embstore_writer_finish(rd->w), EMBSTORE_OK, "%s", embstore_error_detail());
+	embstore *s;
+	cr_assert_eq(embstore_open(rd->out, EMBSTORE_OPEN_VERIFY, &s), EMBSTORE_OK, "%s", embstore_error_detail());
+	stop(rd);
+	return s;
+}
+
+/* Reads every table of the input into the store, finishes it, then checks its values. */
+static void import_all(reading *rd)
+{
 	size_t imported = 0;
-	for (size_t i = 0; i < f->tensor_count; i++) {
+	for (size_t i = 0; i < rd->f->tensor_count; i++) {
 		uint64_t rows, cols;
 		embstore_dtype src;
-		if (es_st_table_shape(&f->tensors[i], &rows, &cols, &src) != EMBSTORE_OK)
+		if (es_st_table_shape(&rd->f->tensors[i], &rows, &cols, &src) != EMBSTORE_OK)
 			continue;
-		cr_assert_eq(es_st_read_table(r, &f->tensors[i], 0, &sink), EMBSTORE_OK, "%s", embstore_error_detail());
+		cr_assert_eq(es_st_read_table(rd->r, &rd->f->tensors[i], 0, &rd->sink), EMBSTORE_OK, "%s",
+		             embstore_error_detail());
 		imported++;
 	}
-	cr_assert_eq(es_st_finish(r), EMBSTORE_OK, "%s", embstore_error_detail());
+	cr_assert_eq(es_st_finish(rd->r), EMBSTORE_OK, "%s", embstore_error_detail());
 	cr_assert_eq(imported, 4);
-	cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK, "%s", embstore_error_detail());
-	embstore_writer_free(w);
-	embstore *s;
-	cr_assert_eq(embstore_open(out, EMBSTORE_OPEN_VERIFY, &s), EMBSTORE_OK);
+	embstore *s = finish(rd);
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
 		expect_table(s, tables[i].name, tables[i].rows, tables[i].cols, tables[i].salt);
 	embstore_close(s);
@@ -362,53 +421,33 @@ static void import_all(es_st_reader *r, const char *out)
 
 Test(safetensors, reads_the_fixture_from_a_file)
 {
-	int fd = open(FIXTURE, O_RDONLY);
-	cr_assert_geq(fd, 0);
-	es_st_reader *r;
-	cr_assert_eq(es_st_open(fd, FIXTURE, &r), EMBSTORE_OK, "%s", embstore_error_detail());
-	const es_st_file *f = es_st_reader_file(r);
+	reading rd;
+	read_file(&rd, FIXTURE, "file.emb");
 	const char *order[] = {"z.f64", "a.f32", "bias", "m.f16", "m.bf16", "ids", "none"};
-	cr_assert_eq(f->tensor_count, 7);
+	cr_assert_eq(rd.f->tensor_count, 7);
 	for (size_t i = 0; i < 7; i++)
-		cr_expect_str_eq(f->tensors[i].name, order[i]);
-	cr_assert_eq(f->meta_count, 2);
-	cr_expect_str_eq(f->meta[0].key, "format");
-	cr_expect_str_eq(f->meta[1].value, "tests/data/make_safetensors.py");
-	char *out = tu_path("file.emb");
-	import_all(r, out);
-	es_st_close(r);
-	close(fd);
-	free(out);
+		cr_expect_str_eq(rd.f->tensors[i].name, order[i]);
+	cr_assert_eq(rd.f->meta_count, 2);
+	cr_expect_str_eq(rd.f->meta[0].key, "format");
+	cr_expect_str_eq(rd.f->meta[1].value, "tests/data/make_safetensors.py");
+	import_all(&rd);
 }
 
 /* A regular file is read with pread: any tensor, in any order, and the first rows only when asked. */
 Test(safetensors, a_file_is_read_in_any_order)
 {
-	int fd = open(FIXTURE, O_RDONLY);
-	es_st_reader *r;
-	cr_assert_eq(es_st_open(fd, FIXTURE, &r), EMBSTORE_OK, "%s", embstore_error_detail());
-	const es_st_file *f = es_st_reader_file(r);
-	char *out = tu_path("order.emb");
-	embstore_writer *w;
-	cr_assert_eq(embstore_writer_create(out, &w), EMBSTORE_OK);
-	store_sink ss = {.w = w};
-	es_rows_sink sink = {&ss, sink_begin, sink_rows};
-	cr_assert_eq(es_st_read_table(r, es_st_find(f, "m.bf16"), 0, &sink), EMBSTORE_OK, "%s", embstore_error_detail());
-	cr_assert_eq(es_st_read_table(r, es_st_find(f, "a.f32"), 2, &sink), EMBSTORE_OK, "%s", embstore_error_detail());
-	cr_expect_eq(ss.rows_seen, 4 + 2);
-	cr_expect_eq(es_st_read_table(r, es_st_find(f, "bias"), 0, &sink), EMBSTORE_BAD_INPUT);
+	reading rd;
+	read_file(&rd, FIXTURE, "order.emb");
+	cr_assert_eq(read_table(&rd, "m.bf16", 0), EMBSTORE_OK, "%s", embstore_error_detail());
+	cr_assert_eq(read_table(&rd, "a.f32", 2), EMBSTORE_OK, "%s", embstore_error_detail());
+	cr_expect_eq(rd.ss.rows_seen, 4 + 2);
+	cr_expect_eq(read_table(&rd, "bias", 0), EMBSTORE_BAD_INPUT);
 	cr_expect(strstr(embstore_error_detail(), "'bias' is 1-D"), "%s", embstore_error_detail());
-	cr_assert_eq(es_st_finish(r), EMBSTORE_OK);
-	cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
-	embstore_writer_free(w);
-	es_st_close(r);
-	close(fd);
-	embstore *s;
-	cr_assert_eq(embstore_open(out, EMBSTORE_OPEN_VERIFY, &s), EMBSTORE_OK);
+	cr_assert_eq(es_st_finish(rd.r), EMBSTORE_OK);
+	embstore *s = finish(&rd);
 	expect_table(s, "m.bf16", 4, 3, 3);
 	expect_table(s, "a.f32", 2, 4, 1);
 	embstore_close(s);
-	free(out);
 }
 
 /* The file need not start at offset 0 of the descriptor. */
@@ -423,69 +462,23 @@ Test(safetensors, a_file_is_read_from_the_descriptor_position)
 	tu_write_file(in, shifted, len + 5);
 	int fd = open(in, O_RDONLY);
 	cr_assert_eq(lseek(fd, 5, SEEK_SET), 5);
-	es_st_reader *r;
-	cr_assert_eq(es_st_open(fd, in, &r), EMBSTORE_OK, "%s", embstore_error_detail());
-	char *out = tu_path("shifted.emb");
-	import_all(r, out);
-	es_st_close(r);
-	close(fd);
+	reading rd;
+	start(&rd, fd, 0, in, "shifted.emb");
+	import_all(&rd);
 	free(bytes);
 	free(shifted);
 	free(in);
-	free(out);
-}
-
-/* Writes `len` bytes into fd from a child process; returns its pid. */
-static pid_t feed(int fd, const void *p, size_t len)
-{
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		const uint8_t *b = p;
-		while (len > 0) {
-			ssize_t k = write(fd, b, len);
-			if (k <= 0)
-				_exit(1);
-			b += k;
-			len -= (size_t)k;
-		}
-		_exit(0);
-	}
-	return pid;
-}
-
-/* The read end of a pipe fed `len` bytes of `bytes` by a child (*child). */
-static int piped(const uint8_t *bytes, size_t len, pid_t *child)
-{
-	int fds[2];
-	cr_assert_eq(pipe(fds), 0);
-	*child = feed(fds[1], bytes, len);
-	close(fds[1]);
-	return fds[0];
-}
-
-static void reap(int fd, pid_t child)
-{
-	close(fd); /* a child still writing gets EPIPE and ends */
-	int status;
-	cr_assert_eq(waitpid(child, &status, 0), child);
 }
 
 Test(safetensors, reads_the_fixture_from_a_pipe, .timeout = 30)
 {
 	size_t len;
 	uint8_t *bytes = tu_read_file(FIXTURE, &len);
-	pid_t child;
-	int fd = piped(bytes, len, &child);
-	es_st_reader *r;
-	cr_assert_eq(es_st_open(fd, NULL, &r), EMBSTORE_OK, "%s", embstore_error_detail());
-	cr_expect_eq(es_st_reader_file(r)->data_size, len - 8 - es_le64(bytes));
-	char *out = tu_path("pipe.emb");
-	import_all(r, out);
-	es_st_close(r);
-	reap(fd, child);
+	reading rd;
+	read_pipe(&rd, bytes, len, "pipe.emb");
+	cr_expect_eq(rd.f->data_size, len - 8 - es_le64(bytes));
+	import_all(&rd);
 	free(bytes);
-	free(out);
 }
 
 /* A stream cannot go back: a tensor before what was read is refused, not silently misread. */
@@ -493,25 +486,14 @@ Test(safetensors, a_pipe_is_read_in_file_order, .timeout = 30)
 {
 	size_t len;
 	uint8_t *bytes = tu_read_file(FIXTURE, &len);
-	pid_t child;
-	int fd = piped(bytes, len, &child);
-	es_st_reader *r;
-	cr_assert_eq(es_st_open(fd, NULL, &r), EMBSTORE_OK, "%s", embstore_error_detail());
-	const es_st_file *f = es_st_reader_file(r);
-	char *out = tu_path("back.emb");
-	embstore_writer *w;
-	cr_assert_eq(embstore_writer_create(out, &w), EMBSTORE_OK);
-	store_sink ss = {.w = w};
-	es_rows_sink sink = {&ss, sink_begin, sink_rows};
-	cr_assert_eq(es_st_read_table(r, es_st_find(f, "m.f16"), 0, &sink), EMBSTORE_OK, "%s", embstore_error_detail());
-	cr_expect_eq(es_st_read_table(r, es_st_find(f, "a.f32"), 0, &sink), EMBSTORE_STATE);
+	reading rd;
+	read_pipe(&rd, bytes, len, "back.emb");
+	cr_assert_eq(read_table(&rd, "m.f16", 0), EMBSTORE_OK, "%s", embstore_error_detail());
+	cr_expect_eq(read_table(&rd, "a.f32", 0), EMBSTORE_STATE);
 	cr_expect(strstr(embstore_error_detail(), "tensor 'a.f32' lies before what was already read of a stream"), "%s",
 	          embstore_error_detail());
-	embstore_writer_free(w);
-	es_st_close(r);
-	reap(fd, child);
+	stop(&rd);
 	free(bytes);
-	free(out);
 }
 
 /* A stream must end where the tensors do, and may not end before. */
@@ -522,44 +504,25 @@ Test(safetensors, a_pipe_must_match_its_header, .timeout = 30)
 	uint8_t *longer = malloc(len + 1);
 	memcpy(longer, bytes, len);
 	longer[len] = 0;
-	char *out = tu_path("mismatch.emb");
 	for (int extra = -1; extra <= 1; extra += 2) {
-		pid_t child;
-		int fd = piped(longer, len + (size_t)extra, &child);
-		es_st_reader *r;
-		cr_assert_eq(es_st_open(fd, NULL, &r), EMBSTORE_OK, "%s", embstore_error_detail());
-		const es_st_file *f = es_st_reader_file(r);
-		embstore_writer *w;
-		cr_assert_eq(embstore_writer_create(out, &w), EMBSTORE_OK);
-		store_sink ss = {.w = w};
-		es_rows_sink sink = {&ss, sink_begin, sink_rows};
-		cr_assert_eq(es_st_read_table(r, es_st_find(f, "a.f32"), 0, &sink), EMBSTORE_OK);
-		embstore_status st = es_st_finish(r);
+		reading rd;
+		read_pipe(&rd, longer, len + (size_t)extra, "mismatch.emb");
+		cr_assert_eq(read_table(&rd, "a.f32", 0), EMBSTORE_OK);
+		embstore_status st = es_st_finish(rd.r);
 		cr_expect_eq(st, EMBSTORE_BAD_INPUT);
 		const char *want = extra < 0 ? "safetensors file ends after 815 bytes; its header says 816"
 		                             : "safetensors stream goes on after the 816 bytes its header accounts for";
 		cr_expect_str_eq(embstore_error_detail(), want);
-		embstore_writer_free(w);
-		es_st_close(r);
-		reap(fd, child);
+		stop(&rd);
 	}
 	/* Cut inside the tensor being read. */
-	pid_t child;
-	int fd = piped(bytes, len - 196, &child); /* 100 bytes of data: inside a.f32, [80, 160) */
-	es_st_reader *r;
-	cr_assert_eq(es_st_open(fd, NULL, &r), EMBSTORE_OK, "%s", embstore_error_detail());
-	embstore_writer *w;
-	cr_assert_eq(embstore_writer_create(out, &w), EMBSTORE_OK);
-	store_sink ss = {.w = w};
-	es_rows_sink sink = {&ss, sink_begin, sink_rows};
-	cr_expect_eq(es_st_read_table(r, es_st_find(es_st_reader_file(r), "a.f32"), 0, &sink), EMBSTORE_BAD_INPUT);
+	reading rd;
+	read_pipe(&rd, bytes, len - 196, "mismatch.emb"); /* 100 bytes of data: inside a.f32, [80, 160) */
+	cr_expect_eq(read_table(&rd, "a.f32", 0), EMBSTORE_BAD_INPUT);
 	cr_expect(strstr(embstore_error_detail(), "inside tensor 'a.f32'"), "%s", embstore_error_detail());
-	embstore_writer_free(w);
-	es_st_close(r);
-	reap(fd, child);
+	stop(&rd);
 	free(bytes);
 	free(longer);
-	free(out);
 }
 
 static embstore_status open_bytes(const void *bytes, size_t len)
@@ -666,28 +629,17 @@ Test(safetensors, written_files_read_back)
 			float v = value(r, c, 9);
 			memcpy(file + len + (r * 5 + c) * 4, &v, 4);
 		}
-	char *in = tu_path("written.safetensors"), *out = tu_path("written.emb");
+	char *in = tu_path("written.safetensors");
 	tu_write_file(in, file, len + data_size);
-	int fd = open(in, O_RDONLY);
-	es_st_reader *r;
-	cr_assert_eq(es_st_open(fd, in, &r), EMBSTORE_OK, "%s", embstore_error_detail());
-	embstore_writer *w;
-	cr_assert_eq(embstore_writer_create(out, &w), EMBSTORE_OK);
-	store_sink ss = {.w = w};
-	es_rows_sink sink = {&ss, sink_begin, sink_rows};
-	cr_assert_eq(es_st_read_table(r, &es_st_reader_file(r)->tensors[0], 0, &sink), EMBSTORE_OK);
-	cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
-	embstore_writer_free(w);
-	es_st_close(r);
-	close(fd);
-	embstore *s;
-	cr_assert_eq(embstore_open(out, 0, &s), EMBSTORE_OK);
+	reading rd;
+	read_file(&rd, in, "written.emb");
+	cr_assert_eq(read_table(&rd, "t", 0), EMBSTORE_OK);
+	embstore *s = finish(&rd);
 	expect_table(s, "t", 3, 5, 9);
 	embstore_close(s);
 	free(head);
 	free(file);
 	free(in);
-	free(out);
 }
 
 /* A tensor of more than one read batch (4 MiB), after one that a stream skips: the rows arrive whole and in order
@@ -709,36 +661,23 @@ Test(safetensors, large_tensors_arrive_in_batches, .timeout = 60)
 	for (uint64_t r = 0; r < 1100; r++)
 		for (uint64_t c = 0; c < 1000; c++)
 			*at++ = value(r, c, 5);
-	char *in = tu_path("large.safetensors"), *out = tu_path("large.emb");
+	char *in = tu_path("large.safetensors");
 	tu_write_file(in, file, total);
 	for (int from_pipe = 0; from_pipe <= 1; from_pipe++) {
-		pid_t child = 0;
-		int fd = from_pipe ? piped(file, total, &child) : open(in, O_RDONLY);
-		es_st_reader *r;
-		cr_assert_eq(es_st_open(fd, in, &r), EMBSTORE_OK, "%s", embstore_error_detail());
-		embstore_writer *w;
-		cr_assert_eq(embstore_writer_create(out, &w), EMBSTORE_OK);
-		store_sink ss = {.w = w};
-		es_rows_sink sink = {&ss, sink_begin, sink_rows};
-		cr_assert_eq(es_st_read_table(r, es_st_find(es_st_reader_file(r), "large"), 0, &sink), EMBSTORE_OK, "%s",
-		             embstore_error_detail());
-		cr_assert_eq(es_st_finish(r), EMBSTORE_OK, "%s", embstore_error_detail());
-		cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
-		embstore_writer_free(w);
-		es_st_close(r);
+		reading rd;
 		if (from_pipe)
-			reap(fd, child);
+			read_pipe(&rd, file, total, "large.emb");
 		else
-			close(fd);
-		embstore *s;
-		cr_assert_eq(embstore_open(out, 0, &s), EMBSTORE_OK);
+			read_file(&rd, in, "large.emb");
+		cr_assert_eq(read_table(&rd, "large", 0), EMBSTORE_OK, "%s", embstore_error_detail());
+		cr_assert_eq(es_st_finish(rd.r), EMBSTORE_OK, "%s", embstore_error_detail());
+		embstore *s = finish(&rd);
 		expect_table(s, "large", 1100, 1000, 5);
 		embstore_close(s);
 	}
 	free(head);
 	free(file);
 	free(in);
-	free(out);
 }
 
 Test(safetensors, the_writer_refuses_bad_tensors)

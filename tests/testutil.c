@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -87,6 +88,34 @@ void tu_write_file(const char *path, const void *data, size_t len)
 	cr_assert_not_null(f);
 	cr_assert_eq(fwrite(data, 1, len, f), len);
 	cr_assert_eq(fclose(f), 0);
+}
+
+int tu_piped(const void *bytes, size_t len, pid_t *child)
+{
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		for (const uint8_t *b = bytes; len > 0;) {
+			ssize_t k = write(fds[1], b, len);
+			if (k <= 0)
+				_exit(1);
+			b += k;
+			len -= (size_t)k;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	*child = pid;
+	return fds[0];
+}
+
+void tu_reap(int fd, pid_t child)
+{
+	close(fd);
+	cr_assert_eq(waitpid(child, NULL, 0), child);
 }
 
 uint64_t tu_rand(uint64_t *s)

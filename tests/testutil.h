@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "embstore.h"
 
@@ -20,6 +21,12 @@ int tu_count_entries(const char *dir);
 /* Whole-file I/O; abort the test on failure. */
 uint8_t *tu_read_file(const char *path, size_t *len);
 void tu_write_file(const char *path, const void *data, size_t len);
+
+/* The read end of a pipe into which a child process writes the len bytes at `bytes` (more than a pipe holds, if
+ * need be) and exits; *child is its pid, for tu_reap. */
+int tu_piped(const void *bytes, size_t len, pid_t *child);
+/* Closes the pipe's read end (a child still writing gets EPIPE and ends) and waits for the child. */
+void tu_reap(int fd, pid_t child);
 
 /* Deterministic pseudo-random numbers (splitmix64). */
 uint64_t tu_rand(uint64_t *state);
