@@ -49,6 +49,15 @@ static void train(embstore *s, int64_t first, int64_t step, size_t n, float alph
 	free(g);
 }
 
+/* In a child process: the store at path, open for training; exit status 3 when it does not open. */
+static embstore *open_in_child(const char *path)
+{
+	embstore *s;
+	if (embstore_open(path, EMBSTORE_OPEN_WRITABLE, &s) != EMBSTORE_OK)
+		_exit(3);
+	return s;
+}
+
 /* Which chunks verify names (a bit per chunk), and whether anything else came up. */
 typedef struct named {
 	uint64_t chunks;
@@ -177,9 +186,7 @@ Test(sync, killed_trainer_leaves_an_openable_file, .timeout = 120)
 		pid_t child = fork();
 		cr_assert(child >= 0);
 		if (child == 0) {
-			embstore *s;
-			if (embstore_open(path, EMBSTORE_OPEN_WRITABLE, &s) != EMBSTORE_OK)
-				_exit(3);
+			embstore *s = open_in_child(path);
 			for (float a = 0.001f;; a = -a) {
 				train(s, 0, 7, 64 * 8, a); /* rows 0..3577 step 7: chunks 0..55 */
 				if (embstore_sync(s) != EMBSTORE_OK)
@@ -210,9 +217,7 @@ Test(sync, opens_during_syncs_always_succeed, .timeout = 120)
 	cr_assert(child >= 0);
 	if (child == 0) {
 		close(go[0]);
-		embstore *s;
-		if (embstore_open(path, EMBSTORE_OPEN_WRITABLE, &s) != EMBSTORE_OK)
-			_exit(3);
+		embstore *s = open_in_child(path);
 		if (write(go[1], "x", 1) != 1)
 			_exit(5);
 		for (float a = 0.5f;; a = -a) {
@@ -284,6 +289,16 @@ Test(sync, one_writer_at_a_time)
 	free(path);
 }
 
+/* A file that no reader opens (HEADER_CHECKSUM): reseal makes it open and verify again. */
+static void expect_resealed(const char *path)
+{
+	embstore *s;
+	cr_expect_eq(embstore_open(path, 0, &s), EMBSTORE_HEADER_CHECKSUM);
+	cr_assert_eq(embstore_reseal(path), EMBSTORE_OK, "%s", embstore_error_detail());
+	cr_assert_eq(embstore_open(path, EMBSTORE_OPEN_VERIFY, &s), EMBSTORE_OK);
+	embstore_close(s);
+}
+
 /* Rows changed and never synced (the trainer died): verify names them; reseal accepts them; verify passes. */
 Test(sync, reseal_accepts_the_rows)
 {
@@ -291,10 +306,7 @@ Test(sync, reseal_accepts_the_rows)
 	pid_t child = fork();
 	cr_assert(child >= 0);
 	if (child == 0) {
-		embstore *s;
-		if (embstore_open(path, EMBSTORE_OPEN_WRITABLE, &s) != EMBSTORE_OK)
-			_exit(3);
-		train(s, 3 * CHUNK_ROWS, 1, 2, 1.0f);
+		train(open_in_child(path), 3 * CHUNK_ROWS, 1, 2, 1.0f);
 		_exit(0); /* no sync */
 	}
 	waitpid(child, NULL, 0);
@@ -311,11 +323,7 @@ Test(sync, reseal_accepts_the_rows)
 	b[len - size + 40] ^= 1;
 	b[len - 2 * size + 40] ^= 1;
 	tu_write_file(path, b, len);
-	embstore *s;
-	cr_expect_eq(embstore_open(path, 0, &s), EMBSTORE_HEADER_CHECKSUM);
-	cr_assert_eq(embstore_reseal(path), EMBSTORE_OK, "%s", embstore_error_detail());
-	cr_assert_eq(embstore_open(path, EMBSTORE_OPEN_VERIFY, &s), EMBSTORE_OK);
-	embstore_close(s);
+	expect_resealed(path);
 	/* reseal still refuses what is not a crash's doing */
 	b[8] = 9; /* version major */
 	tu_write_file(path, b, len);
@@ -353,10 +361,7 @@ Test(sync, format_1_0_file_trains_and_reseals)
 	embstore_close(s);
 	b[ES_SB_CHECKSUM] ^= 1; /* killed between the directory's checksums and the header checksum */
 	tu_write_file(path, b, len);
-	cr_expect_eq(embstore_open(path, 0, &s), EMBSTORE_HEADER_CHECKSUM);
-	cr_assert_eq(embstore_reseal(path), EMBSTORE_OK, "%s", embstore_error_detail());
-	cr_assert_eq(embstore_open(path, EMBSTORE_OPEN_VERIFY, &s), EMBSTORE_OK);
-	embstore_close(s);
+	expect_resealed(path);
 	free(b);
 	free(path);
 }
