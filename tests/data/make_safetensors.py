@@ -76,32 +76,39 @@ def writestr_dated(z):
     return writestr
 
 
+# Where a member's local header and its central directory entry keep its flags, its two sizes and its name.
+ZIP_HEADERS = (
+    (b"PK\x03\x04", {"flags": 6, "sizes": 18, "name_len": 26, "name": 30}),
+    (b"PK\x01\x02", {"flags": 8, "sizes": 20, "name_len": 28, "name": 46}),
+)
+
+
+def member_headers(raw, name):
+    """The local header and the central directory entry of member `name`: (offset, offsets of its fields) each."""
+    encoded = name.encode()
+    for sig, at in ZIP_HEADERS:
+        pos = raw.find(sig)
+        while pos >= 0:
+            (name_len,) = struct.unpack_from("<H", raw, pos + at["name_len"])
+            if bytes(raw[pos + at["name"] : pos + at["name"] + name_len]) == encoded:
+                yield pos, at
+            pos = raw.find(sig, pos + 4)
+
+
 def set_flag(raw, name, bit):
     """Sets a general-purpose flag bit of member `name` in its local header and its central directory entry."""
     raw = bytearray(raw)
-    encoded = name.encode()
-    for sig, flag_at, name_len_at, name_at in ((b"PK\x03\x04", 6, 26, 30), (b"PK\x01\x02", 8, 28, 46)):
-        pos = raw.find(sig)
-        while pos >= 0:
-            (name_len,) = struct.unpack_from("<H", raw, pos + name_len_at)
-            if bytes(raw[pos + name_at : pos + name_at + name_len]) == encoded:
-                (flag,) = struct.unpack_from("<H", raw, pos + flag_at)
-                struct.pack_into("<H", raw, pos + flag_at, flag | bit)
-            pos = raw.find(sig, pos + 4)
+    for pos, at in member_headers(raw, name):
+        (flag,) = struct.unpack_from("<H", raw, pos + at["flags"])
+        struct.pack_into("<H", raw, pos + at["flags"], flag | bit)
     return bytes(raw)
 
 
 def set_sizes(raw, name, size):
     """Sets the compressed and uncompressed sizes of member `name` in its local header and directory entry."""
     raw = bytearray(raw)
-    encoded = name.encode()
-    for sig, sizes_at, name_len_at, name_at in ((b"PK\x03\x04", 18, 26, 30), (b"PK\x01\x02", 20, 28, 46)):
-        pos = raw.find(sig)
-        while pos >= 0:
-            (name_len,) = struct.unpack_from("<H", raw, pos + name_len_at)
-            if bytes(raw[pos + name_at : pos + name_at + name_len]) == encoded:
-                struct.pack_into("<II", raw, pos + sizes_at, size, size)
-            pos = raw.find(sig, pos + 4)
+    for pos, at in member_headers(raw, name):
+        struct.pack_into("<II", raw, pos + at["sizes"], size, size)
     return bytes(raw)
 
 
