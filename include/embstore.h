@@ -253,6 +253,14 @@ EMBSTORE_API embstore_status embstore_writer_create(const char *path, embstore_w
 /* Data alignment (power of two, 4096 to 2 MiB; 2 MiB lets the kernel back tables with huge pages).
  * Only before the first table. Errors: INVALID_ARGUMENT, STATE. */
 EMBSTORE_API embstore_status embstore_writer_set_alignment(embstore_writer *w, uint32_t alignment);
+/* With `huge_pages` non-zero, the file is written in whole aligned 2 MiB writes (through a 2 MiB buffer), so that
+ * on file systems with large folios (ext4, XFS, btrfs on Linux 6.x) the page cache holds it in 2 MiB pages, which
+ * every reader then maps with 2 MiB entries: random rows of a store read right after its build are looked up as
+ * fast as from one read back from disk (a just-written store otherwise sits in 4 KiB pages until it is evicted).
+ * The cost: on some virtual machines 2 MiB of fresh page cache is dear to fill, and builds of large stores took 2
+ * to 4 times as long (docs/BENCHMARKS.md, "Page state"). The file is the same either way. Only before the first
+ * table. Errors: INVALID_ARGUMENT, STATE, NO_MEMORY. */
+EMBSTORE_API embstore_status embstore_writer_set_huge_pages(embstore_writer *w, int huge_pages);
 /* Target bytes per checksum chunk (default 65536; rounded to whole rows, at least one). Applies to tables
  * begun afterwards. Errors: INVALID_ARGUMENT. */
 EMBSTORE_API embstore_status embstore_writer_set_chunk_bytes(embstore_writer *w, uint64_t bytes);

@@ -19,13 +19,18 @@
 
 #define ES_WRITE_BUFFER (1u << 20)
 #define ES_WRITEBACK_BYTES (8u << 20)
+/* The page cache gives a write(2) folios no larger than the write and aligned in the file: only whole aligned
+ * 2 MiB writes give the 2 MiB folios that readers map with one TLB entry each, not 512. */
+#define ES_FOLIO_BYTES ((size_t)2 << 20)
 
 enum wstate { W_OPEN, W_FAILED, W_FINISHED };
 
 struct embstore_writer {
 	es_commit file;
 	enum wstate state;
-	uint64_t pos; /* bytes written so far = end of file */
+	uint64_t pos; /* bytes written so far = end of file, staged bytes included */
+	uint64_t flushed; /* bytes in the file; stage holds those from flushed to pos */
+	uint8_t *stage;   /* huge pages asked for: ES_FOLIO_BYTES waiting for the next 2 MiB boundary of the file */
 	uint64_t writeback; /* bytes whose write-back was started */
 	uint32_t alignment;
 	uint64_t chunk_bytes;
@@ -98,20 +103,57 @@ static embstore_status file_error(embstore_status st, const char *doing, const c
 static void start_writeback(embstore_writer *w)
 {
 #ifdef SYNC_FILE_RANGE_WRITE
-	if (w->pos - w->writeback >= ES_WRITEBACK_BYTES) {
-		(void)sync_file_range(w->file.fd, (off_t)w->writeback, (off_t)(w->pos - w->writeback), SYNC_FILE_RANGE_WRITE);
-		w->writeback = w->pos;
+	if (w->flushed - w->writeback >= ES_WRITEBACK_BYTES) {
+		(void)sync_file_range(w->file.fd, (off_t)w->writeback, (off_t)(w->flushed - w->writeback),
+		                      SYNC_FILE_RANGE_WRITE);
+		w->writeback = w->flushed;
 	}
 #else
 	(void)w;
 #endif
 }
 
-static embstore_status write_at_pos(embstore_writer *w, const void *p, size_t n)
+static embstore_status write_out(embstore_writer *w, const void *p, size_t n)
 {
 	ES_TRY(file_error(es_write_all(w->file.fd, p, n), "writing", w->file.path));
-	w->pos += n;
+	w->flushed += n;
 	start_writeback(w);
+	return EMBSTORE_OK;
+}
+
+/* Writes what is staged: before anything else writes to the file, and at the end. */
+static embstore_status flush_stage(embstore_writer *w)
+{
+	size_t staged = (size_t)(w->pos - w->flushed);
+	return staged > 0 ? write_out(w, w->stage, staged) : EMBSTORE_OK;
+}
+
+/* Appends n bytes to the file. With huge pages, every write(2) past the first 2 MiB boundary covers whole
+ * aligned 2 MiB: bytes short of a boundary are staged; whole blocks from a boundary go out without a copy. */
+static embstore_status write_at_pos(embstore_writer *w, const void *p, size_t n)
+{
+	if (!w->stage) {
+		ES_TRY(write_out(w, p, n));
+		w->pos += n;
+		return EMBSTORE_OK;
+	}
+	const uint8_t *b = p;
+	while (n > 0) {
+		size_t to_boundary = ES_FOLIO_BYTES - (size_t)(w->pos % ES_FOLIO_BYTES);
+		size_t k;
+		if (w->pos == w->flushed && to_boundary == ES_FOLIO_BYTES && n >= ES_FOLIO_BYTES) {
+			k = n - n % ES_FOLIO_BYTES;
+			ES_TRY(write_out(w, b, k));
+		} else {
+			k = n < to_boundary ? n : to_boundary;
+			memcpy(w->stage + (size_t)(w->pos - w->flushed), b, k);
+		}
+		w->pos += k;
+		b += k;
+		n -= k;
+		if (w->pos % ES_FOLIO_BYTES == 0)
+			ES_TRY(flush_stage(w));
+	}
 	return EMBSTORE_OK;
 }
 
@@ -165,6 +207,21 @@ embstore_status embstore_writer_set_chunk_bytes(embstore_writer *w, uint64_t byt
 {
 	ES_CHECK(w && bytes > 0, EMBSTORE_INVALID_ARGUMENT);
 	w->chunk_bytes = bytes;
+	return EMBSTORE_OK;
+}
+
+embstore_status embstore_writer_set_huge_pages(embstore_writer *w, int huge_pages)
+{
+	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECK(w->state == W_OPEN && w->n_tables == 0, EMBSTORE_STATE);
+	if (huge_pages && !w->stage) {
+		w->stage = malloc(ES_FOLIO_BYTES);
+		ES_CHECK(w->stage, EMBSTORE_NO_MEMORY);
+	} else if (!huge_pages && w->stage) {
+		ES_TRY(fail(w, flush_stage(w)));
+		free(w->stage);
+		w->stage = NULL;
+	}
 	return EMBSTORE_OK;
 }
 
@@ -285,9 +342,11 @@ static embstore_status end_table(embstore_writer *w)
 		ES_TRY(pad_to(w, ES_VOCAB_ALIGN));
 		t->flags |= ES_TABLE_FLAG_VOCAB;
 		t->vocab_offset = w->pos;
+		ES_TRY(flush_stage(w));
 		ES_TRY(file_error(es_vocab_build_write(&w->vocab, w->file.fd, &t->vocab_size, &t->vocab_checksum), "writing",
 		                  w->file.path));
 		w->pos += t->vocab_size;
+		w->flushed = w->pos;
 		es_vocab_build_free(&w->vocab);
 	}
 	w->table_ended = true;
@@ -546,6 +605,7 @@ static embstore_status commit(embstore_writer *w)
 	free(dir);
 	ES_TRY(st);
 	ES_TRY(write_slots(w));
+	ES_TRY(flush_stage(w));
 	ES_TRY(file_error(es_pwrite_all(w->file.fd, sb, sizeof sb, 0), "writing", w->file.path));
 	int held;
 	ES_TRY(lock_replaced(w, &held));
@@ -583,6 +643,7 @@ void embstore_writer_free(embstore_writer *w)
 	free(w->meta);
 	free(w->sums);
 	free(w->buf);
+	free(w->stage);
 	free(w->row_f32);
 	if (w->keyed == 1)
 		es_vocab_build_free(&w->vocab);

@@ -376,3 +376,73 @@ Test(writer, next_build_removes_killed_builds_temporary)
 	free(path);
 	free(dir);
 }
+
+/* Builds the same store (rows appended in pieces of every size about the 2 MiB boundaries, a keyed table whose
+ * vocabulary is written around the stage, a converted table) with or without huge pages. */
+static uint8_t *build_mixed(const char *name, int huge_pages, size_t *len)
+{
+	enum { ROWS = 9000, DIM = 100 }; /* 400 bytes a row: 3.6 MB, rows straddling the 2 MiB boundaries */
+	float *rows = malloc(sizeof(float) * ROWS * DIM);
+	cr_assert_not_null(rows);
+	uint64_t rng = 7;
+	for (size_t i = 0; i < (size_t)ROWS * DIM; i++)
+		rows[i] = tu_randf(&rng);
+	char *path = tu_path(name);
+	embstore_writer *w;
+	cr_assert_eq(embstore_writer_create(path, &w), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_set_huge_pages(w, huge_pages), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_begin_table(w, "plain", EMBSTORE_F32, 0, DIM), EMBSTORE_OK);
+	static const uint64_t pieces[] = {1, 5241, 3, 2621, 1134};
+	uint64_t at = 0;
+	for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
+		cr_assert_eq(embstore_writer_append(w, rows + at * DIM, EMBSTORE_F32, pieces[i], 0), EMBSTORE_OK);
+		at += pieces[i];
+	}
+	cr_assert_eq(embstore_writer_begin_table(w, "keyed", EMBSTORE_F32, 3, DIM), EMBSTORE_OK);
+	const char *keys[] = {"a", "bb", "ccc"};
+	const size_t key_lens[] = {1, 2, 3};
+	cr_assert_eq(embstore_writer_append_keyed(w, rows, EMBSTORE_F32, 3, 0, keys, key_lens), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_begin_table(w, "half", EMBSTORE_F16, ROWS, DIM), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_append(w, rows, EMBSTORE_F32, ROWS, 0), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
+	embstore_writer_free(w);
+	uint8_t *bytes = tu_read_file(path, len);
+	free(path);
+	free(rows);
+	return bytes;
+}
+
+Test(writer, huge_pages_write_the_same_file)
+{
+	size_t plain_len, huge_len;
+	uint8_t *plain = build_mixed("plain.emb", 0, &plain_len);
+	uint8_t *huge = build_mixed("huge.emb", 1, &huge_len);
+	cr_assert_gt(plain_len, (size_t)4 << 20);
+	cr_assert_eq(huge_len, plain_len);
+	cr_assert_eq(memcmp(huge, plain, plain_len), 0);
+	cr_assert_eq(tu_open_status(huge, huge_len, 1), EMBSTORE_OK);
+	free(plain);
+	free(huge);
+}
+
+Test(writer, huge_pages_only_before_the_first_table)
+{
+	char *path = tu_path("late.emb");
+	embstore_writer *w;
+	cr_assert_eq(embstore_writer_set_huge_pages(NULL, 1), EMBSTORE_INVALID_ARGUMENT);
+	cr_assert_eq(embstore_writer_create(path, &w), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_set_huge_pages(w, 1), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_set_huge_pages(w, 0), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_set_huge_pages(w, 1), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_begin_table(w, "t", EMBSTORE_F32, 1, 4), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_set_huge_pages(w, 0), EMBSTORE_STATE);
+	static const float row[4] = {1, 2, 3, 4};
+	cr_assert_eq(embstore_writer_append(w, row, EMBSTORE_F32, 1, 0), EMBSTORE_OK);
+	cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
+	embstore_writer_free(w);
+	size_t len;
+	uint8_t *bytes = tu_read_file(path, &len);
+	cr_assert_eq(tu_open_status(bytes, len, 1), EMBSTORE_OK);
+	free(bytes);
+	free(path);
+}

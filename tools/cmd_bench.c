@@ -3,6 +3,7 @@
 /* MAP_ANONYMOUS and MADV_HUGEPAGE, which -std=c11 hides unless a feature macro asks for them. */
 #define _DEFAULT_SOURCE
 
+#include "bench_compare.h"
 #include "cli.h"
 #include "workload.h"
 
@@ -16,6 +17,7 @@
 
 static const char usage[] =
 	"Usage: embstore bench [--json] [--size SIZE]\n"
+	"       embstore bench --compare A.json B.json\n"
 	"\n"
 	"Measures, in 10 to 20 seconds, the rows per second and bytes per second of the kernels at dim 128 with\n"
 	"random ids, for every kernel set this CPU and build can run: gather of f32, f16, bf16 and int8 rows, bag sum\n"
@@ -25,23 +27,30 @@ static const char usage[] =
 	"figure is the best of 7 runs of about 30 ms: on a busy machine, run it twice.\n"
 	"\n"
 	"Options:\n"
-	"  --json       print one JSON object: embstore_version, cpu (model, arch, features), dim, bag_length,\n"
+	"  --json       print one JSON object: embstore_version, cpu (model, arch, features), compiler,\n"
+	"               kernel_set (the one chosen for this CPU), page_state (of each table), dim, bag_length,\n"
 	"               tables (bytes and ids_per_call of each), results (list of objects with isa, operation,\n"
 	"               dtype, table, rows_per_second, bytes_per_second; bytes are those of the table rows read)\n"
+	"  --compare A.json B.json\n"
+	"               measure nothing: print two runs of --json side by side (CPU, compiler, kernel set, page\n"
+	"               state, then every figure's Mrows/s in each and the ratio B / A), figures matched by kernel\n"
+	"               set, operation, dtype and table\n"
 	"  --size SIZE  bytes of the large table, from 64M to 1024G (K, M, G suffixes; default 4 x the last-level\n"
 	"               cache, at least 256M, at most a quarter of the RAM)\n"
 	"  -h, --help   print this help\n"
 	"\n"
 	"Exit status:\n"
 	"  0  success\n"
+	"  1  --compare: a file is not the output of 'embstore bench --json'\n"
 	"  2  usage error (bad option or size), the tables could not be allocated, a kernel failed, or output\n"
 	"     error\n";
 
-enum { OPT_JSON = CLI_LONG_ONLY, OPT_SIZE };
+enum { OPT_JSON = CLI_LONG_ONLY, OPT_SIZE, OPT_COMPARE };
 
 static const struct option options[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"size", required_argument, NULL, OPT_SIZE},
+	{"compare", no_argument, NULL, OPT_COMPARE},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -128,6 +137,43 @@ static const char *arch_name(void)
 #else
 	return "other";
 #endif
+}
+
+/* The compiler that built this tool, and with it the library's kernels (one CMake build). */
+static const char *compiler(void)
+{
+#if defined(__clang__)
+	return "clang " __clang_version__;
+#elif defined(__GNUC__)
+	return "gcc " __VERSION__;
+#else
+	return "unknown";
+#endif
+}
+
+/* How the pages under p are mapped, from its mapping's lines in /proc/self/smaps: the share of its resident bytes
+ * in 2 MiB pages decides how many TLB misses random rows take, which moves every out-of-cache figure. */
+static void page_state(const void *p, char *buf, size_t size)
+{
+	snprintf(buf, size, "anonymous memory, page sizes unknown");
+	FILE *f = fopen("/proc/self/smaps", "r");
+	if (f == NULL)
+		return;
+	char line[256];
+	int inside = 0;
+	unsigned long rss = 0, huge = 0, kb;
+	while (fgets(line, sizeof line, f) != NULL) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+		else if (inside && sscanf(line, "Rss: %lu kB", &kb) == 1)
+			rss = kb;
+		else if (inside && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1)
+			huge = kb;
+	}
+	fclose(f);
+	if (rss > 0)
+		snprintf(buf, size, "anonymous memory, %.0f%% in 2 MiB pages", 100.0 * (double)huge / (double)rss);
 }
 
 /* ------------------------------------------------------------------------------------------------------------
@@ -255,7 +301,8 @@ static void put_json_feature(void *ctx, const char *name)
 	*first = 0;
 }
 
-static void print_json(const char *model, const bench *b, const measurement *ms, size_t count)
+static void print_json(const char *model, const bench *b, const measurement *ms, size_t count, const char *isa,
+                       char pages[TABLE_COUNT][64])
 {
 	fputs("{\"embstore_version\": \"", stdout);
 	cli_put_escaped(stdout, embstore_version(), CLI_ESCAPE_JSON);
@@ -264,7 +311,12 @@ static void print_json(const char *model, const bench *b, const measurement *ms,
 	printf("\", \"arch\": \"%s\", \"features\": [", arch_name());
 	int first = 1;
 	workload_cpu_features(put_json_feature, &first);
-	printf("]},\n \"dim\": %u, \"bag_length\": %u,\n \"tables\": {", DIM, BAG_LEN);
+	fputs("]},\n \"compiler\": \"", stdout);
+	cli_put_escaped(stdout, compiler(), CLI_ESCAPE_JSON);
+	printf("\", \"kernel_set\": \"%s\",\n \"page_state\": {", isa);
+	for (int t = 0; t < TABLE_COUNT; t++)
+		printf("%s\"%s\": \"%s\"", t == 0 ? "" : ", ", table_names[t], pages[t]);
+	printf("},\n \"dim\": %u, \"bag_length\": %u,\n \"tables\": {", DIM, BAG_LEN);
 	for (int t = 0; t < TABLE_COUNT; t++)
 		printf("%s\"%s\": {\"bytes\": %zu, \"ids_per_call\": %zu}", t == 0 ? "" : ", ", table_names[t],
 		       b->region_bytes[t], b->batch[t]);
@@ -280,10 +332,12 @@ static void print_json(const char *model, const bench *b, const measurement *ms,
 }
 
 static void print_text(const char *model, const bench *b, const measurement *ms, size_t count, uint64_t l2,
-                       uint64_t llc)
+                       uint64_t llc, const char *isa, char pages[TABLE_COUNT][64])
 {
-	printf("embstore %s bench on %s (%s)\n", embstore_version(), model, arch_name());
+	printf("embstore %s bench on %s (%s), built by %s; kernel set %s\n", embstore_version(), model, arch_name(),
+	       compiler(), isa);
 	cli_print_cpu_features();
+	printf("pages: in-cache table %s; out-of-cache table %s\n", pages[TABLE_SMALL], pages[TABLE_LARGE]);
 	printf("dim %u, uniform random ids; in-cache table %.2f MiB (L2 %.2f MiB), %zu ids per call; "
 	       "out-of-cache table %.0f MiB (LLC %.0f MiB), %zu ids per call\n",
 	       DIM, (double)b->region_bytes[TABLE_SMALL] / MiB, (double)l2 / MiB, b->batch[TABLE_SMALL],
@@ -386,12 +440,15 @@ static int run(int json, uint64_t large_bytes)
 	if (restore)
 		embstore_isa_set(previous);
 	if (rc == CLI_EXIT_OK) {
-		char model[256];
+		char model[256], pages[TABLE_COUNT][64];
 		cpu_model(model, sizeof model);
+		for (int t = 0; t < TABLE_COUNT; t++)
+			page_state(b.region[t], pages[t], sizeof pages[t]);
+		const char *isa = restore ? embstore_isa_name(previous) : "none";
 		if (json)
-			print_json(model, &b, ms, count);
+			print_json(model, &b, ms, count, isa, pages);
 		else
-			print_text(model, &b, ms, count, l2, llc);
+			print_text(model, &b, ms, count, l2, llc, isa, pages);
 		rc = cli_finish_output("bench");
 	}
 done:
@@ -409,13 +466,16 @@ done:
 
 int cli_cmd_bench(int argc, char **argv)
 {
-	int json = 0;
+	int json = 0, compare = 0;
 	uint64_t size = 0;
 	cli_getopt_reset();
 	for (int opt; (opt = cli_getopt("bench", argc, argv, ":h", options)) != -1;) {
 		switch (opt) {
 		case OPT_JSON:
 			json = 1;
+			break;
+		case OPT_COMPARE:
+			compare = 1;
 			break;
 		case OPT_SIZE:
 			if (!cli_parse_size(optarg, &size) || size < (64u << 20) || size > ((uint64_t)1 << 40))
@@ -427,6 +487,13 @@ int cli_cmd_bench(int argc, char **argv)
 		default:
 			return CLI_EXIT_USAGE;
 		}
+	}
+	if (compare) {
+		if (json || size != 0)
+			return cli_usage_error("bench", "--compare measures nothing: it takes no --json or --size");
+		if (argc - optind != 2)
+			return cli_usage_error("bench", "--compare needs two files, A.json and B.json");
+		return bench_compare(argv[optind], argv[optind + 1]);
 	}
 	if (optind < argc)
 		return cli_usage_error("bench", "unexpected argument '%s'", argv[optind]);

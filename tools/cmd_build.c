@@ -59,6 +59,9 @@ static const char usage[] =
 	"                        'source.TABLE' (the input path) are added unless given here\n"
 	"      --chunk-bytes N   target bytes per checksum chunk (default 65536; K, M, G suffixes allowed)\n"
 	"      --align N         data alignment, a power of two from 4096 to 2M (default 4096; 2M allows huge pages)\n"
+	"      --huge-pages      write OUT in whole aligned 2 MiB so that the page cache holds it in 2 MiB pages:\n"
+	"                        random-row lookups right after the build as fast as after a read from disk,\n"
+	"                        at a cost in build time on some virtual machines (docs/BENCHMARKS.md)\n"
 	"      --saturate        store a finite value too large for the table's dtype (f16, bf16; f32 for f64\n"
 	"                        input) as the largest finite value of its sign, instead of failing\n"
 	"      --wait            if a process has OUT open for writing (training in place), wait until it closes\n"
@@ -86,6 +89,7 @@ enum {
 	OPT_CHUNK,
 	OPT_ALIGN,
 	OPT_SATURATE,
+	OPT_HUGE_PAGES,
 	OPT_WAIT,
 	OPT_LIMIT,
 	OPT_NONFINITE,
@@ -107,6 +111,7 @@ static const struct option long_options[] = {
 	{"chunk-bytes", required_argument, NULL, OPT_CHUNK},
 	{"align", required_argument, NULL, OPT_ALIGN},
 	{"saturate", no_argument, NULL, OPT_SATURATE},
+	{"huge-pages", no_argument, NULL, OPT_HUGE_PAGES},
 	{"wait", no_argument, NULL, OPT_WAIT},
 	{"limit", required_argument, NULL, OPT_LIMIT},
 	{"allow-nonfinite", no_argument, NULL, OPT_NONFINITE},
@@ -157,6 +162,7 @@ typedef struct build_args {
 	uint64_t chunk_bytes, alignment;
 	int have_chunk_bytes, have_alignment;
 	int saturate;
+	int huge_pages;
 	int wait;
 	input *inputs;
 	size_t input_count;
@@ -366,6 +372,9 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 			break;
 		case OPT_SATURATE:
 			a->saturate = 1;
+			break;
+		case OPT_HUGE_PAGES:
+			a->huge_pages = 1;
 			break;
 		case OPT_WAIT:
 			a->wait = 1;
@@ -634,6 +643,7 @@ static int write_store(const build_args *a)
 	}
 	int rc = CLI_EXIT_OK;
 	if ((a->saturate && (st = embstore_writer_set_saturate(w, 1)) != EMBSTORE_OK) ||
+	    (a->huge_pages && (st = embstore_writer_set_huge_pages(w, 1)) != EMBSTORE_OK) ||
 	    (a->wait && (st = embstore_writer_set_wait(w, 1)) != EMBSTORE_OK)) {
 		cli_status_error("build", a->output, st, 0);
 		rc = CLI_EXIT_USAGE;
