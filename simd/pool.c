@@ -1,0 +1,154 @@
+/* pool.c: the worker threads of the parallel kernel calls (pool.h), kept between calls. One mutex guards the
+ * whole pool: it is taken a few times per part, and a part is tens of microseconds of work at least (threads.c). */
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+
+#include "pool.h"
+
+/* One call's parts. It lives on the caller's stack: in the queue while parts are left to claim, and the caller
+ * returns only once `done` reaches `parts`, after which no worker touches it. */
+typedef struct task {
+	void (*fn)(void *ctx, unsigned part);
+	void *ctx;
+	unsigned parts, claimed, done;
+	pthread_cond_t finished; /* signalled when done reaches parts */
+	struct task *next;
+} task;
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* idle workers wait here for a queued task */
+	task *head, *tail;   /* tasks with parts left to claim, oldest first */
+	unsigned workers;    /* started and alive (in this process) */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0};
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* Held across fork() so that the child gets the pool in a consistent state, which it then empties: only the
+ * thread that forked exists in the child. */
+static void before_fork(void)
+{
+	pthread_mutex_lock(&pool.lock);
+}
+
+static void after_fork_parent(void)
+{
+	pthread_mutex_unlock(&pool.lock);
+}
+
+static void after_fork_child(void)
+{
+	/* The tasks queued belong to threads that are gone too, and the condition variable may still count the
+	 * workers that waited on it: start both afresh. */
+	pool.head = pool.tail = NULL;
+	pool.workers = 0;
+	pthread_cond_init(&pool.work, NULL);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+static void register_fork_handlers(void)
+{
+	/* Without the handlers (out of memory) a child's pool would believe in workers that do not exist: its calls
+	 * would still finish, the caller claiming every part itself. */
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+/* Takes t's next part (the lock held, t queued); t leaves the queue with its last part. */
+static unsigned claim(task *t)
+{
+	unsigned p = t->claimed++;
+	if (t->claimed < t->parts)
+		return p;
+	task *prev = NULL;
+	for (task **q = &pool.head; *q; prev = *q, q = &(*q)->next) {
+		if (*q == t) {
+			*q = t->next;
+			if (pool.tail == t)
+				pool.tail = prev;
+			break;
+		}
+	}
+	return p;
+}
+
+/* Runs part p of t with the lock released, and counts it done. */
+static void run_part(task *t, unsigned p)
+{
+	pthread_mutex_unlock(&pool.lock);
+	t->fn(t->ctx, p);
+	pthread_mutex_lock(&pool.lock);
+	if (++t->done == t->parts)
+		pthread_cond_signal(&t->finished);
+}
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&pool.lock);
+	for (;;) {
+		while (!pool.head)
+			pthread_cond_wait(&pool.work, &pool.lock);
+		task *t = pool.head;
+		run_part(t, claim(t));
+	}
+	return NULL;
+}
+
+/* Starts workers until there are `want` (the lock held). A thread that cannot be started is not retried by this
+ * call; its parts run on the threads there are. Workers block every signal that can be blocked, so that the
+ * process' signals go to the application's threads. */
+static void grow(unsigned want)
+{
+	if (pool.workers >= want)
+		return;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t attr;
+	int attr_ok = pthread_attr_init(&attr) == 0;
+	if (attr_ok)
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	while (attr_ok && pool.workers < want) {
+		pthread_t tid;
+		if (pthread_create(&tid, &attr, worker, NULL) != 0)
+			break;
+		pool.workers++;
+	}
+	if (attr_ok)
+		pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void es_pool_run(void (*fn)(void *ctx, unsigned part), void *ctx, unsigned parts, unsigned workers)
+{
+	if (workers > ES_POOL_MAX_WORKERS)
+		workers = ES_POOL_MAX_WORKERS;
+	if (parts > 0 && workers > parts - 1)
+		workers = parts - 1;
+	if (workers == 0) {
+		for (unsigned p = 0; p < parts; p++)
+			fn(ctx, p);
+		return;
+	}
+	pthread_once(&once, register_fork_handlers);
+	task t = {.fn = fn, .ctx = ctx, .parts = parts};
+	pthread_cond_init(&t.finished, NULL);
+	pthread_mutex_lock(&pool.lock);
+	grow(workers);
+	if (pool.tail)
+		pool.tail->next = &t;
+	else
+		pool.head = &t;
+	pool.tail = &t;
+	for (unsigned w = 0; w < workers; w++)
+		pthread_cond_signal(&pool.work);
+	/* The caller works too, and takes whatever parts are left when it is free again. */
+	/* The caller works too, and takes whatever parts no worker has taken yet. */
+	while (t.claimed < t.parts)
+		run_part(&t, claim(&t));
+	while (t.done < t.parts)
+		pthread_cond_wait(&t.finished, &pool.lock);
+	pthread_mutex_unlock(&pool.lock);
+	pthread_cond_destroy(&t.finished);
+}

@@ -1,0 +1,19 @@
+/* pool.h: the persistent worker threads that run the parts of a parallel (_mt) kernel call.
+ *
+ * The pool starts empty; a call that wants w workers starts the missing ones (at most ES_POOL_MAX_WORKERS in
+ * all), and they stay, parked on a condition variable (a futex: no CPU while idle), for the life of the process.
+ * A call queues its parts; its caller and any idle workers claim them one by one, so several callers share the
+ * workers, and a part that no worker takes in time (none could be started, all busy with other calls, or slow to
+ * wake) is run by the caller itself: a call never waits for a worker that has not started its part.
+ * After fork() the child's pool is empty again (its workers did not survive) and refills on its next call. */
+#ifndef EMBSTORE_SIMD_POOL_H
+#define EMBSTORE_SIMD_POOL_H
+
+/* 64 threads per call at most, counting the caller. */
+#define ES_POOL_MAX_WORKERS 63u
+
+/* Runs fn(ctx, p) once for each p < parts, on the calling thread and up to `workers` pool workers at once, and
+ * returns when every part has returned. Parts may run in any order and at the same time. Never fails. */
+void es_pool_run(void (*fn)(void *ctx, unsigned part), void *ctx, unsigned parts, unsigned workers);
+
+#endif /* EMBSTORE_SIMD_POOL_H */
