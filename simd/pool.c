@@ -143,10 +143,11 @@ void es_pool_run(void (*fn)(void *ctx, unsigned part), void *ctx, unsigned parts
 	pool.tail = &t;
 	for (unsigned w = 0; w < workers; w++)
 		pthread_cond_signal(&pool.work);
-	/* The caller works too, and takes whatever parts are left when it is free again. */
 	/* The caller works too, and takes whatever parts no worker has taken yet. */
 	while (t.claimed < t.parts)
 		run_part(&t, claim(&t));
+	/* No spin here before sleeping: measured, it gained on some in-cache calls but lost where the machine had
+	 * no idle CPU, as the spinning caller then holds the CPU its worker needs (docs/BENCHMARKS.md). */
 	while (t.done < t.parts)
 		pthread_cond_wait(&t.finished, &pool.lock);
 	pthread_mutex_unlock(&pool.lock);

@@ -11,8 +11,15 @@
  * caller's alone. Waking a parked worker and waiting for its part costs some microseconds (more when the CPU it
  * runs on is busy): measured on a 2-core VM (docs/BENCHMARKS.md, "Thread pool"), two threads start to win at
  * about 16 Ki floats (64 KiB out, 128 ids of dim 128). */
-#define MIN_FLOATS_PER_THREAD ((size_t)16384)
+#ifndef ES_MT_MIN_FLOATS_PER_THREAD /* a build-time setting only to measure the crossover */
+#define ES_MT_MIN_FLOATS_PER_THREAD 16384
+#endif
+#define MIN_FLOATS_PER_THREAD ((size_t)ES_MT_MIN_FLOATS_PER_THREAD)
 #define MAX_THREADS (ES_POOL_MAX_WORKERS + 1u)
+/* Gathers and bags are cut finer than one part per thread: a worker that is late (its CPU busy, or slow to wake)
+ * leaves its parts to the others, so a call waits at most about one part for it. */
+#define PARTS_PER_THREAD 8u
+#define MAX_PARTS MAX_THREADS
 
 /* One part's result. */
 typedef struct part_result {
@@ -20,8 +27,8 @@ typedef struct part_result {
 	size_t bad; /* position in the whole ids array */
 } part_result;
 
-/* One call, split in `parts` parts: [bounds[p], bounds[p + 1]) of ids (gather), of bags (bag) or of table rows
- * (scatter-add). */
+/* One call on `threads` threads, split in `parts` parts: [bounds[p], bounds[p + 1]) of ids (gather), of bags
+ * (bag) or of table rows (scatter-add). */
 typedef struct call {
 	const embstore_kernel_table *k;
 	const embstore_matrix *table;
@@ -34,9 +41,9 @@ typedef struct call {
 	float *out;
 	const float *grads;
 	float alpha;
-	unsigned parts;
-	uint64_t bounds[MAX_THREADS + 1];
-	part_result result[MAX_THREADS];
+	unsigned threads, parts;
+	uint64_t bounds[MAX_PARTS + 1];
+	part_result result[MAX_PARTS];
 } call;
 
 static unsigned thread_count(unsigned threads, size_t units, size_t floats)
@@ -52,6 +59,17 @@ static unsigned thread_count(unsigned threads, size_t units, size_t floats)
 	return t < 1 ? 1 : (unsigned)t;
 }
 
+/* Parts for a gather or bag of `units` ids or bags on `threads` threads. */
+static unsigned part_count(unsigned threads, size_t units)
+{
+	size_t p = (size_t)threads * PARTS_PER_THREAD;
+	if (p > MAX_PARTS)
+		p = MAX_PARTS;
+	if (p > units)
+		p = units;
+	return p < threads ? threads : (unsigned)p;
+}
+
 /* [begin, end) of part `t` of `count` equal parts of `total` (sizes differ by at most one). */
 static uint64_t part_start(uint64_t total, unsigned count, unsigned t)
 {
@@ -62,7 +80,7 @@ static uint64_t part_start(uint64_t total, unsigned count, unsigned t)
 /* The call's status: OK if every part succeeded; with bad ids, the smallest bad position. */
 static embstore_status run(call *c, void (*fn)(void *, unsigned), size_t *bad_index)
 {
-	es_pool_run(fn, c, c->parts, c->parts - 1);
+	es_pool_run(fn, c, c->parts, c->threads - 1);
 	embstore_status s = EMBSTORE_OK;
 	size_t bad = SIZE_MAX;
 	for (unsigned p = 0; p < c->parts; p++) {
@@ -123,9 +141,10 @@ embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids
 		s = k->gather(table, ids, id_type, n, out, &bad);
 		return es_kernel_status(s, bad, bad_index);
 	}
-	call c = {.k = k, .table = table, .ids = ids, .id_type = id_type, .out = out, .parts = count};
-	for (unsigned t = 0; t <= count; t++)
-		c.bounds[t] = part_start(n, count, t);
+	call c = {.k = k, .table = table, .ids = ids, .id_type = id_type, .out = out, .threads = count,
+	          .parts = part_count(count, n)};
+	for (unsigned p = 0; p <= c.parts; p++)
+		c.bounds[p] = part_start(n, c.parts, p);
 	return run(&c, gather_part, bad_index);
 }
 
@@ -162,12 +181,12 @@ embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void 
 		return es_kernel_status(s, bad, bad_index);
 	}
 	call c = {.k = k, .table = table, .ids = ids, .id_type = id_type, .offsets = offsets, .weights = weights,
-	          .mode = mode, .out = out, .parts = count};
-	for (unsigned t = 1; t < count; t++) {
-		size_t end = bag_split(offsets, n_bags, part_start(cost, count, t));
-		c.bounds[t] = end < c.bounds[t - 1] ? c.bounds[t - 1] : end;
+	          .mode = mode, .out = out, .threads = count, .parts = part_count(count, n_bags)};
+	for (unsigned p = 1; p < c.parts; p++) {
+		size_t end = bag_split(offsets, n_bags, part_start(cost, c.parts, p));
+		c.bounds[p] = end < c.bounds[p - 1] ? c.bounds[p - 1] : end;
 	}
-	c.bounds[count] = n_bags;
+	c.bounds[c.parts] = n_bags;
 	return run(&c, bag_part, bad_index);
 }
 
@@ -229,7 +248,7 @@ embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void
 		return es_kernel_status(s, bad, bad_index);
 	}
 	call c = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .grads = grads, .alpha = alpha,
-	          .parts = count};
+	          .threads = count, .parts = count}; /* every part reads every id: one per thread */
 	scatter_split(table, ids, id_type, n, count, c.bounds);
 	return run(&c, scatter_part, bad_index);
 }
