@@ -12,6 +12,15 @@
 /* 64 threads per call at most, counting the caller. */
 #define ES_POOL_MAX_WORKERS 63u
 
+/* The _mt calls (threads.c) give each thread at least this many floats of output (gathers, bags) or of
+ * gradients (scatter-add), down to the caller's thread alone. Bringing in a parked worker costs its wake-up and
+ * the wait for its last part: about 2 us on an idle 2-core VM, 3-10 us with the machine loaded, where 65536
+ * floats (256 KiB out, 512 ids of dim 128) take 25 us in cache and more from DRAM (docs/BENCHMARKS.md, "Thread
+ * pool and small calls"). A build-time setting, so that the crossover can be measured with it set to 1. */
+#ifndef ES_POOL_MIN_FLOATS_PER_THREAD
+#define ES_POOL_MIN_FLOATS_PER_THREAD 65536
+#endif
+
 /* Runs fn(ctx, p) once for each p < parts, on the calling thread and up to `workers` pool workers at once, and
  * returns when every part has returned. Parts may run in any order and at the same time. Never fails. */
 void es_pool_run(void (*fn)(void *ctx, unsigned part), void *ctx, unsigned parts, unsigned workers);

@@ -7,14 +7,7 @@
 #include "kernels.h"
 #include "pool.h"
 
-/* Below this many floats of output (or of gradients) per thread, a call runs on fewer threads, down to the
- * caller's alone. Waking a parked worker and waiting for its part costs some microseconds (more when the CPU it
- * runs on is busy): measured on a 2-core VM (docs/BENCHMARKS.md, "Thread pool"), two threads start to win at
- * about 16 Ki floats (64 KiB out, 128 ids of dim 128). */
-#ifndef ES_MT_MIN_FLOATS_PER_THREAD /* a build-time setting only to measure the crossover */
-#define ES_MT_MIN_FLOATS_PER_THREAD 16384
-#endif
-#define MIN_FLOATS_PER_THREAD ((size_t)ES_MT_MIN_FLOATS_PER_THREAD)
+#define MIN_FLOATS_PER_THREAD ((size_t)ES_POOL_MIN_FLOATS_PER_THREAD)
 #define MAX_THREADS (ES_POOL_MAX_WORKERS + 1u)
 /* Gathers and bags are cut finer than one part per thread: a worker that is late (its CPU busy, or slow to wake)
  * leaves its parts to the others, so a call waits at most about one part for it. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kernel_cases.h"
+#include "pool.h"
 #include "testutil.h"
 
 Test(threads, gather_and_bag_equal_one_thread)
@@ -43,10 +44,10 @@ static int live_threads(void)
 	return n;
 }
 
-/* 16384 ids of dim 64: a million floats out, enough work for 64 threads. */
+/* Enough work for 64 threads (pool.h). */
 #define POOL_ROWS 5000
 #define POOL_DIM 64
-#define POOL_IDS 16384
+#define POOL_IDS ((size_t)64 * ES_POOL_MIN_FLOATS_PER_THREAD / POOL_DIM)
 
 typedef struct pool_case {
 	float *data, *want, *got;
