@@ -21,7 +21,9 @@ static struct {
 	pthread_cond_t work; /* idle workers wait here for a queued task */
 	task *head, *tail;   /* tasks with parts left to claim, oldest first */
 	unsigned workers;    /* started and alive (in this process) */
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0};
+	int closing;         /* set at exit: workers end, none start */
+	pthread_t tid[ES_POOL_MAX_WORKERS];
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, {0}};
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -87,36 +89,48 @@ static void *worker(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&pool.lock);
 	for (;;) {
-		while (!pool.head)
+		while (!pool.head && !pool.closing)
 			pthread_cond_wait(&pool.work, &pool.lock);
+		if (!pool.head)
+			break;
 		task *t = pool.head;
 		run_part(t, claim(t));
 	}
+	pthread_mutex_unlock(&pool.lock);
 	return NULL;
 }
+
+#if defined(__GNUC__)
+/* At exit (or when the library is unloaded) the workers are ended and joined, so that their memory goes back:
+ * leak checkers count what a live thread holds as possibly lost, and unloaded code must not stay on a stack.
+ * A call still running in another thread meanwhile finishes its parts itself. */
+__attribute__((destructor)) static void stop_workers(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	pool.closing = 1;
+	pthread_cond_broadcast(&pool.work);
+	unsigned n = pool.workers; /* no more start now */
+	pthread_mutex_unlock(&pool.lock);
+	for (unsigned w = 0; w < n; w++)
+		pthread_join(pool.tid[w], NULL);
+	pthread_mutex_lock(&pool.lock);
+	pool.workers = 0;
+	pthread_mutex_unlock(&pool.lock);
+}
+#endif
 
 /* Starts workers until there are `want` (the lock held). A thread that cannot be started is not retried by this
  * call; its parts run on the threads there are. Workers block every signal that can be blocked, so that the
  * process' signals go to the application's threads. */
 static void grow(unsigned want)
 {
-	if (pool.workers >= want)
+	if (pool.workers >= want || pool.closing)
 		return;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_t attr;
-	int attr_ok = pthread_attr_init(&attr) == 0;
-	if (attr_ok)
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	while (attr_ok && pool.workers < want) {
-		pthread_t tid;
-		if (pthread_create(&tid, &attr, worker, NULL) != 0)
-			break;
+	while (pool.workers < want && pthread_create(&pool.tid[pool.workers], NULL, worker, NULL) == 0)
 		pool.workers++;
-	}
-	if (attr_ok)
-		pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 

@@ -1,7 +1,8 @@
 /* pool.h: the persistent worker threads that run the parts of a parallel (_mt) kernel call.
  *
  * The pool starts empty; a call that wants w workers starts the missing ones (at most ES_POOL_MAX_WORKERS in
- * all), and they stay, parked on a condition variable (a futex: no CPU while idle), for the life of the process.
+ * all), and they stay, parked on a condition variable (a futex: no CPU while idle), until the process exits or
+ * the library is unloaded, when they are ended and joined (pool.c).
  * A call queues its parts; its caller and any idle workers claim them one by one, so several callers share the
  * workers, and a part that no worker takes in time (none could be started, all busy with other calls, or slow to
  * wake) is run by the caller itself: a call never waits for a worker that has not started its part.
