@@ -20,24 +20,37 @@ typedef struct part_result {
 	size_t bad; /* position in the whole ids array */
 } part_result;
 
-/* One call on `threads` threads, split in `parts` parts: [bounds[p], bounds[p + 1]) of ids (gather), of bags
- * (bag) or of table rows (scatter-add). */
-typedef struct call {
+/* A call's arguments, checked, and its thread count. */
+typedef struct args {
 	const embstore_kernel_table *k;
 	const embstore_matrix *table;
 	const void *ids;
 	embstore_id_type id_type;
-	size_t n;              /* scatter-add: ids in the call (every part reads them all) */
+	size_t n;              /* ids (gather, scatter-add: every part reads them all) or bags */
 	const int64_t *offsets;
 	const float *weights;
 	embstore_bag_mode mode;
 	float *out;
 	const float *grads;
 	float alpha;
-	unsigned threads, parts;
+	unsigned threads;
+} args;
+
+/* The call split in `parts` parts: [bounds[p], bounds[p + 1]) of ids (gather), of bags (bag) or of table rows
+ * (scatter-add). Built only on the parallel path (functions of their own, ES_NOINLINE), so that a small call's
+ * frame holds none of it. */
+typedef struct call {
+	args a;
+	unsigned parts;
 	uint64_t bounds[MAX_PARTS + 1];
 	part_result result[MAX_PARTS];
 } call;
+
+#if defined(__GNUC__)
+#define ES_NOINLINE __attribute__((noinline))
+#else
+#define ES_NOINLINE
+#endif
 
 static unsigned thread_count(unsigned threads, size_t units, size_t floats)
 {
@@ -73,7 +86,7 @@ static uint64_t part_start(uint64_t total, unsigned count, unsigned t)
 /* The call's status: OK if every part succeeded; with bad ids, the smallest bad position. */
 static embstore_status run(call *c, void (*fn)(void *, unsigned), size_t *bad_index)
 {
-	es_pool_run(fn, c, c->parts, c->threads - 1);
+	es_pool_run(fn, c, c->parts, c->a.threads - 1);
 	embstore_status s = EMBSTORE_OK;
 	size_t bad = SIZE_MAX;
 	for (unsigned p = 0; p < c->parts; p++) {
@@ -94,30 +107,41 @@ static embstore_status run(call *c, void (*fn)(void *, unsigned), size_t *bad_in
 static void gather_part(void *ctx, unsigned p)
 {
 	call *c = ctx;
-	size_t begin = (size_t)c->bounds[p], dim = c->table->dim;
-	const void *ids = begin ? (const char *)c->ids + begin * (size_t)c->id_type : c->ids;
-	float *out = begin ? c->out + begin * dim : c->out;
+	const args *a = &c->a;
+	size_t begin = (size_t)c->bounds[p], dim = a->table->dim;
+	const void *ids = begin ? (const char *)a->ids + begin * (size_t)a->id_type : a->ids;
+	float *out = begin ? a->out + begin * dim : a->out;
 	part_result *r = &c->result[p];
-	r->status = c->k->gather(c->table, ids, c->id_type, (size_t)(c->bounds[p + 1] - begin), out, &r->bad);
+	r->status = a->k->gather(a->table, ids, a->id_type, (size_t)(c->bounds[p + 1] - begin), out, &r->bad);
 	r->bad += begin;
 }
 
 static void bag_part(void *ctx, unsigned p)
 {
 	call *c = ctx;
-	size_t begin = (size_t)c->bounds[p], dim = c->table->dim;
-	float *out = begin ? c->out + begin * dim : c->out;
+	const args *a = &c->a;
+	size_t begin = (size_t)c->bounds[p], dim = a->table->dim;
+	float *out = begin ? a->out + begin * dim : a->out;
 	part_result *r = &c->result[p];
-	r->status = c->k->gather_bag(c->table, c->ids, c->id_type, c->offsets + begin,
-	                             (size_t)(c->bounds[p + 1] - begin), c->weights, c->mode, out, &r->bad);
+	r->status = a->k->gather_bag(a->table, a->ids, a->id_type, a->offsets + begin,
+	                             (size_t)(c->bounds[p + 1] - begin), a->weights, a->mode, out, &r->bad);
 }
 
 static void scatter_part(void *ctx, unsigned p)
 {
 	call *c = ctx;
+	const args *a = &c->a;
 	part_result *r = &c->result[p];
-	r->status = c->k->scatter_add(c->table, c->ids, c->id_type, c->n, c->grads, c->alpha, c->bounds[p],
+	r->status = a->k->scatter_add(a->table, a->ids, a->id_type, a->n, a->grads, a->alpha, c->bounds[p],
 	                              c->bounds[p + 1], &r->bad);
+}
+
+static ES_NOINLINE embstore_status gather_parallel(const args *a, size_t *bad_index)
+{
+	call c = {.a = *a, .parts = part_count(a->threads, a->n)};
+	for (unsigned p = 0; p <= c.parts; p++)
+		c.bounds[p] = part_start(a->n, c.parts, p);
+	return run(&c, gather_part, bad_index);
 }
 
 embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
@@ -134,11 +158,8 @@ embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids
 		s = k->gather(table, ids, id_type, n, out, &bad);
 		return es_kernel_status(s, bad, bad_index);
 	}
-	call c = {.k = k, .table = table, .ids = ids, .id_type = id_type, .out = out, .threads = count,
-	          .parts = part_count(count, n)};
-	for (unsigned p = 0; p <= c.parts; p++)
-		c.bounds[p] = part_start(n, c.parts, p);
-	return run(&c, gather_part, bad_index);
+	args a = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .out = out, .threads = count};
+	return gather_parallel(&a, bad_index);
 }
 
 /* First bag of part t: bags are split so that each part has about the same ids plus bags (an empty bag still
@@ -156,6 +177,18 @@ static size_t bag_split(const int64_t *offsets, size_t n_bags, uint64_t target)
 	return lo;
 }
 
+static ES_NOINLINE embstore_status bag_parallel(const args *a, uint64_t cost, size_t *bad_index)
+{
+	size_t n_bags = a->n;
+	call c = {.a = *a, .parts = part_count(a->threads, n_bags)};
+	for (unsigned p = 1; p < c.parts; p++) {
+		size_t end = bag_split(a->offsets, n_bags, part_start(cost, c.parts, p));
+		c.bounds[p] = end < c.bounds[p - 1] ? c.bounds[p - 1] : end;
+	}
+	c.bounds[c.parts] = n_bags;
+	return run(&c, bag_part, bad_index);
+}
+
 embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                        size_t n_ids, const int64_t *offsets, size_t n_bags, const float *weights,
                                        embstore_bag_mode mode, float *out, size_t *bad_index, unsigned threads)
@@ -164,23 +197,19 @@ embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void 
 	if (s != EMBSTORE_OK)
 		return s;
 	const embstore_kernel_table *k = embstore_kernels_active();
-	/* n_ids + n_bags cannot overflow: both arrays are in memory. */
+	/* n_ids + n_bags cannot overflow: both arrays are in memory. Saturated, without a division. */
 	uint64_t cost = (uint64_t)n_ids + n_bags;
-	size_t floats = cost > SIZE_MAX / table->dim ? SIZE_MAX : (size_t)cost * table->dim;
+	uint64_t floats64 = cost >> 32 ? UINT64_MAX : cost * table->dim;
+	size_t floats = floats64 > SIZE_MAX ? SIZE_MAX : (size_t)floats64;
 	unsigned count = thread_count(threads, n_bags, floats);
 	if (count == 1) {
 		size_t bad = 0;
 		s = k->gather_bag(table, ids, id_type, offsets, n_bags, weights, mode, out, &bad);
 		return es_kernel_status(s, bad, bad_index);
 	}
-	call c = {.k = k, .table = table, .ids = ids, .id_type = id_type, .offsets = offsets, .weights = weights,
-	          .mode = mode, .out = out, .threads = count, .parts = part_count(count, n_bags)};
-	for (unsigned p = 1; p < c.parts; p++) {
-		size_t end = bag_split(offsets, n_bags, part_start(cost, c.parts, p));
-		c.bounds[p] = end < c.bounds[p - 1] ? c.bounds[p - 1] : end;
-	}
-	c.bounds[c.parts] = n_bags;
-	return run(&c, bag_part, bad_index);
+	args a = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n_bags, .offsets = offsets,
+	          .weights = weights, .mode = mode, .out = out, .threads = count};
+	return bag_parallel(&a, cost, bad_index);
 }
 
 /* Row ranges for the threads of a parallel scatter-add, with about as many updates in each: ids are often skewed
@@ -222,6 +251,17 @@ static void scatter_split(const embstore_matrix *t, const void *ids, embstore_id
 	free(hist);
 }
 
+/* Each part reads every id but updates only the rows of its own range, so every row receives its updates in id
+ * order, as in the sequential loop, and no two threads write the same row. Every part checks every id and stops
+ * at the first bad one, so all report the smallest bad position and none writes past it. Every part reading
+ * every id, there is one part per thread. */
+static ES_NOINLINE embstore_status scatter_parallel(const args *a, size_t *bad_index)
+{
+	call c = {.a = *a, .parts = a->threads};
+	scatter_split(a->table, a->ids, a->id_type, a->n, c.parts, c.bounds);
+	return run(&c, scatter_part, bad_index);
+}
+
 embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                         size_t n, const float *grads, float alpha, size_t *bad_index,
                                         unsigned threads)
@@ -229,9 +269,6 @@ embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void
 	embstore_status s = es_check_scatter(table, ids, id_type, n, grads);
 	if (s != EMBSTORE_OK)
 		return s;
-	/* Each part reads every id but updates only the rows of its own range, so every row receives its updates
-	 * in id order, as in the sequential loop, and no two threads write the same row. Every part checks every
-	 * id and stops at the first bad one, so all report the smallest bad position and none writes past it. */
 	const embstore_kernel_table *k = embstore_kernels_active();
 	unsigned count = thread_count(threads, table->rows > SIZE_MAX ? SIZE_MAX : (size_t)table->rows,
 	                              n * table->dim);
@@ -240,8 +277,7 @@ embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void
 		s = k->scatter_add(table, ids, id_type, n, grads, alpha, 0, table->rows, &bad);
 		return es_kernel_status(s, bad, bad_index);
 	}
-	call c = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .grads = grads, .alpha = alpha,
-	          .threads = count, .parts = count}; /* every part reads every id: one per thread */
-	scatter_split(table, ids, id_type, n, count, c.bounds);
-	return run(&c, scatter_part, bad_index);
+	args a = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .grads = grads, .alpha = alpha,
+	          .threads = count};
+	return scatter_parallel(&a, bad_index);
 }
