@@ -4,7 +4,8 @@
  *   build/bench_calls sweep [REPS]          ns per call of gather and bag, 32 to 16384 ids, one thread and _mt
  *                                           with 2 threads, on the small table and on the large one below
  *   build/bench_calls scale [REPS] [4k|2m]  1 thread against 2 on the large table: gather and bag of 262,144 ids,
- *                                           and memcpy of the gather's output bytes (1 thread, 2 threads)
+ *                                           and memcpy of the gather's output bytes (1 thread, 2 threads), with
+ *                                           the CPUs the process got meanwhile (CPU time / wall time)
  * The large table is 1M x 128 f32 (512 MiB) of anonymous memory, on 4 KiB pages (madvise NOHUGEPAGE, the
  * default) or 2 MiB ones (madvise HUGEPAGE), faulted in before timing; its huge-page share (AnonHugePages of
  * /proc/self/smaps) is printed. Bags hold 8 ids (small, sweep; n = 1: one bag of 1) or 32 (scale). Every figure is
@@ -32,6 +33,13 @@ static double now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static double cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
@@ -260,26 +268,22 @@ static void *copy_fn(void *arg)
 	return NULL;
 }
 
-/* memcpy of `bytes` on 1 or 2 threads (halves), ns. */
-static double timed_copy(void *dst, const void *src, size_t bytes, int threads)
+/* memcpy of `bytes` on 1 or 2 threads (halves). */
+static void timed_copy(void *dst, const void *src, size_t bytes, int threads)
 {
-	double a = now_ns();
 	if (threads == 1) {
 		memcpy(dst, src, bytes);
-	} else {
-		size_t half = bytes / 2;
-		copy_job j[2] = {{dst, src, half}, {(char *)dst + half, (const char *)src + half, bytes - half}};
-		pthread_t tid;
-		if (pthread_create(&tid, NULL, copy_fn, &j[1]) != 0)
-			copy_fn(&j[1]);
-		else {
-			copy_fn(&j[0]);
-			pthread_join(tid, NULL);
-			return now_ns() - a;
-		}
-		copy_fn(&j[0]);
+		return;
 	}
-	return now_ns() - a;
+	size_t half = bytes / 2;
+	copy_job j[2] = {{dst, src, half}, {(char *)dst + half, (const char *)src + half, bytes - half}};
+	pthread_t tid;
+	int started = pthread_create(&tid, NULL, copy_fn, &j[1]) == 0;
+	copy_fn(&j[0]);
+	if (started)
+		pthread_join(tid, NULL);
+	else
+		copy_fn(&j[1]);
 }
 
 static void run_scale(int reps, int huge)
@@ -293,27 +297,31 @@ static void run_scale(int reps, int huge)
 	size_t out_bytes = (size_t)SCALE_IDS * DIM * sizeof(float);
 	float *out = xalloc(out_bytes);
 	call c = {&t.m, ids, SCALE_IDS, make_bags(offsets, SCALE_IDS, SCALE_BAG), offsets, out};
-	/* [what][threads - 1]: gather, bag, memcpy */
-	double v[3][2][MAX_REPS];
+	/* [what][threads - 1]: gather, bag, memcpy; wall time, and the CPUs the process used meanwhile (CPU time
+	 * over wall time: 2 threads that really run at once use 2) */
+	double v[3][2][MAX_REPS], used[3][2][MAX_REPS];
 	for (int r = 0; r < reps; r++) {
 		for (int k = 0; k < 2; k++) {
-			for (int bag = 0; bag < 2; bag++) {
-				double a = now_ns();
-				one_call(&c, bag, (unsigned)k + 1);
-				v[bag][k][r] = now_ns() - a;
+			for (int w = 0; w < 3; w++) {
+				double a = now_ns(), ca = cpu_ns();
+				if (w < 2)
+					one_call(&c, w, (unsigned)k + 1);
+				else
+					timed_copy(out, t.data, out_bytes, k + 1);
+				v[w][k][r] = now_ns() - a;
+				used[w][k][r] = (cpu_ns() - ca) / v[w][k][r];
 			}
-			v[2][k][r] = timed_copy(out, t.data, out_bytes, k + 1);
 		}
 	}
 	static const char *names[3] = {"gather", "bag sum", "memcpy"};
 	printf("%u ids (bags of %u), %zu MiB out; median of %d, ms\n", SCALE_IDS, SCALE_BAG, out_bytes >> 20, reps);
-	printf("%-8s %10s %10s %8s %10s\n", "", "1 thread", "2 threads", "speedup", "GB/s (2)");
+	printf("%-8s %10s %10s %8s %10s %10s\n", "", "1 thread", "2 threads", "speedup", "GB/s (2)", "CPUs (2)");
 	double gain[3];
 	for (int w = 0; w < 3; w++) {
 		double one = median(v[w][0], reps), two = median(v[w][1], reps);
 		gain[w] = one / two;
-		double bytes = w == 1 ? (double)SCALE_IDS * DIM * 4 : (double)out_bytes; /* rows read */
-		printf("%-8s %10.2f %10.2f %8.2f %10.2f\n", names[w], one / 1e6, two / 1e6, gain[w], bytes / two);
+		printf("%-8s %10.2f %10.2f %8.2f %10.2f %10.2f\n", names[w], one / 1e6, two / 1e6, gain[w],
+		       (double)out_bytes / two, median(used[w][1], reps));
 	}
 	printf("2-thread gain against memcpy's: gather %.2f, bag %.2f\n", gain[0] / gain[2], gain[1] / gain[2]);
 	munmap(t.data, t.bytes);

@@ -14,10 +14,12 @@
 #define ES_POOL_MAX_WORKERS 63u
 
 /* The _mt calls (threads.c) give each thread at least this many floats of output (gathers, bags) or of
- * gradients (scatter-add), down to the caller's thread alone. Bringing in a parked worker costs its wake-up and
- * the wait for its last part: about 2 us on an idle 2-core VM, 3-10 us with the machine loaded, where 65536
- * floats (256 KiB out, 512 ids of dim 128) take 25 us in cache and more from DRAM (docs/BENCHMARKS.md, "Thread
- * pool and small calls"). A build-time setting, so that the crossover can be measured with it set to 1. */
+ * gradients (scatter-add), down to the caller's thread alone. 65536 floats are 256 KiB of output, 512 ids of
+ * dim 128, about 13 us of gather from L2; a second thread therefore starts at about 25 us of work, where the
+ * pool's own cost per call (1-2 us measured: waking a worker, waiting for its last part) is a few percent.
+ * Where the machine has no idle CPU a second thread gains nothing at any size, and no threshold changes that
+ * (docs/BENCHMARKS.md, "Thread pool and small calls"). A build-time setting, so that the crossover can be
+ * measured with it set to 1. */
 #ifndef ES_POOL_MIN_FLOATS_PER_THREAD
 #define ES_POOL_MIN_FLOATS_PER_THREAD 65536
 #endif
