@@ -535,8 +535,8 @@ EMBSTORE_API embstore_status embstore_scatter_add(const embstore_matrix *table, 
  * the calling thread included (0 or 1: the calling thread only; more than 64 count as 64). With a bad id, which
  * other rows were written is unspecified; *bad_index is the smallest bad position.
  *  - Small calls stay on the calling thread, at the cost of the single-thread call: a call gives each thread
- *    at least 65,536 floats of work, counted as n x dim (gather), (n_ids + n_bags) x dim (bag) or n x dim
- *    (scatter-add), so a gather of fewer than 1,024 ids of dim 128 starts no thread.
+ *    at least 131,072 floats of work, counted as n x dim (gather), (n_ids + n_bags) x dim (bag) or n x dim
+ *    (scatter-add), so a gather of fewer than 2,048 ids of dim 128 uses no other thread.
  *  - The other threads come from a pool kept by the library: started on the first call that needs them, grown
  *    when a call asks for more than it has (up to 63), never shrunk. Between calls they sleep (no CPU time).
  *    They block all signals, and are ended and joined when the process exits or the library is unloaded. A

@@ -14,14 +14,15 @@
 #define ES_POOL_MAX_WORKERS 63u
 
 /* The _mt calls (threads.c) give each thread at least this many floats of output (gathers, bags) or of
- * gradients (scatter-add), down to the caller's thread alone. 65536 floats are 256 KiB of output, 512 ids of
- * dim 128, about 13 us of gather from L2; a second thread therefore starts at about 25 us of work, where the
- * pool's own cost per call (1-2 us measured: waking a worker, waiting for its last part) is a few percent.
- * Where the machine has no idle CPU a second thread gains nothing at any size, and no threshold changes that
- * (docs/BENCHMARKS.md, "Thread pool and small calls"). A build-time setting, so that the crossover can be
- * measured with it set to 1. */
+ * gradients (scatter-add), down to the caller's thread alone: 131072 floats are 512 KiB of output, 1024 ids of
+ * dim 128. Measured with both CPUs of a 2-core VM free, a second thread pays from 2048 ids of dim 128 on a table
+ * in DRAM (1.2x gather, 1.5x bag) and from 4096 in L2; below that the wake-ups (of the worker, then of the
+ * caller waiting for the worker's last part) and the output lines moving between the cores' caches cost more
+ * than the second core gives: 2-16 us per call, against 12 us for 512 ids from L2. With the CPUs busy with
+ * other work, a second thread paid at no size (docs/BENCHMARKS.md, "Thread pool and small calls"). A build-time
+ * setting, so that the crossover can be measured with it set to 1. */
 #ifndef ES_POOL_MIN_FLOATS_PER_THREAD
-#define ES_POOL_MIN_FLOATS_PER_THREAD 65536
+#define ES_POOL_MIN_FLOATS_PER_THREAD 131072
 #endif
 
 /* Runs fn(ctx, p) once for each p < parts, on the calling thread and up to `workers` pool workers at once, and

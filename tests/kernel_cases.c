@@ -893,7 +893,7 @@ void kc_threads_gather_and_bag(void)
 {
 	for (size_t ti = 0; ti < N_DTYPES; ti++) {
 		int wide = (int)(ti & 1);
-		/* Over a million floats out: 16 threads or more (pool.h), fewer than asked for at 64. */
+		/* Over a million floats out: 8 threads (pool.h), fewer than asked for at 64. */
 		threads_gather_bag_case(dtypes[ti], 4000, 33, 32000, 5000, 10, wide, 1);
 		threads_gather_bag_case(dtypes[ti], 500, 24, 12000, 1000, 19, wide, 0);
 	}
@@ -987,7 +987,7 @@ void kc_threads_scatter_add(void)
 #define MC_ROUNDS 6
 #define MC_ROWS 3000
 #define MC_DIM 40
-#define MC_IDS 6000 /* 240,000 floats out: 3 or 4 threads (pool.h) */
+#define MC_IDS 12000 /* 480,000 floats out: 3 threads (pool.h) */
 #define MC_BAGS 700
 
 typedef struct mc_shared {
