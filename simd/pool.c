@@ -1,5 +1,5 @@
 /* pool.c: the worker threads of the parallel kernel calls (pool.h), kept between calls. One mutex guards the
- * whole pool: it is taken a few times per part, and a part is tens of microseconds of work at least (threads.c). */
+ * whole pool: it is taken a few times per part, and a part is some microseconds of work at least (threads.c). */
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -160,8 +160,8 @@ void es_pool_run(void (*fn)(void *ctx, unsigned part), void *ctx, unsigned parts
 	/* The caller works too, and takes whatever parts no worker has taken yet. */
 	while (t.claimed < t.parts)
 		run_part(&t, claim(&t));
-	/* No spin here before sleeping: measured, it gained on some in-cache calls but lost where the machine had
-	 * no idle CPU, as the spinning caller then holds the CPU its worker needs (docs/BENCHMARKS.md). */
+	/* No spin before sleeping: measured with the CPUs busy, it gained on some in-cache calls and lost on tables
+	 * in DRAM, as a spinning caller holds a CPU its worker may need (docs/BENCHMARKS.md). */
 	while (t.done < t.parts)
 		pthread_cond_wait(&t.finished, &pool.lock);
 	pthread_mutex_unlock(&pool.lock);
