@@ -539,9 +539,20 @@ EMBSTORE_API embstore_status embstore_scatter_add(const embstore_matrix *table, 
                                                   float alpha, size_t *bad_index);
 
 /* Parallel variants: the same contract and the same results (bitwise, for gather and scatter-add; scatter-add
- * partitions by destination row so duplicates still accumulate in id order), split over `threads` POSIX
- * threads (0 or 1: the calling thread only). With a bad id, which other rows were written is unspecified;
- * *bad_index is the smallest bad position. */
+ * partitions by destination row so duplicates still accumulate in id order), split over up to `threads` threads,
+ * the calling thread included (0 or 1: the calling thread only; more than 64 count as 64). With a bad id, which
+ * other rows were written is unspecified; *bad_index is the smallest bad position.
+ *  - Small calls stay on the calling thread, at the cost of the single-thread call: a call gives each thread
+ *    at least 131,072 floats of work, counted as n x dim (gather), (n_ids + n_bags) x dim (bag) or n x dim
+ *    (scatter-add), so a gather of fewer than 2,048 ids of dim 128 uses no other thread.
+ *  - The other threads come from a pool kept by the library: started on the first call that needs them, grown
+ *    when a call asks for more than it has (up to 63), never shrunk. Between calls they sleep (no CPU time).
+ *    They block all signals, and are ended and joined when the process exits or the library is unloaded. A
+ *    thread that cannot be started is not an error: its share of the work runs on the threads there are.
+ *  - Any number of application threads may make these calls at once: they share the pool, and a caller runs
+ *    whatever part of its own call no idle worker has taken, so no call waits for another one to finish.
+ *  - After fork(), the child may make these calls too: its pool starts empty (the parent's workers do not
+ *    exist there) and fills again on its first call. */
 EMBSTORE_API embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids,
                                                 embstore_id_type id_type, size_t n, float *out, size_t *bad_index,
                                                 unsigned threads);

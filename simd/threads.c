@@ -1,36 +1,56 @@
 /* threads.c: the parallel (_mt) variants of the kernel calls: the same checks (kernels.c), then the work split
- * over POSIX threads so that results are those of one thread. */
-#include <pthread.h>
+ * in parts run by the caller and the pool's workers (pool.c), so that results are those of one thread. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "kernels.h"
+#include "pool.h"
 
-/* Creating and joining a thread costs some tens of microseconds, about what an in-cache kernel needs for 64 Ki
- * floats of output (256 KiB); below that per thread, more threads make a call slower, so smaller batches get
- * fewer threads, down to none. */
-#define MIN_FLOATS_PER_THREAD ((size_t)65536)
-/* More threads than this gain nothing on a memory-bound kernel and only cost stack space. */
-#define MAX_THREADS 64u
+#define MIN_FLOATS_PER_THREAD ((size_t)ES_POOL_MIN_FLOATS_PER_THREAD)
+#define MAX_THREADS (ES_POOL_MAX_WORKERS + 1u)
+/* Gathers and bags are cut finer than one part per thread: a worker that is late (its CPU busy, or slow to wake)
+ * leaves its parts to the others, so a call waits at most about one part for it. */
+#define PARTS_PER_THREAD 8u
+#define MAX_PARTS MAX_THREADS
 
-/* One thread's share of a call: [begin, end) of ids (gather), of bags (bag) or of table rows (scatter-add). */
-typedef struct job {
+/* One part's result. */
+typedef struct part_result {
+	embstore_status status;
+	size_t bad; /* position in the whole ids array */
+} part_result;
+
+/* A call's arguments, checked, and its thread count. */
+typedef struct args {
 	const embstore_kernel_table *k;
 	const embstore_matrix *table;
 	const void *ids;
 	embstore_id_type id_type;
-	size_t n;              /* scatter-add: ids in the call (every thread reads them all) */
+	size_t n;              /* ids (gather, scatter-add: every part reads them all) or bags */
 	const int64_t *offsets;
 	const float *weights;
 	embstore_bag_mode mode;
 	float *out;
 	const float *grads;
 	float alpha;
-	uint64_t begin, end;
-	embstore_status status;
-	size_t bad;            /* position in the whole ids array */
-} job;
+	unsigned threads;
+} args;
+
+/* The call split in `parts` parts: [bounds[p], bounds[p + 1]) of ids (gather), of bags (bag) or of table rows
+ * (scatter-add). Built only on the parallel path (functions of their own, ES_NOINLINE), so that a small call's
+ * frame holds none of it. */
+typedef struct call {
+	args a;
+	unsigned parts;
+	uint64_t bounds[MAX_PARTS + 1];
+	part_result result[MAX_PARTS];
+} call;
+
+#if defined(__GNUC__)
+#define ES_NOINLINE __attribute__((noinline))
+#else
+#define ES_NOINLINE
+#endif
 
 static unsigned thread_count(unsigned threads, size_t units, size_t floats)
 {
@@ -45,6 +65,17 @@ static unsigned thread_count(unsigned threads, size_t units, size_t floats)
 	return t < 1 ? 1 : (unsigned)t;
 }
 
+/* Parts for a gather or bag of `units` ids or bags on `threads` threads. */
+static unsigned part_count(unsigned threads, size_t units)
+{
+	size_t p = (size_t)threads * PARTS_PER_THREAD;
+	if (p > MAX_PARTS)
+		p = MAX_PARTS;
+	if (p > units)
+		p = units;
+	return p < threads ? threads : (unsigned)p;
+}
+
 /* [begin, end) of part `t` of `count` equal parts of `total` (sizes differ by at most one). */
 static uint64_t part_start(uint64_t total, unsigned count, unsigned t)
 {
@@ -52,35 +83,20 @@ static uint64_t part_start(uint64_t total, unsigned count, unsigned t)
 	return q * t + (t < r ? t : r);
 }
 
-/* Runs jobs[1..count) on new threads and jobs[0] here. A thread that cannot be created has its job run here
- * instead: same result, only slower. */
-static void run_jobs(job *jobs, unsigned count, void *(*fn)(void *))
+/* The call's status: OK if every part succeeded; with bad ids, the smallest bad position. */
+static embstore_status run(call *c, void (*fn)(void *, unsigned), size_t *bad_index)
 {
-	pthread_t tid[MAX_THREADS];
-	int started[MAX_THREADS] = {0};
-	for (unsigned t = 1; t < count; t++)
-		started[t] = pthread_create(&tid[t], NULL, fn, &jobs[t]) == 0;
-	fn(&jobs[0]);
-	for (unsigned t = 1; t < count; t++) {
-		if (started[t])
-			pthread_join(tid[t], NULL);
-		else
-			fn(&jobs[t]);
-	}
-}
-
-/* The call's status: OK if every job succeeded; with bad ids, the smallest bad position. */
-static embstore_status combine(const job *jobs, unsigned count, size_t *bad_index)
-{
+	es_pool_run(fn, c, c->parts, c->a.threads - 1);
 	embstore_status s = EMBSTORE_OK;
 	size_t bad = SIZE_MAX;
-	for (unsigned t = 0; t < count; t++) {
-		if (jobs[t].status == EMBSTORE_ID_OUT_OF_RANGE) {
+	for (unsigned p = 0; p < c->parts; p++) {
+		const part_result *r = &c->result[p];
+		if (r->status == EMBSTORE_ID_OUT_OF_RANGE) {
 			s = EMBSTORE_ID_OUT_OF_RANGE;
-			if (jobs[t].bad < bad)
-				bad = jobs[t].bad;
-		} else if (jobs[t].status != EMBSTORE_OK && s == EMBSTORE_OK) {
-			s = jobs[t].status;
+			if (r->bad < bad)
+				bad = r->bad;
+		} else if (r->status != EMBSTORE_OK && s == EMBSTORE_OK) {
+			s = r->status;
 		}
 	}
 	return es_kernel_status(s, bad, bad_index);
@@ -88,33 +104,44 @@ static embstore_status combine(const job *jobs, unsigned count, size_t *bad_inde
 
 /* The first part starts at the caller's arrays themselves, without arithmetic: with no ids (or no bags) they
  * may be NULL, and NULL + 0 is undefined in C. Later parts start inside them. */
-static void *gather_job(void *arg)
+static void gather_part(void *ctx, unsigned p)
 {
-	job *j = arg;
-	size_t begin = (size_t)j->begin, dim = j->table->dim;
-	const void *ids = begin ? (const char *)j->ids + begin * (size_t)j->id_type : j->ids;
-	float *out = begin ? j->out + begin * dim : j->out;
-	j->status = j->k->gather(j->table, ids, j->id_type, (size_t)(j->end - j->begin), out, &j->bad);
-	j->bad += begin;
-	return NULL;
+	call *c = ctx;
+	const args *a = &c->a;
+	size_t begin = (size_t)c->bounds[p], dim = a->table->dim;
+	const void *ids = begin ? (const char *)a->ids + begin * (size_t)a->id_type : a->ids;
+	float *out = begin ? a->out + begin * dim : a->out;
+	part_result *r = &c->result[p];
+	r->status = a->k->gather(a->table, ids, a->id_type, (size_t)(c->bounds[p + 1] - begin), out, &r->bad);
+	r->bad += begin;
 }
 
-static void *bag_job(void *arg)
+static void bag_part(void *ctx, unsigned p)
 {
-	job *j = arg;
-	size_t begin = (size_t)j->begin, dim = j->table->dim;
-	float *out = begin ? j->out + begin * dim : j->out;
-	j->status = j->k->gather_bag(j->table, j->ids, j->id_type, j->offsets + begin, (size_t)(j->end - j->begin),
-	                             j->weights, j->mode, out, &j->bad);
-	return NULL;
+	call *c = ctx;
+	const args *a = &c->a;
+	size_t begin = (size_t)c->bounds[p], dim = a->table->dim;
+	float *out = begin ? a->out + begin * dim : a->out;
+	part_result *r = &c->result[p];
+	r->status = a->k->gather_bag(a->table, a->ids, a->id_type, a->offsets + begin,
+	                             (size_t)(c->bounds[p + 1] - begin), a->weights, a->mode, out, &r->bad);
 }
 
-static void *scatter_job(void *arg)
+static void scatter_part(void *ctx, unsigned p)
 {
-	job *j = arg;
-	j->status = j->k->scatter_add(j->table, j->ids, j->id_type, j->n, j->grads, j->alpha, j->begin, j->end,
-	                              &j->bad);
-	return NULL;
+	call *c = ctx;
+	const args *a = &c->a;
+	part_result *r = &c->result[p];
+	r->status = a->k->scatter_add(a->table, a->ids, a->id_type, a->n, a->grads, a->alpha, c->bounds[p],
+	                              c->bounds[p + 1], &r->bad);
+}
+
+static ES_NOINLINE embstore_status gather_parallel(const args *a, size_t *bad_index)
+{
+	call c = {.a = *a, .parts = part_count(a->threads, a->n)};
+	for (unsigned p = 0; p <= c.parts; p++)
+		c.bounds[p] = part_start(a->n, c.parts, p);
+	return run(&c, gather_part, bad_index);
 }
 
 embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
@@ -123,16 +150,16 @@ embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids
 	embstore_status s = es_check_gather(table, ids, id_type, n, out);
 	if (s != EMBSTORE_OK)
 		return s;
-	unsigned count = thread_count(threads, n, n * table->dim);
-	job jobs[MAX_THREADS];
 	/* One table for the whole call, even if embstore_isa_set runs meanwhile. */
 	const embstore_kernel_table *k = embstore_kernels_active();
-	for (unsigned t = 0; t < count; t++) {
-		jobs[t] = (job){.k = k, .table = table, .ids = ids, .id_type = id_type, .out = out,
-		                .begin = part_start(n, count, t), .end = part_start(n, count, t + 1)};
+	unsigned count = thread_count(threads, n, n * table->dim);
+	if (count == 1) {
+		size_t bad = 0;
+		s = k->gather(table, ids, id_type, n, out, &bad);
+		return es_kernel_status(s, bad, bad_index);
 	}
-	run_jobs(jobs, count, gather_job);
-	return combine(jobs, count, bad_index);
+	args a = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .out = out, .threads = count};
+	return gather_parallel(&a, bad_index);
 }
 
 /* First bag of part t: bags are split so that each part has about the same ids plus bags (an empty bag still
@@ -150,6 +177,18 @@ static size_t bag_split(const int64_t *offsets, size_t n_bags, uint64_t target)
 	return lo;
 }
 
+static ES_NOINLINE embstore_status bag_parallel(const args *a, uint64_t cost, size_t *bad_index)
+{
+	size_t n_bags = a->n;
+	call c = {.a = *a, .parts = part_count(a->threads, n_bags)};
+	for (unsigned p = 1; p < c.parts; p++) {
+		size_t end = bag_split(a->offsets, n_bags, part_start(cost, c.parts, p));
+		c.bounds[p] = end < c.bounds[p - 1] ? c.bounds[p - 1] : end;
+	}
+	c.bounds[c.parts] = n_bags;
+	return run(&c, bag_part, bad_index);
+}
+
 embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                        size_t n_ids, const int64_t *offsets, size_t n_bags, const float *weights,
                                        embstore_bag_mode mode, float *out, size_t *bad_index, unsigned threads)
@@ -157,23 +196,20 @@ embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void 
 	embstore_status s = es_check_bag(table, ids, id_type, n_ids, offsets, n_bags, mode, out);
 	if (s != EMBSTORE_OK)
 		return s;
-	/* n_ids + n_bags cannot overflow: both arrays are in memory. */
-	uint64_t cost = (uint64_t)n_ids + n_bags;
-	size_t floats = cost > SIZE_MAX / table->dim ? SIZE_MAX : (size_t)cost * table->dim;
-	unsigned count = thread_count(threads, n_bags, floats);
-	job jobs[MAX_THREADS];
 	const embstore_kernel_table *k = embstore_kernels_active();
-	size_t begin = 0;
-	for (unsigned t = 0; t < count; t++) {
-		size_t end = t + 1 == count ? n_bags : bag_split(offsets, n_bags, part_start(cost, count, t + 1));
-		if (end < begin)
-			end = begin;
-		jobs[t] = (job){.k = k, .table = table, .ids = ids, .id_type = id_type, .offsets = offsets,
-		                .weights = weights, .mode = mode, .out = out, .begin = begin, .end = end};
-		begin = end;
+	/* n_ids + n_bags cannot overflow: both arrays are in memory. Saturated, without a division. */
+	uint64_t cost = (uint64_t)n_ids + n_bags;
+	uint64_t floats64 = cost >> 32 ? UINT64_MAX : cost * table->dim;
+	size_t floats = floats64 > SIZE_MAX ? SIZE_MAX : (size_t)floats64;
+	unsigned count = thread_count(threads, n_bags, floats);
+	if (count == 1) {
+		size_t bad = 0;
+		s = k->gather_bag(table, ids, id_type, offsets, n_bags, weights, mode, out, &bad);
+		return es_kernel_status(s, bad, bad_index);
 	}
-	run_jobs(jobs, count, bag_job);
-	return combine(jobs, count, bad_index);
+	args a = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n_bags, .offsets = offsets,
+	          .weights = weights, .mode = mode, .out = out, .threads = count};
+	return bag_parallel(&a, cost, bad_index);
 }
 
 /* Row ranges for the threads of a parallel scatter-add, with about as many updates in each: ids are often skewed
@@ -215,6 +251,17 @@ static void scatter_split(const embstore_matrix *t, const void *ids, embstore_id
 	free(hist);
 }
 
+/* Each part reads every id but updates only the rows of its own range, so every row receives its updates in id
+ * order, as in the sequential loop, and no two threads write the same row. Every part checks every id and stops
+ * at the first bad one, so all report the smallest bad position and none writes past it. Every part reading
+ * every id, there is one part per thread. */
+static ES_NOINLINE embstore_status scatter_parallel(const args *a, size_t *bad_index)
+{
+	call c = {.a = *a, .parts = a->threads};
+	scatter_split(a->table, a->ids, a->id_type, a->n, c.parts, c.bounds);
+	return run(&c, scatter_part, bad_index);
+}
+
 embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                         size_t n, const float *grads, float alpha, size_t *bad_index,
                                         unsigned threads)
@@ -222,22 +269,15 @@ embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void
 	embstore_status s = es_check_scatter(table, ids, id_type, n, grads);
 	if (s != EMBSTORE_OK)
 		return s;
-	/* Each thread reads every id but updates only the rows of its own range, so every row receives its updates
-	 * in id order, as in the sequential loop, and no two threads write the same row. Every thread checks every
-	 * id and stops at the first bad one, so all report the smallest bad position and none writes past it. */
+	const embstore_kernel_table *k = embstore_kernels_active();
 	unsigned count = thread_count(threads, table->rows > SIZE_MAX ? SIZE_MAX : (size_t)table->rows,
 	                              n * table->dim);
-	job jobs[MAX_THREADS];
-	uint64_t bounds[MAX_THREADS + 1];
-	const embstore_kernel_table *k = embstore_kernels_active();
-	if (count > 1)
-		scatter_split(table, ids, id_type, n, count, bounds);
-	else
-		bounds[0] = 0, bounds[1] = table->rows;
-	for (unsigned t = 0; t < count; t++) {
-		jobs[t] = (job){.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .grads = grads,
-		                .alpha = alpha, .begin = bounds[t], .end = bounds[t + 1]};
+	if (count == 1) {
+		size_t bad = 0;
+		s = k->scatter_add(table, ids, id_type, n, grads, alpha, 0, table->rows, &bad);
+		return es_kernel_status(s, bad, bad_index);
 	}
-	run_jobs(jobs, count, scatter_job);
-	return combine(jobs, count, bad_index);
+	args a = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .grads = grads, .alpha = alpha,
+	          .threads = count};
+	return scatter_parallel(&a, bad_index);
 }

@@ -4,6 +4,7 @@
  * inheritable arena"). It runs the parallel kernel cases of the Criterion programs (kernel_cases.h, as the
  * AArch64 checker does), then what only threads show:
  *  - the kernel table resolved by several threads' first kernel calls at once;
+ *  - several application threads in parallel calls at once, sharing the thread pool;
  *  - embstore_isa_set switching sets while other threads run parallel kernels, whose results stay bitwise;
  *  - one read-only store used by several threads at once, each with its own error detail;
  *  - training in place: a parallel scatter-add on a writable store, bitwise one thread's, then sync and verify.
@@ -296,6 +297,7 @@ int main(void)
 	check_first_calls(); /* first: nothing may have resolved the kernel table yet */
 	kc_threads_gather_and_bag();
 	kc_threads_scatter_add();
+	kc_threads_many_callers();
 	check_isa_switching();
 
 	float *emb = random_rows(EMB_ROWS, EMB_DIM, 7);

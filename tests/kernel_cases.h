@@ -73,5 +73,8 @@ void kc_out_of_range(const embstore_kernel_table *k);
 
 void kc_threads_gather_and_bag(void);
 void kc_threads_scatter_add(void);
+/* Eight application threads at once, each in parallel gathers, bags and scatter-adds (into a table of its own)
+ * at thread counts 0 to 8: every result bitwise one thread's. */
+void kc_threads_many_callers(void);
 
 #endif
