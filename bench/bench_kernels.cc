@@ -417,9 +417,13 @@ std::string isas_text()
 int main(int argc, char **argv)
 {
 	std::vector<char *> args(argv, argv + argc);
-	bool min_time_given = false;
-	for (int i = 1; i < argc; i++)
+	bool min_time_given = false, listing = false;
+	for (int i = 1; i < argc; i++) {
 		min_time_given = min_time_given || starts_with(argv[i], "--benchmark_min_time");
+		if (starts_with(argv[i], "--benchmark_list_tests"))
+			listing = std::strcmp(argv[i], "--benchmark_list_tests=false") != 0 &&
+			          std::strcmp(argv[i], "--benchmark_list_tests=0") != 0;
+	}
 	std::string min_time_flag = std::string("--benchmark_min_time=") + kDefaultMinTime;
 	if (!min_time_given)
 		args.insert(args.begin() + 1, &min_time_flag[0]);
@@ -462,7 +466,8 @@ int main(int argc, char **argv)
 	                                          ", mapped by embstore_open, pages pre-touched; scatter-add and optimizers: "
 	                                          "anonymous memory, MADV_NOHUGEPAGE; ids: uniform random int64");
 	benchmark::AddCustomContext("thp_policy", esbench::thp_policy());
-	add_page_state_context();
+	if (!listing) // a listing runs nothing: no table to build
+		add_page_state_context();
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
 	return 0;

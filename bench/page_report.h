@@ -11,7 +11,7 @@ namespace esbench {
 struct PageState {
 	bool known = false;       // false: no /proc/self/smaps, or no mapping holds the pointer
 	bool anonymous = false;   // no file behind the mapping
-	uint64_t rss_bytes = 0;   // resident bytes of the whole mapping
+	uint64_t rss_bytes = 0;   // resident bytes of the whole mapping (the kernel merges neighbouring anonymous ones)
 	uint64_t huge_bytes = 0;  // of those, mapped with 2 MiB entries (AnonHugePages, FilePmdMapped, ShmemPmdMapped)
 };
 
