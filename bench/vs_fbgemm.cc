@@ -137,6 +137,8 @@ bool agree(const embstore_matrix &m, const std::vector<int64_t> &ids, const std:
 				continue;
 			}
 			double diff = std::fabs((double)a[k] - (double)b[k]);
+			if (diff == 0) // +0 against -0
+				continue;
 			double rel = m.dtype == EMBSTORE_F32 ? diff / std::max(std::fabs((double)a[k]), std::fabs((double)b[k]))
 			                                     : diff / abs_sum[j];
 			if (!(rel <= worst))
