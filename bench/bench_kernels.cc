@@ -15,10 +15,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "bench_tables.h"
+#include "page_report.h"
 
 namespace {
 
@@ -274,9 +276,50 @@ std::string case_name(const Case &c)
 	}
 }
 
+std::vector<std::pair<std::string, Case>> g_registered;
+
 void add(const Case &c, void (*fn)(benchmark::State &, Case))
 {
-	benchmark::RegisterBenchmark(case_name(c).c_str(), fn, c);
+	std::string name = case_name(c);
+	benchmark::RegisterBenchmark(name.c_str(), fn, c);
+	g_registered.emplace_back(name, c);
+}
+
+bool writes_table(Op op)
+{
+	return op == Op::scatter_add || op == Op::sgd || op == Op::rowwise_adagrad;
+}
+
+// Builds, before the run, the tables the benchmarks that --benchmark_filter selects will use (the same selection
+// Google Benchmark makes: an extended regex searched in the name, a leading '-' negating it), so that their page
+// state can go into the JSON context; tables no selected benchmark uses are not built.
+void add_page_state_context()
+{
+	std::string spec = benchmark::GetBenchmarkFilter();
+	if (spec.empty() || spec == "all")
+		spec = ".";
+	bool negative = spec[0] == '-';
+	if (negative)
+		spec.erase(0, 1);
+	std::regex re;
+	try {
+		re = std::regex(spec, std::regex::extended);
+	} catch (const std::regex_error &) {
+		return; // Google Benchmark reports the bad filter itself
+	}
+	bool used[2][2] = {{false, false}, {false, false}}; // [writes][large]
+	for (const auto &entry : g_registered)
+		if (std::regex_search(entry.first, re) != negative)
+			used[writes_table(entry.second.op)][entry.second.size == Size::large] = true;
+	for (Size size : kSizes) {
+		for (int writes = 0; writes < 2; writes++) {
+			if (!used[writes][size == Size::large])
+				continue;
+			const Region &r = writes ? esbench::write_region(size) : esbench::read_region(size);
+			std::string key = std::string("page_state_") + (writes ? "write_" : "read_") + esbench::size_name(size);
+			benchmark::AddCustomContext(key, r.error.empty() ? esbench::page_state_text(r.data) : r.error);
+		}
+	}
 }
 
 void register_all()
@@ -374,9 +417,13 @@ std::string isas_text()
 int main(int argc, char **argv)
 {
 	std::vector<char *> args(argv, argv + argc);
-	bool min_time_given = false;
-	for (int i = 1; i < argc; i++)
+	bool min_time_given = false, listing = false;
+	for (int i = 1; i < argc; i++) {
 		min_time_given = min_time_given || starts_with(argv[i], "--benchmark_min_time");
+		if (starts_with(argv[i], "--benchmark_list_tests"))
+			listing = std::strcmp(argv[i], "--benchmark_list_tests=false") != 0 &&
+			          std::strcmp(argv[i], "--benchmark_list_tests=0") != 0;
+	}
 	std::string min_time_flag = std::string("--benchmark_min_time=") + kDefaultMinTime;
 	if (!min_time_given)
 		args.insert(args.begin() + 1, &min_time_flag[0]);
@@ -407,6 +454,8 @@ int main(int argc, char **argv)
 	register_all();
 
 	benchmark::AddCustomContext("embstore_version", embstore_version());
+	benchmark::AddCustomContext("compiler", EMBSTORE_BENCH_COMPILER);
+	benchmark::AddCustomContext("build_type", EMBSTORE_BENCH_BUILD_TYPE);
 	benchmark::AddCustomContext("embstore_cpu_features", features_text());
 	benchmark::AddCustomContext("embstore_kernel_sets", isas_text());
 	benchmark::AddCustomContext("l2_cache_bytes", std::to_string(workload_l2_bytes()));
@@ -415,7 +464,10 @@ int main(int argc, char **argv)
 	benchmark::AddCustomContext("table_large_bytes", std::to_string(esbench::region_bytes(Size::large)));
 	benchmark::AddCustomContext("tables", "reads: store files written by embstore_writer in " + esbench::table_dir() +
 	                                          ", mapped by embstore_open, pages pre-touched; scatter-add and optimizers: "
-	                                          "anonymous memory, 4 KiB pages; ids: uniform random int64");
+	                                          "anonymous memory, MADV_NOHUGEPAGE; ids: uniform random int64");
+	benchmark::AddCustomContext("thp_policy", esbench::thp_policy());
+	if (!listing) // a listing runs nothing: no table to build
+		add_page_state_context();
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
 	return 0;
