@@ -125,18 +125,6 @@ ES_INLINE vfloat row_load(const src_row *s, embstore_dtype dt, size_t j)
 _Static_assert(VL <= 8, "an int8 tail read of VL bytes must stay within a row's scale and bias");
 #endif
 
-/* Bytes j .. j+r-1 (0 < r < VL, lanes m) of an int8 row as the f32 values 0..255 in the lanes m selects; the
- * other lanes are unspecified. */
-ES_INLINE vfloat u8_tail(const unsigned char *p, vtail m)
-{
-#ifdef cvt_u8_tail
-	return cvt_u8_tail(p, m);
-#else
-	(void)m;
-	return cvt_u8(p);
-#endif
-}
-
 /* `bytes` bytes of f32, f16 or bf16 elements at p as f32, through a zeroed copy. Only the tail of the table's last
  * row needs it, so it stays out of line, away from the many unrolled loops that might call it; and it takes the
  * row's address by value, so that those loops need not keep their src_row in memory for it. */
@@ -258,12 +246,18 @@ static embstore_status loops_gather(const embstore_matrix *t, const void *ids, e
  * part of each row into one accumulator per vector, and stores them once, at the end. Every element still folds
  * the bag's rows in id order (kernels.h). Max starts from -inf: -inf > x is false for every x, NaN included, so
  * the first fold yields the first row's value itself, exactly as kernels.h's "acc = the first x".
- * (Measurements: docs/BENCHMARKS.md.) */
+ * (Measurements: docs/BENCHMARKS.md, "Embedding bags against FBGEMM".) */
 
-/* The dims with an instance of their own: those models use. */
+/* The dims with an instance of their own: those models use. Not in unoptimised builds, where nothing folds the
+ * constants: the copies would only take minutes to compile. */
+#if defined(__OPTIMIZE__)
 #define BAG_DIMS(X) X(16) X(32) X(64) X(96) X(128) X(192) X(256) X(300) X(384) X(512) X(768) X(1024)
+#else
+#define BAG_DIMS(X)
+#endif
 
-/* How many ids ahead the first walk prefetches rows (docs/BENCHMARKS.md, bag prefetch distance). */
+/* How many ids ahead the first walk prefetches rows: 8 to 32 measured the same within noise; 16 is FBGEMM's. A
+ * -D on the compiler's command line overrides it, and BAG_PF_F32 below, for such measurements. */
 #ifndef BAG_AHEAD
 #define BAG_AHEAD 16
 #endif
@@ -338,8 +332,8 @@ typedef struct bag_call {
 
 /* Bytes of each row the first walk prefetches. An f32 row has one vector per cache line, so a prefetch per line
  * costs as many load slots as the row itself: there the first two lines, and the L2 streamer fetches the rest
- * (f32 bags 10-20% faster, also in cache); rows of 16-bit or 8-bit elements are prefetched whole, which won for
- * them (docs/BENCHMARKS.md, bag prefetch). */
+ * (f32 bags take 8-14% less time, also in cache); rows of 16-bit or 8-bit elements are prefetched whole, which
+ * won for them (docs/BENCHMARKS.md, "Embedding bags against FBGEMM"). */
 #ifndef BAG_PF_F32
 #define BAG_PF_F32 128u
 #endif
@@ -375,17 +369,13 @@ ES_INLINE void bag_prefetch(const bag_call *c, size_t k, uint64_t cur, size_t by
 #endif
 }
 
-/* One walk: bag [lo, hi) (not empty), elements j0 .. j0 + full * VL + r of each row into o + j0 (r < VL lanes, m, in a partial
- * vector after the whole ones), prefetching pf bytes of rows ahead. The whole vectors go to acc[0 .. full), the
- * partial one to acc[BAG_REGS - 1]: a walk has a partial vector only at the row's end, and then fewer than
- * BAG_REGS whole ones. Returns 0 at a bad id, with *bad_index set. */
+/* One walk: bag [lo, hi) (not empty), elements j0 .. j0 + full * VL + r of each row into o + j0 (r < VL lanes, m,
+ * in a partial vector after the whole ones), prefetching pf bytes of rows ahead. The whole vectors go to
+ * acc[0 .. full), the partial one to acc[BAG_REGS - 1]: a walk has a partial vector only at the row's end, and
+ * then fewer than BAG_REGS whole ones. Returns 0 at a bad id, with *bad_index set. */
 ES_INLINE int bag_walk(const bag_call *c, size_t lo, size_t hi, float *o, size_t j0, size_t full, size_t r, vtail m,
                        size_t pf, uint32_t dim, size_t *bad_index, embstore_dtype dt, int wide, int kind)
 {
-	/* int8 sums fold q * scale into acc and the biases into one float beside it (kernels.h): one vector
-	 * instruction fewer per vector of the row than folding q * scale + bias. */
-	const int split = dt == EMBSTORE_INT8_ROWWISE && (kind == FOLD_ADD || kind == FOLD_FMA);
-	float biases = 0.0f;
 	vfloat acc[BAG_REGS];
 	vfloat init = kind == FOLD_MAX || kind == FOLD_WMAX ? v_set1(-INFINITY) : v_zero();
 	LOOPS_UNROLL
@@ -400,24 +390,6 @@ ES_INLINE int bag_walk(const bag_call *c, size_t lo, size_t hi, float *o, size_t
 		}
 		if (pf)
 			bag_prefetch(c, k, id, pf, wide);
-		if (split) {
-			const unsigned char *p = c->data + (size_t)id * c->stride;
-			float scale, bias;
-			es_int8_scale_bias(p, dim, &scale, &bias);
-			if (kind == FOLD_FMA) {
-				biases = fmaf(c->weights[k], bias, biases);
-				scale = c->weights[k] * scale;
-			} else {
-				biases = bias + biases;
-			}
-			vfloat sv = v_set1(scale);
-#define SPLIT_STEP(i) acc[i] = v_fma(cvt_u8(p + j0 + (i) * VL), sv, acc[i])
-			DOWN_FROM(full, SPLIT_STEP)
-#undef SPLIT_STEP
-			if (r)
-				acc[BAG_REGS - 1] = v_fma(u8_tail(p + j0 + full * VL, m), sv, acc[BAG_REGS - 1]);
-			continue;
-		}
 		src_row s = open_row_at(c->data + (size_t)id * c->stride, dim, dt, c->end);
 		vfloat w = kind == FOLD_FMA || kind == FOLD_WMAX ? v_set1(c->weights[k]) : v_zero();
 #define FOLD_STEP(i) acc[i] = fold(acc[i], row_load(&s, dt, j0 + (i) * VL), kind, w)
@@ -426,14 +398,6 @@ ES_INLINE int bag_walk(const bag_call *c, size_t lo, size_t hi, float *o, size_t
 		if (r)
 			acc[BAG_REGS - 1] = fold(acc[BAG_REGS - 1], row_load_tail(&s, dt, j0 + full * VL, r, m), kind, w);
 	} while (++k < hi);
-	if (split) {
-		vfloat b = v_set1(biases);
-#define BIAS_STEP(i) acc[i] = v_add(acc[i], b)
-		DOWN_FROM(full, BIAS_STEP)
-#undef BIAS_STEP
-		if (r)
-			acc[BAG_REGS - 1] = v_add(acc[BAG_REGS - 1], b);
-	}
 #define STORE_STEP(i) v_store(o + j0 + (i) * VL, acc[i])
 	DOWN_FROM(full, STORE_STEP)
 #undef STORE_STEP

@@ -33,9 +33,7 @@
  *    f32 (f16 and bf16 widened exactly) and stored rounded to nearest even (element.h, es_f32_to_f16 / bf16).
  *    Bitwise equal wherever no NaN arises; a NaN stays a NaN, its payload unspecified.
  *  - bags: sum and mean start from +0 and add v (no weights) or fmaf(w, v, acc), in id order; mean then divides
- *    by (float)length. int8 sums and means fold each row apart from its bias instead, acc = fmaf((float)q, s,
- *    acc) with s = scale (no weights) or w * scale, and sum the biases beside them, B = bias + B or
- *    fmaf(w, bias, B), both from +0 in id order; then acc + B, and mean divides that. Max takes x = v (or w * v), acc = the first x, then acc = acc > x ? acc : x (the operand
+ *    by (float)length. Max takes x = v (or w * v), acc = the first x, then acc = acc > x ? acc : x (the operand
  *    order of x86 MAXPS, which NEON reproduces with a compare and select). An empty bag is zeros. Bitwise equal
  *    wherever scalar.c's result is not a NaN; where it is, a NaN, its payload unspecified: which of two NaNs an
  *    add or fused multiply-add passes on depends on the operand order, and pinning it (inline asm) would stop

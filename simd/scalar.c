@@ -61,77 +61,35 @@ static embstore_status scalar_gather(const embstore_matrix *t, const void *ids, 
 /* Bags reduce a row at a time, CHUNK elements at a time. */
 #define CHUNK 64u
 
-/* A bag's chunk of count <= CHUNK elements from j0, folded into acc (zeros): each element folds the bag's rows in
- * id order. Returns 0 at a bad id. */
-static int fold_chunk(const embstore_matrix *t, const void *ids, int wide, size_t lo, size_t hi,
-                      const float *weights, embstore_bag_mode mode, uint32_t j0, uint32_t count, float *acc,
-                      size_t *bad_index)
-{
-	float v[CHUNK];
-	for (size_t k = lo; k < hi; k++) {
-		int64_t id;
-		if (!es_checked_id(t, ids, wide, k, &id, bad_index))
-			return 0;
-		convert(es_row(t, id), t->dtype, t->dim, j0, count, v);
-		for (uint32_t j = 0; j < count; j++) {
-			if (mode == EMBSTORE_BAG_MAX) {
-				float x = weights ? weights[k] * v[j] : v[j];
-				acc[j] = (k != lo && acc[j] > x) ? acc[j] : x;
-			} else {
-				acc[j] = weights ? fmaf(weights[k], v[j], acc[j]) : v[j] + acc[j];
-			}
-		}
-	}
-	return 1;
-}
-
-/* An int8 sum or mean bag's chunk (kernels.h): q * scale, or q * (w * scale), folded into acc, the biases (times
- * w) summed apart and added at the end. Returns 0 at a bad id. */
-static int int8_sum_chunk(const embstore_matrix *t, const void *ids, int wide, size_t lo, size_t hi,
-                          const float *weights, uint32_t j0, uint32_t count, float *acc, size_t *bad_index)
-{
-	float biases = 0.0f;
-	for (size_t k = lo; k < hi; k++) {
-		int64_t id;
-		if (!es_checked_id(t, ids, wide, k, &id, bad_index))
-			return 0;
-		const unsigned char *row = es_row(t, id);
-		float scale, bias;
-		es_int8_scale_bias(row, t->dim, &scale, &bias);
-		if (weights) {
-			biases = fmaf(weights[k], bias, biases);
-			scale = weights[k] * scale;
-		} else {
-			biases = bias + biases;
-		}
-		for (uint32_t j = 0; j < count; j++)
-			acc[j] = fmaf((float)row[j0 + j], scale, acc[j]);
-	}
-	for (uint32_t j = 0; j < count; j++)
-		acc[j] = acc[j] + biases;
-	return 1;
-}
-
 static embstore_status scalar_gather_bag(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
                                          const int64_t *offsets, size_t n_bags, const float *weights,
                                          embstore_bag_mode mode, float *out, size_t *bad_index)
 {
 	int wide = id_type == EMBSTORE_ID64;
 	uint32_t dim = t->dim;
-	float acc[CHUNK];
+	float v[CHUNK], acc[CHUNK];
 	for (size_t b = 0; b < n_bags; b++) {
 		size_t lo = (size_t)offsets[b], hi = (size_t)offsets[b + 1];
 		/* A chunk of the bag's output at a time, reduced in acc and then copied out bytewise (outputs need no
-		 * alignment). */
+		 * alignment); each element still folds the bag's rows in id order. */
 		for (uint32_t j0 = 0; j0 < dim; j0 += CHUNK) {
 			uint32_t count = dim - j0 < CHUNK ? dim - j0 : CHUNK;
 			for (uint32_t j = 0; j < count; j++)
 				acc[j] = 0.0f;
-			int ok = t->dtype == EMBSTORE_INT8_ROWWISE && mode != EMBSTORE_BAG_MAX
-			             ? int8_sum_chunk(t, ids, wide, lo, hi, weights, j0, count, acc, bad_index)
-			             : fold_chunk(t, ids, wide, lo, hi, weights, mode, j0, count, acc, bad_index);
-			if (!ok)
-				return EMBSTORE_ID_OUT_OF_RANGE;
+			for (size_t k = lo; k < hi; k++) {
+				int64_t id;
+				if (!es_checked_id(t, ids, wide, k, &id, bad_index))
+					return EMBSTORE_ID_OUT_OF_RANGE;
+				convert(es_row(t, id), t->dtype, dim, j0, count, v);
+				for (uint32_t j = 0; j < count; j++) {
+					if (mode == EMBSTORE_BAG_MAX) {
+						float x = weights ? weights[k] * v[j] : v[j];
+						acc[j] = (k != lo && acc[j] > x) ? acc[j] : x;
+					} else {
+						acc[j] = weights ? fmaf(weights[k], v[j], acc[j]) : v[j] + acc[j];
+					}
+				}
+			}
 			if (mode == EMBSTORE_BAG_MEAN && hi > lo) {
 				float len = (float)(hi - lo);
 				for (uint32_t j = 0; j < count; j++)

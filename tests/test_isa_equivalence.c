@@ -1,8 +1,8 @@
 /* test_isa_equivalence.c: every SIMD kernel set this build compiles against the scalar reference: gather,
  * scatter-add and the sparse optimizer steps bitwise, bags bitwise wherever scalar's result is not a NaN (and a
  * NaN where it is), conversions, quantised rows and out-of-range ids, with canaries around every output and table.
- * The cases are shared with the AArch64 checker (kernel_cases.h). A set is tested only where it is compiled (x86-64: avx2,
- * avx512; AArch64: neon), and its tests are skipped, not passed, on a CPU that cannot run it. */
+ * The cases are shared with the AArch64 checker (kernel_cases.h). A set is tested only where it is compiled
+ * (x86-64: avx2, avx512; AArch64: neon), and its tests are skipped, not passed, on a CPU that cannot run it. */
 #include <criterion/criterion.h>
 
 #include "kernel_cases.h"
