@@ -521,7 +521,8 @@ typedef enum embstore_bag_mode {
 /* Embedding bag: bag b covers ids[offsets[b] .. offsets[b+1]) (CSR; `offsets` has n_bags + 1 entries,
  * offsets[0] == 0, non-decreasing, offsets[n_bags] == n_ids). out[b * dim + j] reduces row j-elements of the bag's
  * rows, each first multiplied by weights[i] when `weights` is not NULL (in every mode). An empty bag gives zeros.
- * Sums accumulate in f32 in id order per bag; SIMD kernels match the scalar reference within 1e-5 relative.
+ * Sums accumulate in f32 in id order per bag. Every kernel set gives the scalar reference's results bit for bit
+ * wherever they are not NaN, and a NaN where they are (which NaN, when several meet, is unspecified).
  * Errors: INVALID_ARGUMENT (NULL, bad matrix, bad offsets, unknown mode), BAD_DTYPE, ID_OUT_OF_RANGE. */
 EMBSTORE_API embstore_status embstore_gather_bag(const embstore_matrix *table, const void *ids,
                                                  embstore_id_type id_type, size_t n_ids, const int64_t *offsets,

@@ -28,17 +28,12 @@ ES_INLINE vtail v_tail(size_t r)
 #define v_store(p, v) _mm256_storeu_ps(p, v)
 #define v_load_tail(p, m) _mm256_maskload_ps(p, m)
 #define v_store_tail(p, v, m) _mm256_maskstore_ps(p, m, v)
+#define v_add(a, b) _mm256_add_ps(a, b)
 #define v_mul(a, b) _mm256_mul_ps(a, b)
 #define v_div(a, b) _mm256_div_ps(a, b)
 #define v_fma(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define v_max(a, b) _mm256_max_ps(a, b)
 
-/* a + b with a as the instruction's first source, whose NaN comes out when both are NaN (see kernel_loops.h). */
-ES_INLINE vfloat v_add(vfloat a, vfloat b)
-{
-	__asm__("vaddps %0, %1, %0" : "+x"(b) : "x"(a));
-	return b;
-}
 
 #define cvt_f32(p) _mm256_loadu_ps((const float *)(const void *)(p))
 /* AVX2 masks only 32- and 64-bit elements; 16-bit and byte tails go kernel_loops.h's way. (That way, a whole

@@ -26,17 +26,12 @@ ES_INLINE vtail v_tail(size_t r)
 #define v_store(p, v) _mm512_storeu_ps(p, v)
 #define v_load_tail(p, m) _mm512_maskz_loadu_ps(m, p)
 #define v_store_tail(p, v, m) _mm512_mask_storeu_ps(p, m, v)
+#define v_add(a, b) _mm512_add_ps(a, b)
 #define v_mul(a, b) _mm512_mul_ps(a, b)
 #define v_div(a, b) _mm512_div_ps(a, b)
 #define v_fma(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define v_max(a, b) _mm512_max_ps(a, b)
 
-/* a + b with a as the instruction's first source, whose NaN comes out when both are NaN (see kernel_loops.h). */
-ES_INLINE vfloat v_add(vfloat a, vfloat b)
-{
-	__asm__("vaddps %0, %1, %0" : "+v"(b) : "v"(a));
-	return b;
-}
 
 /* 16 f16 or bf16 codes as f32: F16C, or bf16's 16 bits moved to the top of each lane. */
 ES_INLINE vfloat widen_f16(__m256i h)

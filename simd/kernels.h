@@ -18,7 +18,7 @@
  * EMBSTORE_ID_OUT_OF_RANGE and its position (an index into ids) in *bad_index. Rows done before stay done.
  *
  * Numerics. Gather and scatter-add results of every kernel set are bitwise equal to scalar.c, and bags follow the
- * same operations in the same order, so that the header's tolerance holds with room to spare:
+ * same operations in the same order (see below for NaNs), so that the header's tolerance holds with room to spare:
  *  - f16 -> f32 is exact; a signalling NaN comes out quiet (bit 22 set), payload kept, as F16C VCVTPH2PS and
  *    AArch64 FCVTL do (with FPCR.DN clear, the Linux default);
  *  - bf16 -> f32 is the 16 bits shifted left by 16, NaNs included, as integer SIMD does it;
@@ -33,10 +33,11 @@
  *    f32 (f16 and bf16 widened exactly) and stored rounded to nearest even (element.h, es_f32_to_f16 / bf16).
  *    Bitwise equal wherever no NaN arises; a NaN stays a NaN, its payload unspecified.
  *  - bags: sum and mean start from +0 and add v (no weights) or fmaf(w, v, acc), in id order; mean then divides
- *    by (float)length. The add is v + acc with v the first operand, whose NaN comes out where both are NaN:
- *    scalar.c writes it in that order (GCC 12 and Clang 14 keep it), the SIMD sets pin it (kernel_loops.h).
- *    Max takes x = v (or w * v), acc = the first x, then acc = acc > x ? acc : x (the operand order of x86
- *    MAXPS, which NEON reproduces with a compare and select). An empty bag is zeros.
+ *    by (float)length. Max takes x = v (or w * v), acc = the first x, then acc = acc > x ? acc : x (the operand
+ *    order of x86 MAXPS, which NEON reproduces with a compare and select). An empty bag is zeros. Bitwise equal
+ *    wherever scalar.c's result is not a NaN; where it is, a NaN, its payload unspecified: which of two NaNs an
+ *    add or fused multiply-add passes on depends on the operand order, and pinning it (inline asm) would stop
+ *    the compiler from folding the row's load into the add.
  */
 #ifndef EMBSTORE_SIMD_KERNELS_H
 #define EMBSTORE_SIMD_KERNELS_H

@@ -21,16 +21,11 @@ typedef size_t vtail; /* no lane masks: v_load_tail and v_store_tail copy the r 
 #define v_set1(x) vdupq_n_f32(x)
 #define v_load(p) vld1q_f32(p)
 #define v_store(p, v) vst1q_f32(p, v)
+#define v_add(a, b) vaddq_f32(a, b)
 #define v_mul(a, b) vmulq_f32(a, b)
 #define v_div(a, b) vdivq_f32(a, b)
 #define v_fma(a, b, c) vfmaq_f32(c, a, b)
 
-/* a + b with a as the instruction's first source, whose NaN comes out when both are NaN (see kernel_loops.h). */
-ES_INLINE vfloat v_add(vfloat a, vfloat b)
-{
-	__asm__("fadd %0.4s, %1.4s, %0.4s" : "+w"(b) : "w"(a));
-	return b;
-}
 
 /* a > b ? a : b, as x86 MAXPS: vmaxq_f32 would return NaN for any NaN operand and differ from scalar.c. */
 ES_INLINE vfloat v_max(vfloat a, vfloat b)

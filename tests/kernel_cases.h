@@ -43,19 +43,23 @@ void kc_table_free(kc_table *t);
 /* n ids in [0, rows), as ID32 (wide 0) or ID64 (wide 1). */
 void *kc_ids_new(size_t n, uint64_t rows, int wide);
 
-/* Report the first differing float. Bitwise for gather and scatter-add; close is the header's bag tolerance. */
+/* Report the first differing float. Bitwise for gather and scatter-add; bitwise_or_nan for bags (kernels.h: bitwise
+ * where scalar's result is not a NaN, a NaN where it is); close is the header's bag tolerance. */
 int kc_expect_bitwise(const float *want, const float *got, size_t n, const char *ctx);
+int kc_expect_bitwise_or_nan(const float *want, const float *got, size_t n, const char *ctx);
 int kc_expect_close(const float *want, const float *got, size_t n, const char *ctx);
 
 /* ---- set k against the scalar reference (or, where it says so, against known values) ---- */
 
-/* Every dim up to 80 and some long rows, every dtype, both id widths, misaligned outputs, padded rows. */
+/* Every dim up to 80, the dims bags have loops of their own for (and one either side) and some long rows, every
+ * dtype, both id widths, misaligned outputs, padded rows. */
 void kc_gather_all_shapes(const embstore_kernel_table *k);
 void kc_bag_all_shapes(const embstore_kernel_table *k);
 void kc_scatter_add_all_shapes(const embstore_kernel_table *k);
-/* Bags where max and sum are sensitive to operand order (NaN, +0 against -0, infinities): bitwise. */
+/* Bags where max and sum are sensitive to operand order (NaN, +0 against -0, infinities): bitwise, NaN where
+ * scalar gives NaN. */
 void kc_bag_special_values(const embstore_kernel_table *k);
-/* Two different NaNs meeting in one sum: bitwise. */
+/* Two different NaNs meeting in one sum: a NaN. */
 void kc_bag_nan_meets_nan(const embstore_kernel_table *k);
 /* Every f16 and bf16 code gathers to the library's own conversion (convert.c); NaN to a NaN. */
 void kc_conversions(const embstore_kernel_table *k);
