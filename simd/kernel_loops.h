@@ -249,8 +249,9 @@ static embstore_status loops_gather(const embstore_matrix *t, const void *ids, e
  * (Measurements: docs/BENCHMARKS.md, "Embedding bags against FBGEMM".) */
 
 /* The dims with an instance of their own: those models use. Not in unoptimised builds, where nothing folds the
- * constants: the copies would only take minutes to compile. */
-#if defined(__OPTIMIZE__)
+ * constants: the copies would only take minutes to compile; nor in instrumented ones (EMBSTORE_GENERIC_BAGS, set by
+ * the build for sanitizers and fuzzers), which take ten. */
+#if defined(__OPTIMIZE__) && !defined(EMBSTORE_GENERIC_BAGS)
 #define BAG_DIMS(X) X(16) X(32) X(64) X(96) X(128) X(192) X(256) X(300) X(384) X(512) X(768) X(1024)
 #else
 #define BAG_DIMS(X)

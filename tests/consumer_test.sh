@@ -95,11 +95,12 @@ check_python() {
 	echo "ok: $1 python package"
 }
 
+# Debug: packaging does not depend on the build type, and unoptimised kernels compile in seconds, not minutes.
 configure_build() { # configure_build NAME CMAKE_ARGS...: embstore itself, libraries (and what the args add)
 	name=$1
 	shift
 	run "$name-configure" "$cmake" -S "$src" -B "$work/$name" -G "$generator" -DCMAKE_C_COMPILER="$cc" \
-		-DCMAKE_BUILD_TYPE=Release -DEMBSTORE_BUILD_TESTS=OFF "$@"
+		-DCMAKE_BUILD_TYPE=Debug -DEMBSTORE_BUILD_TESTS=OFF "$@"
 	run "$name-build" "$cmake" --build "$work/$name" -j2
 }
 
