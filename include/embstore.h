@@ -498,6 +498,10 @@ EMBSTORE_API embstore_status embstore_quantize_row_int8(const float *src, uint32
  * Kernels. Every id is bounds-checked inside the kernel: an id < 0 or >= rows stops the kernel with
  * EMBSTORE_ID_OUT_OF_RANGE and, when `bad_index` is not NULL, stores the position of that id there. Nothing is
  * ever written outside `out` or outside the table. Output buffers need no alignment.
+ * A gather whose output is 16 MiB or more writes it with non-temporal stores (x86: the output goes to memory
+ * without being read into the caches first, a third less memory traffic), fastest when `out` is 64-byte aligned;
+ * smaller outputs stay in the caches for whoever reads them next. The call returns with its stores ordered like
+ * ordinary ones, so handing the output to another thread needs nothing more than usual.
  * Gather and scatter-add give bitwise identical results on every kernel set (scalar, AVX2, AVX-512, NEON): int8
  * values are computed as fmaf(q, scale, bias) and scatter-add as fmaf(alpha, grad, row), fused everywhere.
  */

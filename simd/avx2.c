@@ -28,6 +28,22 @@ ES_INLINE vtail v_tail(size_t r)
 #define v_store(p, v) _mm256_storeu_ps(p, v)
 #define v_load_tail(p, m) _mm256_maskload_ps(p, m)
 #define v_store_tail(p, v, m) _mm256_maskstore_ps(p, m, v)
+#define v_stream(p, v) _mm256_stream_ps(p, v)
+#define v_stream_fence() _mm_sfence()
+
+typedef struct vshift {
+	__m256i rot; /* lane l reads lane (l - c) mod 8 */
+	__m256 low;  /* lanes l < c */
+} vshift;
+
+ES_INLINE vshift v_shift(size_t c)
+{
+	__m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), cc = _mm256_set1_epi32((int)c);
+	vshift sh = {_mm256_sub_epi32(iota, cc), _mm256_castsi256_ps(_mm256_cmpgt_epi32(cc, iota))};
+	return sh;
+}
+#define v_funnel(lo, hi, sh) _mm256_blendv_ps(_mm256_permutevar8x32_ps(hi, (sh).rot), lo, (sh).low)
+#define v_down(v, sh) _mm256_permutevar8x32_ps(v, (sh).rot)
 #define v_add(a, b) _mm256_add_ps(a, b)
 #define v_mul(a, b) _mm256_mul_ps(a, b)
 #define v_div(a, b) _mm256_div_ps(a, b)

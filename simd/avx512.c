@@ -26,6 +26,23 @@ ES_INLINE vtail v_tail(size_t r)
 #define v_store(p, v) _mm512_storeu_ps(p, v)
 #define v_load_tail(p, m) _mm512_maskz_loadu_ps(m, p)
 #define v_store_tail(p, v, m) _mm512_mask_storeu_ps(p, m, v)
+#define v_stream(p, v) _mm512_stream_ps(p, v)
+#define v_stream_fence() _mm_sfence()
+
+typedef struct vshift {
+	__m512i funnel, down;
+} vshift;
+
+ES_INLINE vshift v_shift(size_t c)
+{
+	__m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	__m512i down = _mm512_sub_epi32(iota, _mm512_set1_epi32((int)c)); /* permutes read the low 4 bits */
+	__mmask16 low = _mm512_cmplt_epi32_mask(iota, _mm512_set1_epi32((int)c));
+	vshift sh = {_mm512_mask_blend_epi32(low, _mm512_or_si512(down, _mm512_set1_epi32(16)), iota), down};
+	return sh;
+}
+#define v_funnel(lo, hi, sh) _mm512_permutex2var_ps(lo, (sh).funnel, hi)
+#define v_down(v, sh) _mm512_permutexvar_ps((sh).down, v)
 #define v_add(a, b) _mm512_add_ps(a, b)
 #define v_mul(a, b) _mm512_mul_ps(a, b)
 #define v_div(a, b) _mm512_div_ps(a, b)

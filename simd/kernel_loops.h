@@ -17,6 +17,13 @@
  *   void   v_store(float *p, vfloat v)
  *   vfloat v_load_tail(const float *p, vtail m) the selected floats, zero elsewhere; reads no other float
  *   void   v_store_tail(float *p, vfloat v, vtail m)   writes no other float
+ * and optionally (the gather of large outputs uses them when defined):
+ *   void   v_stream(float *p, vfloat v)          a non-temporal store of VL floats at a VL * 4-byte aligned p
+ *   void   v_stream_fence(void)                  orders the v_stream stores before any later store
+ *   vshift                                       (a type) what shifting lanes by c takes, 0 <= c < VL
+ *   vshift v_shift(size_t c)
+ *   vfloat v_funnel(vfloat lo, vfloat hi, vshift) lanes l < c of lo, then hi's lanes 0 .. VL - c - 1
+ *   vfloat v_down(vfloat v, vshift)               v's lanes VL - c .. VL - 1 in lanes 0 .. c - 1, the rest unspecified
  *   vfloat v_mul(a, b), v_div(a, b)             a * b, a / b per lane
  *   vfloat v_add(a, b)                          a + b per lane (which NaN comes out where both are NaN is
  *                                               not pinned: compilers swap the operands of an add at will)
@@ -190,7 +197,12 @@ ES_INLINE size_t prefetch_bytes(embstore_dtype dt, uint32_t dim)
  * A row is copied two vectors at a time, one row per iteration. With the table in L2, f32 gather is bound by the
  * line traffic between L1 and L2 (the row in; the output row read for ownership, then written back), which the
  * scalar set's memcpy meets nearly as well. Alternatives that lost are in docs/BENCHMARKS.md (kernel design
- * measurements). */
+ * measurements).
+ *
+ * An output too large to be read back from the caches (ES_STREAM_BYTES) is written with non-temporal stores
+ * where the set has them (v_stream): each output line then goes to memory once, instead of being read for
+ * ownership first and written back later, which moves a third of the bytes of a gather from DRAM. They need
+ * vector-aligned addresses, so they are used when every output row starts on one. */
 
 ES_INLINE void gather_row(float *o, const src_row *s, embstore_dtype dt, size_t dim)
 {
@@ -210,9 +222,119 @@ ES_INLINE void gather_row(float *o, const src_row *s, embstore_dtype dt, size_t 
 	}
 }
 
+#ifdef v_stream
+/* The output is written as one stream of aligned vectors, whatever its address and dim: each row's vectors are
+ * shifted in registers (v_funnel, v_down) onto the output's vector boundaries, the part of a vector that does not
+ * fill it carried into the next. The vectors at the two ends may share a line with bytes that are not the
+ * caller's output, so they are written with ordinary stores, through memcpy. */
+typedef struct out_stream {
+	float *at;   /* the vector-aligned address the carried lanes go to */
+	vfloat carry;
+	size_t c;    /* lanes of carry that hold output, [0, c) */
+	size_t head; /* lanes [0, head) of the first vector are before the output; 0 once it is written */
+} out_stream;
+
+ES_INLINE out_stream stream_open(float *out)
+{
+	out_stream w;
+	w.head = (size_t)((uintptr_t)out % (VL * 4)) / 4;
+	w.at = out - w.head;
+	w.carry = v_zero();
+	w.c = w.head;
+	return w;
+}
+
+/* Writes lanes [from, to) of v at w->at with ordinary stores. */
+ES_INLINE void stream_part(const out_stream *w, vfloat v, size_t from, size_t to)
+{
+	_Alignas(64) float lanes[VL];
+	v_store(lanes, v);
+	memcpy(w->at + from, lanes + from, (to - from) * 4);
+}
+
+/* Appends lanes [0, r) of v (0 < r <= VL) to the output; sh is v_shift(w->c). */
+ES_INLINE void stream_push(out_stream *w, vfloat v, size_t r, vshift sh)
+{
+	vfloat x = v_funnel(w->carry, v, sh);
+	if (w->c + r < VL) {
+		w->carry = x;
+		w->c += r;
+		return;
+	}
+	if (w->head) {
+		stream_part(w, x, w->head, VL);
+		w->head = 0;
+	} else {
+		v_stream(w->at, x);
+	}
+	w->at += VL;
+	w->carry = v_down(v, sh);
+	w->c = w->c + r - VL;
+}
+
+/* Writes what is carried and fences the non-temporal stores, so that whoever reads the output next (this thread
+ * or another it hands the output to) sees them as ordinary stores. */
+ES_INLINE void stream_close(out_stream *w)
+{
+	if (w->c > w->head)
+		stream_part(w, w->carry, w->head, w->c);
+	v_stream_fence();
+}
+
+ES_INLINE void stream_row(out_stream *w, const src_row *s, embstore_dtype dt, size_t dim)
+{
+	vshift sh = v_shift(w->c); /* constant over the row's whole vectors: each moves the output by VL */
+	size_t j = 0;
+	for (; j + VL <= dim; j += VL)
+		stream_push(w, row_load(s, dt, j), VL, sh);
+	if (j < dim)
+		stream_push(w, row_load_tail(s, dt, j, dim - j, v_tail(dim - j)), dim - j, sh);
+}
+
+ES_INLINE embstore_status gather_streamed(const embstore_matrix *t, const void *ids, size_t n, float *out,
+                                          size_t *bad_index, embstore_dtype dt, int wide)
+{
+	size_t dim = t->dim, pf = prefetch_bytes(dt, t->dim);
+	const unsigned char *end = table_end(t);
+	out_stream w = stream_open(out);
+	embstore_status st = EMBSTORE_OK;
+	if (w.head == 0 && dim % VL == 0) { /* every row starts on a vector: nothing to shift */
+		for (size_t i = 0; i < n; i++) {
+			int64_t id;
+			if (!es_checked_id(t, ids, wide, i, &id, bad_index)) {
+				st = EMBSTORE_ID_OUT_OF_RANGE;
+				break;
+			}
+			es_prefetch_row(t, ids, wide, i, n, pf);
+			src_row s = open_row(t, id, dt, end);
+			for (size_t j = 0; j < dim; j += VL)
+				v_stream(out + i * dim + j, row_load(&s, dt, j));
+		}
+		v_stream_fence();
+		return st;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int64_t id;
+		if (!es_checked_id(t, ids, wide, i, &id, bad_index)) {
+			st = EMBSTORE_ID_OUT_OF_RANGE;
+			break;
+		}
+		es_prefetch_row(t, ids, wide, i, n, pf);
+		src_row s = open_row(t, id, dt, end);
+		stream_row(&w, &s, dt, dim);
+	}
+	stream_close(&w);
+	return st;
+}
+#endif
+
 ES_INLINE embstore_status gather_impl(const embstore_matrix *t, const void *ids, size_t n, float *out,
                                       size_t *bad_index, embstore_dtype dt, int wide)
 {
+#ifdef v_stream
+	if (es_gather_streams(out, n, t->dim))
+		return gather_streamed(t, ids, n, out, bad_index, dt, wide);
+#endif
 	size_t dim = t->dim, pf = prefetch_bytes(dt, t->dim);
 	const unsigned char *end = table_end(t);
 	for (size_t i = 0; i < n; i++) {

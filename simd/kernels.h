@@ -236,6 +236,19 @@ ES_INLINE void es_elem_put(unsigned char *row, embstore_dtype dt, size_t j, floa
 	memcpy(row + j * 2, &h, 2);
 }
 
+/* Gathers whose output is at least this large bypass the caches with non-temporal stores (kernel_loops.h):
+ * the output is then larger than what a core can expect to read back from its share of the last-level cache.
+ * Below it, the consumer of a gather (the next layer) finds its rows in cache, and streaming them to memory cost
+ * 15-40% in the measurements (docs/BENCHMARKS.md, "Non-temporal stores in gather"). */
+#define ES_STREAM_BYTES ((size_t)16 << 20)
+
+/* Whether a gather of n rows of dim floats into out streams: large enough, and out float-aligned (misaligned
+ * floats are allowed, if unwise, and take the ordinary stores). */
+ES_INLINE int es_gather_streams(const float *out, size_t n, size_t dim)
+{
+	return n * dim >= ES_STREAM_BYTES / 4 && (uintptr_t)out % 4 == 0;
+}
+
 /* Software prefetch for the gather-like loops. Ids come in random order, so the hardware prefetchers cannot
  * guess the next row, and each row costs a full memory latency (about 80-100 ns) once the table is larger than
  * the caches. Converting one row of a typical dim (64-256) takes some 10-20 ns, so asking for the row

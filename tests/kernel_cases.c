@@ -302,6 +302,53 @@ void kc_gather_all_shapes(const embstore_kernel_table *k)
 	gather_case(k, EMBSTORE_F32, 1, 7, 0, 0, 1, 0, 0); /* no ids */
 }
 
+/* Gathers whose output reaches the kernels' streaming size (kernels.h, ES_STREAM_BYTES: 16 MiB) take
+ * non-temporal stores, shifted onto vector boundaries when rows do not start on one: every dtype, dims that leave
+ * every remainder against 8 and 16 lanes, outputs at each float offset from a 64-byte line; then a bad id in the
+ * middle of such a gather, whose rows before it must be written and the rest untouched. */
+#define STREAM_FLOATS ((size_t)4 << 20)
+
+void kc_gather_streamed(const embstore_kernel_table *k)
+{
+	static const uint32_t dims[] = {1, 3, 8, 16, 17, 100, 128, 300};
+	for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+		for (size_t ti = 0; ti < N_DTYPES; ti++) {
+			size_t n = STREAM_FLOATS / dims[d] + below(50);
+			gather_case(k, dtypes[ti], dims[d], 1 + below(5000), below(2) ? 0 : 8, n, (int)below(2),
+			            (unsigned)below(16), 0);
+		}
+	for (unsigned shift = 0; shift < 16; shift++)
+		gather_case(k, EMBSTORE_F32, 17, 3000, 0, STREAM_FLOATS / 17 + 1, 1, shift, 0);
+
+	for (unsigned rep = 0; rep < 4; rep++) {
+		uint32_t dim = rep < 2 ? 128 : 300;
+		unsigned shift = rep % 2 ? 5 : 0;
+		size_t n = STREAM_FLOATS / dim + 10, badpos = n / 2 + below(n / 2);
+		char ctx[160];
+		snprintf(ctx, sizeof ctx, "streamed gather %s dim %u shift %u, bad id at %zu of %zu",
+		         embstore_isa_name(k->isa), dim, shift, badpos, n);
+		kc_table t;
+		kc_table_new(&t, EMBSTORE_F32, 1000, dim, 0, 0);
+		int64_t *ids = kc_ids_new(n, 1000, 1);
+		ids[badpos] = rep % 2 ? -1 : 1000;
+		outbuf want = out_new(n * dim, 0), got = out_new(n * dim, shift);
+		size_t bad = 0;
+		KC_CHECK(scalar->gather(&t.m, ids, EMBSTORE_ID64, badpos, want.p, NULL) == EMBSTORE_OK, "%s: scalar", ctx);
+		KC_CHECK(k->gather(&t.m, ids, EMBSTORE_ID64, n, got.p, &bad) == EMBSTORE_ID_OUT_OF_RANGE && bad == badpos,
+		         "%s: status or position %zu", ctx, bad);
+		kc_expect_bitwise(want.p, got.p, badpos * dim, ctx);
+		size_t i = badpos * dim;
+		while (i < n * dim && is_sentinel(got.p + i))
+			i++;
+		KC_CHECK(i == n * dim, "%s: float %zu (row %zu) written after the bad id", ctx, i, i / dim);
+		out_check_guards(&got, ctx);
+		out_free(&want);
+		out_free(&got);
+		free(ids);
+		kc_table_free(&t);
+	}
+}
+
 void kc_conversions(const embstore_kernel_table *k)
 {
 	uint16_t *codes = kc_alloc(65536 * 2);
