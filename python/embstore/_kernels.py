@@ -58,9 +58,18 @@ def f32_arg(a, shape, what):
     return np.ascontiguousarray(a)
 
 
+def empty_f32(shape):
+    """An uninitialised float32 array on a 64-byte boundary (numpy aligns large arrays to 16 bytes only): the
+    library's large gathers stream whole cache lines to such an output."""
+    n = int(np.prod(shape, dtype=np.int64)) * 4
+    raw = np.empty(n + 64, dtype=np.uint8)
+    skip = -raw.ctypes.data % 64
+    return raw[skip:skip + n].view(np.float32).reshape(shape)
+
+
 def out_arg(out, shape):
     if out is None:
-        return np.empty(shape, dtype=np.float32)
+        return empty_f32(shape)
     if type(out) is not np.ndarray or out.dtype != _F32:
         raise TypeError("out must be a float32 numpy array")
     if out.shape != shape:
