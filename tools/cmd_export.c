@@ -19,7 +19,7 @@ static const char usage[] =
 	"written from it, merged first into a hidden temporary file beside OUT).\n"
 	"\n"
 	"Formats:\n"
-	"  emb            one embstore store: the set merged back (from a set split by 'build --shards', the very\n"
+	"  emb            one embstore store: the set merged back (from a set that 'build' split, the very\n"
 	"                 bytes of the unsharded build), or a copy of one store\n"
 	"  npy            2-D .npy: f16 tables as '<f2', every other dtype as '<f4' (bf16 and int8 widened exactly)\n"
 	"  word2vec       word2vec binary: 'rows dim', then per row the key, a space, dim f32 and a newline\n"
