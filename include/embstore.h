@@ -70,7 +70,8 @@ EMBSTORE_API const char *embstore_version(void);
 	X(RANGE, 22, "value out of range for the destination dtype")                                      \
 	X(LOCKED, 23, "file is open for writing by another process")                                      \
 	X(UNKNOWN_KEY, 24, "key not in the table's vocabulary")                                            \
-	X(NO_VOCAB, 25, "table has no vocabulary")
+	X(NO_VOCAB, 25, "table has no vocabulary")                                                        \
+	X(BAD_SET, 26, "shard metadata malformed, or files that are not one complete, consistent shard set")
 
 typedef enum embstore_status {
 #define EMBSTORE_X_ENUM(name, value, msg) EMBSTORE_##name = value,
@@ -666,6 +667,148 @@ EMBSTORE_API embstore_status embstore_sync(embstore *store);
  * Errors: those of embstore_open with EMBSTORE_OPEN_WRITABLE (except HEADER_CHECKSUM where a crash explains
  * it), IO. */
 EMBSTORE_API embstore_status embstore_reseal(const char *path);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Sharded sets (docs/FORMAT.md, "Sharded sets"): a store split into `count` ordinary stores, each of which
+ * says in its metadata which set it belongs to and which rows of which tables it holds. Every shard opens with
+ * embstore_open like any store; the calls below read and check its shard metadata, split a store into a set,
+ * and serve a whole set on one machine as one store would.
+ */
+typedef enum embstore_shard_by {
+	EMBSTORE_SHARD_NONE = 0,  /* not sharded: a plain store, a set of one */
+	EMBSTORE_SHARD_BY_ROWS = 1,  /* every table cut into contiguous row ranges */
+	EMBSTORE_SHARD_BY_TABLE = 2, /* whole tables spread over the shards */
+} embstore_shard_by;
+
+#define EMBSTORE_SHARD_MAX 65536u /* shards in a set */
+
+typedef struct embstore_shard_info {
+	char set_id[33];        /* 32 lowercase hex digits and a NUL */
+	uint32_t index, count;  /* this shard is index of count */
+	uint32_t tables;        /* tables in the whole set */
+	embstore_shard_by by;
+} embstore_shard_info;
+
+/* The shard fields of an open store, all validated (docs/FORMAT.md). Errors: INVALID_ARGUMENT (NULL),
+ * NOT_FOUND (the store has no shard keys: an ordinary store), BAD_SET (a key missing or malformed; the detail
+ * names it), NO_MEMORY. */
+EMBSTORE_API embstore_status embstore_shard_get(const embstore *store, embstore_shard_info *out);
+/* Where table `index` of a shard lies in its set: its position among the set's tables, and the global row of its
+ * row 0 and the table's rows in the whole set. Errors: those of embstore_shard_get, INVALID_ARGUMENT (index out
+ * of range). */
+EMBSTORE_API embstore_status embstore_shard_table(const embstore *store, uint32_t index, uint32_t *position,
+                                                  uint64_t *first, uint64_t *total);
+
+/* The name of shard `index` of `count` for the output `out`: "x.emb" -> "x-00002-of-00004.emb" (without the
+ * ".emb" extension, the suffix is appended). Writes at most `cap` bytes with the NUL; returns the length the name
+ * needs without the NUL (like snprintf), or 0 for bad arguments (NULL, count 0 or above EMBSTORE_SHARD_MAX,
+ * index >= count). */
+EMBSTORE_API size_t embstore_shard_path(const char *out, uint32_t index, uint32_t count, char *buf, size_t cap);
+
+/* Splits `store` (an ordinary store, not a shard) into `count` shards named by embstore_shard_path, each written
+ * through the writer (streamed, bounded memory) with the store's alignment, chunk rows, metadata and table order,
+ * rows and vocabulary keys copied bit for bit, plus the shard keys under a new set id (128 bits from getrandom).
+ * By rows, the rows of each table are cut into `count` ranges as docs/FORMAT.md says (a shard whose range is
+ * empty does not hold the table); by table, whole tables are spread by data size. All or nothing as far as a
+ * file system allows: every shard is written and made durable unnamed before the first is renamed into place,
+ * so a failure before that leaves every existing file as it was; a rename that fails after others succeeded
+ * removes the new shards already in place (an older set of the same names is then incomplete, and its missing
+ * shards are named by embstore_set_open). With `wait` non-zero, as embstore_writer_set_wait.
+ * Errors: INVALID_ARGUMENT (NULL, count 0 or above EMBSTORE_SHARD_MAX, unknown `by`, a store that is a shard
+ * already, a split that would leave a shard without any table: by rows, count above the largest table's rows;
+ * by table, count above the tables; the detail says which), those of the writer (IO, LOCKED, NO_MEMORY, ...),
+ * CORRUPT (a damaged vocabulary). */
+EMBSTORE_API embstore_status embstore_shard_split(const embstore *store, const char *out, uint32_t count,
+                                                  embstore_shard_by by, int wait);
+
+/* A set opened whole on one machine. Read-only sets are immutable and safe from any thread, as stores are. */
+typedef struct embstore_set embstore_set;
+
+/* Opens every file of a set (each with embstore_open and `flags`; EMBSTORE_OPEN_VERIFY checks every shard's
+ * data checksums, EMBSTORE_OPEN_WRITABLE makes the set writable for embstore_set_scatter_add), reads each one's
+ * shard keys and checks that they make one complete, consistent set as docs/FORMAT.md says. The paths may come
+ * in any order. One path of an ordinary store opens it as a set of one (by EMBSTORE_SHARD_NONE), so that a
+ * program can take either. Errors: INVALID_ARGUMENT (NULL, n 0), those of embstore_open (the detail then starts
+ * with the file's path), BAD_SET (the detail names the problem: a shard missing, with the file name it would
+ * have; two files of one index; a file of another set; a table whose parts disagree or do not cover its rows;
+ * an ordinary store among shards; a malformed key), NO_MEMORY. */
+EMBSTORE_API embstore_status embstore_set_open(const char *const *paths, size_t n, unsigned flags,
+                                               embstore_set **out);
+/* Closes every shard. NULL is a no-op. */
+EMBSTORE_API void embstore_set_close(embstore_set *set);
+
+typedef struct embstore_set_info {
+	embstore_shard_info shard; /* index 0; set_id "" and by EMBSTORE_SHARD_NONE for a set of one store */
+	uint32_t shard_count;
+	uint32_t table_count;
+} embstore_set_info;
+
+EMBSTORE_API void embstore_set_get_info(const embstore_set *set, embstore_set_info *out);
+/* Shard `index` (by its shard index, not the order of the paths); NULL when out of range. */
+EMBSTORE_API const embstore *embstore_set_shard(const embstore_set *set, uint32_t index);
+/* The path shard `index` was opened from; NULL when out of range. */
+EMBSTORE_API const char *embstore_set_path(const embstore_set *set, uint32_t index);
+
+typedef struct embstore_set_table {
+	const char *name;  /* points into a shard's mapping */
+	uint64_t rows;     /* in the whole set */
+	uint32_t dim;
+	embstore_dtype dtype;
+	int has_vocab;
+	uint32_t index;    /* position in the set: what the calls below take */
+	uint32_t parts;    /* shards holding a part of it */
+} embstore_set_table;
+
+/* Errors: INVALID_ARGUMENT (NULL, index out of range). */
+EMBSTORE_API embstore_status embstore_set_table_at(const embstore_set *set, uint32_t index,
+                                                   embstore_set_table *out);
+/* Errors: INVALID_ARGUMENT (NULL), NOT_FOUND. */
+EMBSTORE_API embstore_status embstore_set_table_find(const embstore_set *set, const char *name,
+                                                     embstore_set_table *out);
+
+/* The calls below take global ids (0 <= id < the table's rows in the set) and give exactly what the same call
+ * on the unsharded store gives, bit for bit. Every id is checked before anything is written: a bad one stops
+ * the call with ID_OUT_OF_RANGE and its position in *bad_index (when not NULL), the output and the tables
+ * untouched (the first bad position, where the single-store kernels may have written rows before it). */
+
+/* As embstore_gather, into out[i * dim ..]. Each run of ids owned by one shard is one kernel call.
+ * Errors: INVALID_ARGUMENT (NULL with n > 0, table out of range, unknown id_type), ID_OUT_OF_RANGE,
+ * NO_MEMORY (when the set is sharded by rows: 8 bytes per id, in batches of 4,096), UNSUPPORTED_ISA. */
+EMBSTORE_API embstore_status embstore_set_gather(const embstore_set *set, uint32_t table, const void *ids,
+                                                 embstore_id_type id_type, size_t n, float *out,
+                                                 size_t *bad_index);
+/* As embstore_gather_bag. A bag's rows may lie in several shards, and a float sum depends on its order, so the
+ * rows are not pooled per shard: a whole table in one shard is pooled by the kernel directly; otherwise each
+ * group of bags is first gathered as f32 (exact for every dtype: the kernels widen a row the same way before
+ * they fold it) into scratch memory in id order, then pooled by the same kernel over that scratch, which folds
+ * in the bag's id order as the unsharded call does. Scratch: up to 4 MiB, or one bag's rows x dim floats when
+ * a bag is larger. Errors: those of embstore_gather_bag, NO_MEMORY. */
+EMBSTORE_API embstore_status embstore_set_gather_bag(const embstore_set *set, uint32_t table, const void *ids,
+                                                     embstore_id_type id_type, size_t n_ids,
+                                                     const int64_t *offsets, size_t n_bags, const float *weights,
+                                                     embstore_bag_mode mode, float *out, size_t *bad_index);
+/* As embstore_table_scatter_add on each owning shard, id by id in order (runs of one owner in one call), so
+ * repeated ids accumulate as in the unsharded call; the rows are marked for embstore_set_sync. The set must
+ * be opened with EMBSTORE_OPEN_WRITABLE. Errors: those of embstore_table_scatter_add, READ_ONLY. */
+EMBSTORE_API embstore_status embstore_set_scatter_add(embstore_set *set, uint32_t table, const void *ids,
+                                                      embstore_id_type id_type, size_t n, const float *grads,
+                                                      float alpha, size_t *bad_index);
+/* embstore_sync on every shard, in index order; stops at the first failure. Errors: those of embstore_sync. */
+EMBSTORE_API embstore_status embstore_set_sync(embstore_set *set);
+
+/* The global row of `key` (asking each part of the table in turn), and the key of a global row, as
+ * embstore_table_find_key and embstore_table_key. Errors: theirs. */
+EMBSTORE_API embstore_status embstore_set_find_key(const embstore_set *set, uint32_t table, const void *key,
+                                                   size_t len, uint64_t *row);
+EMBSTORE_API embstore_status embstore_set_key(const embstore_set *set, uint32_t table, uint64_t row,
+                                              const char **key, size_t *len);
+
+/* Writes the whole set back as one ordinary store at `path`, committed atomically like a build: its tables in
+ * their set order, rows in global order, vocabularies, the metadata of shard 0 without the shard keys, and
+ * each table's chunk rows and the alignment of the shards. A set split by embstore_shard_split merges back to
+ * a file identical byte for byte to the store it was split from. Errors: those of the writer, CORRUPT (a
+ * damaged vocabulary). */
+EMBSTORE_API embstore_status embstore_set_merge(const embstore_set *set, const char *path);
 
 /* ---------------------------------------------------------------------------------------------------------
  * Kernel sets and CPU features. The kernel table is resolved once (thread-safely) on first use: the best set

@@ -23,7 +23,7 @@
  * 2 MiB writes give the 2 MiB folios that readers map with one TLB entry each, not 512. */
 #define ES_FOLIO_BYTES ((size_t)2 << 20)
 
-enum wstate { W_OPEN, W_FAILED, W_FINISHED };
+enum wstate { W_OPEN, W_FAILED, W_SEALED, W_FINISHED };
 
 struct embstore_writer {
 	es_commit file;
@@ -591,7 +591,7 @@ static embstore_status write_slots(embstore_writer *w)
 	return st;
 }
 
-static embstore_status commit(embstore_writer *w)
+static embstore_status seal(embstore_writer *w)
 {
 	ES_TRY(end_table(w));
 	ES_TRY(pad_to(w, ES_DIR_ALIGN));
@@ -606,10 +606,14 @@ static embstore_status commit(embstore_writer *w)
 	ES_TRY(st);
 	ES_TRY(write_slots(w));
 	ES_TRY(flush_stage(w));
-	ES_TRY(file_error(es_pwrite_all(w->file.fd, sb, sizeof sb, 0), "writing", w->file.path));
+	return file_error(es_pwrite_all(w->file.fd, sb, sizeof sb, 0), "writing", w->file.path);
+}
+
+static embstore_status publish(embstore_writer *w)
+{
 	int held;
 	ES_TRY(lock_replaced(w, &held));
-	st = file_error(es_commit_finish(&w->file), "committing", w->file.path);
+	embstore_status st = file_error(es_commit_finish(&w->file), "committing", w->file.path);
 	if (held >= 0) {
 		int saved = errno;
 		close(held);
@@ -623,7 +627,42 @@ embstore_status embstore_writer_finish(embstore_writer *w)
 	es_detail_clear();
 	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECKF(w->state == W_OPEN, EMBSTORE_STATE, "the writer failed earlier or was finished");
-	embstore_status st = commit(w);
+	embstore_status st = seal(w);
+	if (st == EMBSTORE_OK)
+		st = publish(w);
+	w->state = st == EMBSTORE_OK ? W_FINISHED : W_FAILED;
+	return st;
+}
+
+embstore_status es_writer_seal(embstore_writer *w)
+{
+	es_detail_clear();
+	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECKF(w->state == W_OPEN, EMBSTORE_STATE, "the writer failed earlier or was finished");
+	embstore_status st = seal(w);
+	if (st == EMBSTORE_OK && fdatasync(w->file.fd) != 0)
+		st = file_error(EMBSTORE_IO, "writing", w->file.path);
+	w->state = st == EMBSTORE_OK ? W_SEALED : W_FAILED;
+	/* Only the unnamed file is left to publish: a set of many sealed writers holds no buffers. */
+	free(w->buf);
+	free(w->stage);
+	free(w->row_f32);
+	free(w->sums);
+	w->buf = NULL;
+	w->stage = NULL;
+	w->row_f32 = NULL;
+	w->sums = NULL;
+	w->buf_cap = 0;
+	w->n_sums = w->cap_sums = 0;
+	return st;
+}
+
+embstore_status es_writer_publish(embstore_writer *w)
+{
+	es_detail_clear();
+	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECKF(w->state == W_SEALED, EMBSTORE_STATE, "the writer is not sealed");
+	embstore_status st = publish(w);
 	w->state = st == EMBSTORE_OK ? W_FINISHED : W_FAILED;
 	return st;
 }

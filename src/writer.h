@@ -21,4 +21,10 @@ embstore_status es_writer_append_keyed_rows(embstore_writer *w, const void *src,
 /* The value of metadata `key` added so far, or NULL. */
 const char *es_writer_meta_value(const embstore_writer *w, const char *key);
 
+/* embstore_writer_finish in two steps, for a set of files that should appear together (shard_split.c): seal
+ * writes everything but the name and makes it durable (the file stays unnamed); publish puts it at its path as
+ * finish does. Errors: those of finish, split between the two. */
+embstore_status es_writer_seal(embstore_writer *w);
+embstore_status es_writer_publish(embstore_writer *w);
+
 #endif

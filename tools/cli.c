@@ -232,6 +232,7 @@ int cli_exit_for(embstore_status status)
 	case EMBSTORE_DATA_CHECKSUM:
 	case EMBSTORE_NON_FINITE:
 	case EMBSTORE_BAD_INPUT:
+	case EMBSTORE_BAD_SET:
 		return CLI_EXIT_INVALID;
 	default:
 		return CLI_EXIT_USAGE;
@@ -246,6 +247,24 @@ int cli_open_store(const char *command, const char *path, unsigned flags, embsto
 	if (st == EMBSTORE_OK)
 		return CLI_EXIT_OK;
 	cli_status_error(command, path, st, saved_errno);
+	return cli_exit_for(st);
+}
+
+int cli_open_set(const char *command, char *const *paths, size_t n, unsigned flags, embstore_set **out)
+{
+	if (n == 1) { /* an ordinary store's failures, reported as every command reports them */
+		embstore *store;
+		int rc = cli_open_store(command, paths[0], flags, &store);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		embstore_close(store);
+	}
+	errno = 0;
+	embstore_status st = embstore_set_open((const char *const *)paths, n, flags, out);
+	int saved_errno = errno;
+	if (st == EMBSTORE_OK)
+		return CLI_EXIT_OK;
+	cli_status_error(command, n == 1 ? paths[0] : "set", st, saved_errno);
 	return cli_exit_for(st);
 }
 
@@ -441,3 +460,36 @@ int cli_select_table(const char *command, const char *path, const embstore *stor
 	return CLI_EXIT_USAGE;
 }
 
+
+int cli_select_set_table(const char *command, const char *label, const embstore_set *set, const char *name,
+                         embstore_set_table *out)
+{
+	embstore_set_info info;
+	embstore_set_get_info(set, &info);
+	if (name != NULL && embstore_set_table_find(set, name, out) == EMBSTORE_OK)
+		return CLI_EXIT_OK;
+	if (name == NULL && info.table_count == 1)
+		return embstore_set_table_at(set, 0, out) == EMBSTORE_OK ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (name == NULL && info.table_count == 0) {
+		cli_error(command, label, "holds no tables");
+		return CLI_EXIT_USAGE;
+	}
+	fprintf(stderr, "embstore: %s: ", command);
+	cli_put_escaped(stderr, label, CLI_ESCAPE_PLAIN);
+	if (name != NULL) {
+		fputs(": no table \"", stderr);
+		cli_put_escaped(stderr, name, CLI_ESCAPE_QUOTED);
+		fputs("\" (tables: ", stderr);
+	} else {
+		fprintf(stderr, ": holds %" PRIu32 " tables; choose one with --table (tables: ", info.table_count);
+	}
+	for (uint32_t i = 0; i < info.table_count; i++) {
+		embstore_set_table t;
+		embstore_set_table_at(set, i, &t);
+		fputs(i == 0 ? "\"" : ", \"", stderr);
+		cli_put_escaped(stderr, t.name, CLI_ESCAPE_QUOTED);
+		fputc('"', stderr);
+	}
+	fputs(")\n", stderr);
+	return CLI_EXIT_USAGE;
+}

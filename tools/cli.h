@@ -82,6 +82,15 @@ int cli_exit_for(embstore_status status);
  * status to return. */
 int cli_open_store(const char *command, const char *path, unsigned flags, embstore **out);
 
+/* Opens the n files of a shard set, or one ordinary store as a set of one (embstore_set_open), reporting any
+ * failure: one file's as cli_open_store does, a set's as "set: ..." with the library's detail (which names the
+ * missing shard or the file at fault). Returns CLI_EXIT_OK or the exit status to return. */
+int cli_open_set(const char *command, char *const *paths, size_t n, unsigned flags, embstore_set **out);
+
+/* cli_select_table over a set; `label` names it in messages. */
+int cli_select_set_table(const char *command, const char *label, const embstore_set *set, const char *name,
+                         embstore_set_table *out);
+
 /* Flushes stdout and reports a write error (quietly for a closed pipe). Returns CLI_EXIT_OK or
  * CLI_EXIT_USAGE. */
 int cli_finish_output(const char *command);

@@ -64,6 +64,18 @@ static const char usage[] =
 	"                        at a cost in build time on some virtual machines (docs/BENCHMARKS.md)\n"
 	"      --saturate        store a finite value too large for the table's dtype (f16, bf16; f32 for f64\n"
 	"                        input) as the largest finite value of its sign, instead of failing\n"
+	"      --shards N        write a set of N shards instead of OUT (1 to 65536): OUT-00000-of-0000N.emb ...\n"
+	"                        (OUT's '.emb' replaced by the suffix), each an ordinary store that says in its\n"
+	"                        metadata which part of the set it holds (docs/FORMAT.md, \"Sharded sets\"). The\n"
+	"                        store is first built whole in a hidden temporary file beside OUT, then split: the\n"
+	"                        disk needs room for it twice meanwhile. Every shard is written before any is put in\n"
+	"                        place, so a failed build leaves no shard of it and any earlier set as it was\n"
+	"      --shard-by rows|table\n"
+	"                        rows (the default): every table's rows cut into N contiguous ranges, the first\n"
+	"                        ones a row longer when N does not divide them (a table of fewer than N rows is\n"
+	"                        absent from the last shards; N above every table's rows is refused); table:\n"
+	"                        whole tables, the largest first, each to the shard with the fewest bytes so far\n"
+	"                        (N above the number of tables is refused)\n"
 	"      --wait            if a process has OUT open for writing (training in place), wait until it closes\n"
 	"                        it; without --wait the build fails, since the trainer's later updates would go\n"
 	"                        to the replaced file and be lost\n"
@@ -95,6 +107,8 @@ enum {
 	OPT_NONFINITE,
 	OPT_UNICODE,
 	OPT_TENSOR,
+	OPT_SHARDS,
+	OPT_SHARD_BY,
 	OPT_QUIET = 'q',
 };
 
@@ -118,6 +132,8 @@ static const struct option long_options[] = {
 	{"unicode-errors", required_argument, NULL, OPT_UNICODE},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"tensor", required_argument, NULL, OPT_TENSOR},
+	{"shards", required_argument, NULL, OPT_SHARDS},
+	{"shard-by", required_argument, NULL, OPT_SHARD_BY},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -164,6 +180,9 @@ typedef struct build_args {
 	int saturate;
 	int huge_pages;
 	int wait;
+	uint32_t shards;            /* --shards; 0: one store */
+	embstore_shard_by shard_by; /* --shard-by */
+	const char *target;         /* where the store is written: OUT, or the hidden whole store to split */
 	input *inputs;
 	size_t input_count;
 	meta *metas;
@@ -379,6 +398,21 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 		case OPT_WAIT:
 			a->wait = 1;
 			break;
+		case OPT_SHARDS: {
+			uint64_t n;
+			if (!cli_parse_u64(optarg, &n) || n == 0 || n > EMBSTORE_SHARD_MAX)
+				return cli_usage_error("build", "--shards '%s': expected a number from 1 to 65536", optarg);
+			a->shards = (uint32_t)n;
+			break;
+		}
+		case OPT_SHARD_BY:
+			if (strcmp(optarg, "rows") == 0)
+				a->shard_by = EMBSTORE_SHARD_BY_ROWS;
+			else if (strcmp(optarg, "table") == 0)
+				a->shard_by = EMBSTORE_SHARD_BY_TABLE;
+			else
+				return cli_usage_error("build", "--shard-by '%s': expected rows or table", optarg);
+			break;
 		case OPT_HELP:
 			*done = 1;
 			return cli_help("build", usage);
@@ -397,6 +431,10 @@ static int parse_args(build_args *a, int argc, char **argv, int *done)
 		return cli_usage_error("build", "missing -o OUT");
 	if (a->input_count == 0)
 		return cli_usage_error("build", "no INPUT files");
+	if (a->shard_by != EMBSTORE_SHARD_NONE && a->shards == 0)
+		return cli_usage_error("build", "--shard-by needs --shards");
+	if (a->shards > 0 && a->shard_by == EMBSTORE_SHARD_NONE)
+		a->shard_by = EMBSTORE_SHARD_BY_ROWS;
 	if (a->format == EMBSTORE_FORMAT_RAW && (!a->have_rows || !a->have_dim))
 		return cli_usage_error("build", "--from raw needs --rows and --dim");
 	if (a->format != EMBSTORE_FORMAT_RAW && (a->have_rows || a->have_dim))
@@ -610,42 +648,62 @@ static int import_error(const build_args *a, const input *in, embstore_status st
 /* As zstd does: an existing OUT is replaced only with --force, and never when it is one of the inputs (the store
  * would take the input's place). stat follows symbolic links, and a hard link has the input's inode, so every
  * way of naming an input is caught. */
-static int check_output(const build_args *a)
+static int check_one_output(const build_args *a, const char *output)
 {
 	struct stat out;
-	if (stat(a->output, &out) != 0)
+	if (stat(output, &out) != 0)
 		return CLI_EXIT_OK; /* nothing there; anything else wrong with OUT, the writer reports */
 	for (size_t i = 0; i < a->input_count; i++) {
 		const input *inp = &a->inputs[i];
 		struct stat in;
 		int found = is_stdin(inp) ? fstat(STDIN_FILENO, &in) : stat(inp->path, &in);
 		if (found == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
-			cli_error("build", a->output, "is the input '%s'; refusing to replace an input, even with --force",
+			cli_error("build", output, "is the input '%s'; refusing to replace an input, even with --force",
 			          input_label(inp));
 			return CLI_EXIT_USAGE;
 		}
 	}
 	if (!a->force) {
-		cli_error("build", a->output, "already exists; use -f/--force to replace it");
+		cli_error("build", output, "already exists; use -f/--force to replace it");
 		return CLI_EXIT_USAGE;
 	}
 	return CLI_EXIT_OK;
+}
+
+/* OUT, or with --shards each shard's name. */
+static int check_output(const build_args *a)
+{
+	if (a->shards == 0)
+		return check_one_output(a, a->output);
+	size_t cap = embstore_shard_path(a->output, 0, a->shards, NULL, 0) + 1;
+	char *name = malloc(cap);
+	if (name == NULL) {
+		cli_error("build", NULL, "out of memory");
+		return CLI_EXIT_USAGE;
+	}
+	int rc = CLI_EXIT_OK;
+	for (uint32_t i = 0; i < a->shards && rc == CLI_EXIT_OK; i++) {
+		embstore_shard_path(a->output, i, a->shards, name, cap);
+		rc = check_one_output(a, name);
+	}
+	free(name);
+	return rc;
 }
 
 static int write_store(const build_args *a)
 {
 	embstore_writer *w = NULL;
 	errno = 0;
-	embstore_status st = embstore_writer_create(a->output, &w);
+	embstore_status st = embstore_writer_create(a->target, &w);
 	if (st != EMBSTORE_OK) {
-		cli_status_error("build", a->output, st, errno);
+		cli_status_error("build", a->target, st, errno);
 		return CLI_EXIT_USAGE;
 	}
 	int rc = CLI_EXIT_OK;
 	if ((a->saturate && (st = embstore_writer_set_saturate(w, 1)) != EMBSTORE_OK) ||
 	    (a->huge_pages && (st = embstore_writer_set_huge_pages(w, 1)) != EMBSTORE_OK) ||
 	    (a->wait && (st = embstore_writer_set_wait(w, 1)) != EMBSTORE_OK)) {
-		cli_status_error("build", a->output, st, 0);
+		cli_status_error("build", a->target, st, 0);
 		rc = CLI_EXIT_USAGE;
 		goto fail;
 	}
@@ -693,7 +751,7 @@ static int write_store(const build_args *a)
 	errno = 0;
 	st = embstore_writer_finish(w);
 	if (st != EMBSTORE_OK) {
-		cli_status_error("build", a->output, st, errno);
+		cli_status_error("build", a->target, st, errno);
 		rc = CLI_EXIT_USAGE;
 		goto fail;
 	}
@@ -705,6 +763,38 @@ fail:
 	return rc;
 }
 
+/* --shards: the whole store, written to a hidden file beside OUT, is opened, unlinked (the mapping keeps it) and
+ * split into the set. */
+static int write_shards(build_args *a)
+{
+	const char *slash = strrchr(a->output, '/');
+	size_t dir = slash != NULL ? (size_t)(slash - a->output) + 1 : 0;
+	size_t cap = strlen(a->output) + 64;
+	char *whole = malloc(cap);
+	if (whole == NULL) {
+		cli_error("build", NULL, "out of memory");
+		return CLI_EXIT_USAGE;
+	}
+	snprintf(whole, cap, "%.*s.%s.%ld.whole.tmp", (int)dir, a->output, a->output + dir, (long)getpid());
+	a->target = whole;
+	int rc = write_store(a);
+	embstore *store = NULL;
+	if (rc == CLI_EXIT_OK)
+		rc = cli_open_store("build", whole, 0, &store);
+	unlink(whole);
+	if (rc == CLI_EXIT_OK) {
+		errno = 0;
+		embstore_status st = embstore_shard_split(store, a->output, a->shards, a->shard_by, a->wait);
+		if (st != EMBSTORE_OK) {
+			cli_status_error("build", a->output, st, errno);
+			rc = CLI_EXIT_USAGE;
+		}
+	}
+	embstore_close(store);
+	free(whole);
+	return rc;
+}
+
 int cli_cmd_build(int argc, char **argv)
 {
 	build_args a;
@@ -713,8 +803,9 @@ int cli_cmd_build(int argc, char **argv)
 	int rc = parse_args(&a, argc, argv, &done);
 	if (rc == CLI_EXIT_OK && !done)
 		rc = check_output(&a);
+	a.target = a.output;
 	if (rc == CLI_EXIT_OK && !done)
-		rc = write_store(&a);
+		rc = a.shards > 0 ? write_shards(&a) : write_store(&a);
 	free_args(&a);
 	return rc;
 }

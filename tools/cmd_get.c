@@ -8,16 +8,18 @@
 #include <string.h>
 
 static const char usage[] =
-	"Usage: embstore get [--table NAME] [--with-keys] --ids ID[,ID...] FILE\n"
-	"       embstore get [--table NAME] [--with-keys] --ids - FILE < ids.txt\n"
-	"       embstore get [--table NAME] [--with-keys] --key KEY [--key KEY...] FILE\n"
-	"       embstore get [--table NAME] [--with-keys] --keys-from KEYS|- FILE\n"
+	"Usage: embstore get [--table NAME] [--with-keys] --ids ID[,ID...] FILE...\n"
+	"       embstore get [--table NAME] [--with-keys] --ids - FILE... < ids.txt\n"
+	"       embstore get [--table NAME] [--with-keys] --key KEY [--key KEY...] FILE...\n"
+	"       embstore get [--table NAME] [--with-keys] --keys-from KEYS|- FILE...\n"
 	"\n"
 	"Prints the rows of a table with the given ids (0-based) or keys (a table with a vocabulary), one row per\n"
 	"line in the order given, values separated by one space, as f32 printed with 9 significant digits (%.9g):\n"
 	"parsing them back as f32 gives exactly the values the kernels produced (f16, bf16 and int8 rows are widened\n"
 	"to f32). Rows are read with embstore_gather, i.e. with the kernel set in use (see 'embstore cpu',\n"
 	"EMBSTORE_ISA).\n"
+	"FILE is one store, or every file of a shard set ('embstore get --ids 1,2 out-*.emb'): ids are then global\n"
+	"and the output is exactly that of get on the unsharded store; a missing or foreign shard is named (exit 1).\n"
 	"\n"
 	"Options:\n"
 	"  -t, --table NAME      the table to read; may be left out when FILE holds exactly one table\n"
@@ -46,7 +48,8 @@ static const char usage[] =
 	"Exit status:\n"
 	"  0  the rows were printed\n"
 	"  1  FILE is not a valid store (bad magic, truncated, header checksum mismatch, inconsistent field,\n"
-	"     damaged vocabulary, ...), or a key is not in the table's vocabulary\n"
+	"     damaged vocabulary, ...), the FILEs are not one complete shard set, or a key is not in the table's\n"
+	"     vocabulary\n"
 	"  2  usage error (bad or out-of-range id, empty key, --ids mixed with keys, missing or unknown table, a\n"
 	"     table without vocabulary for --key, --keys-from or --with-keys, ...), I/O error, EMBSTORE_ISA names\n"
 	"     a kernel set this CPU cannot run, or out of memory\n";
@@ -275,24 +278,24 @@ static int read_keys(key_list *list, const char *arg)
 	return ok;
 }
 
-static int check_ids(const char *path, const embstore_table *t, const id_list *list)
+static int check_ids(const char *path, const embstore_set_table *t, const id_list *list)
 {
 	for (size_t i = 0; i < list->count; i++) {
 		int64_t id = list->ids[i];
-		if (id >= 0 && (uint64_t)id < t->matrix.rows)
+		if (id >= 0 && (uint64_t)id < t->rows)
 			continue;
 		fputs("embstore: get: ", stderr);
 		cli_put_escaped(stderr, path, CLI_ESCAPE_PLAIN);
 		fprintf(stderr, ": id #%zu (%" PRId64 ") is out of range: table \"", i + 1, id);
 		cli_put_escaped(stderr, t->name, CLI_ESCAPE_QUOTED);
-		fprintf(stderr, "\" has ids 0-%" PRIu64 "\n", t->matrix.rows - 1);
+		fprintf(stderr, "\" has ids 0-%" PRIu64 "\n", t->rows - 1);
 		return 0;
 	}
 	return 1;
 }
 
 /* "embstore: get: PATH: table "T"" for messages about the table. */
-static void put_table_prefix(const char *path, const embstore_table *t)
+static void put_table_prefix(const char *path, const embstore_set_table *t)
 {
 	fputs("embstore: get: ", stderr);
 	cli_put_escaped(stderr, path, CLI_ESCAPE_PLAIN);
@@ -307,14 +310,14 @@ enum { MESSAGE_KEY_COLUMNS = 100 };
 /* The rows of the keys, in their order. An unknown key is reported by position (the first one, and how many more
  * there are). It is exit 1, not a usage error like an id out of range: whether a key exists is the file's to say,
  * and a caller tells "not in this vocabulary" apart from a wrong command line by the status. */
-static int find_keys(const char *path, const embstore *store, const embstore_table *t, const key_list *keys,
-                     id_list *ids)
+static int find_keys(const char *path, const embstore_set *store, const embstore_set_table *t,
+                     const key_list *keys, id_list *ids)
 {
 	size_t unknown = 0, first = 0;
 	for (size_t i = 0; i < keys->count; i++) {
 		const key_ref *k = &keys->refs[i];
 		uint64_t row;
-		embstore_status st = embstore_table_find_key(store, t->index, keys->bytes + k->offset, k->len, &row);
+		embstore_status st = embstore_set_find_key(store, t->index, keys->bytes + k->offset, k->len, &row);
 		if (st == EMBSTORE_UNKNOWN_KEY) {
 			if (unknown++ == 0)
 				first = i;
@@ -356,7 +359,7 @@ typedef struct row_key {
 } row_key;
 
 /* The key of each row to print, from the table's vocabulary, all read before anything is printed. */
-static int row_keys(const char *path, const embstore *store, const embstore_table *t, const id_list *ids,
+static int row_keys(const char *path, const embstore_set *store, const embstore_set_table *t, const id_list *ids,
                     row_key **out)
 {
 	row_key *keys = ids->count > 0 ? calloc(ids->count, sizeof *keys) : NULL;
@@ -365,7 +368,7 @@ static int row_keys(const char *path, const embstore *store, const embstore_tabl
 		return CLI_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < ids->count; i++) {
-		embstore_status st = embstore_table_key(store, t->index, (uint64_t)ids->ids[i], &keys[i].key, &keys[i].len);
+		embstore_status st = embstore_set_key(store, t->index, (uint64_t)ids->ids[i], &keys[i].key, &keys[i].len);
 		if (st != EMBSTORE_OK) {
 			cli_status_error("get", path, st, 0);
 			free(keys);
@@ -377,9 +380,10 @@ static int row_keys(const char *path, const embstore *store, const embstore_tabl
 }
 
 /* `keys`: NULL, or the key to start each row's line with. */
-static int print_rows(const char *path, const embstore_table *t, const id_list *list, const row_key *keys)
+static int print_rows(const char *path, const embstore_set *set, const embstore_set_table *t, const id_list *list,
+                      const row_key *keys)
 {
-	uint32_t dim = t->matrix.dim;
+	uint32_t dim = t->dim;
 	/* Gather in batches of at most 2^20 values (4 MiB), so that memory stays bounded for any id list. */
 	size_t batch = ((size_t)1 << 20) / dim;
 	if (batch == 0)
@@ -395,7 +399,7 @@ static int print_rows(const char *path, const embstore_table *t, const id_list *
 	for (size_t start = 0; start < list->count && rc == CLI_EXIT_OK; start += batch) {
 		size_t n = list->count - start < batch ? list->count - start : batch;
 		size_t bad = 0;
-		embstore_status st = embstore_gather(&t->matrix, list->ids + start, EMBSTORE_ID64, n, out, &bad);
+		embstore_status st = embstore_set_gather(set, t->index, list->ids + start, EMBSTORE_ID64, n, out, &bad);
 		if (st == EMBSTORE_UNSUPPORTED_ISA) {
 			const char *isa = getenv("EMBSTORE_ISA");
 			cli_error("get", NULL, "%s (EMBSTORE_ISA=%s; see 'embstore cpu')", embstore_strerror(st),
@@ -432,7 +436,7 @@ static int print_rows(const char *path, const embstore_table *t, const id_list *
 }
 
 /* Checks that the table has a vocabulary, which `what` needs. */
-static int need_vocab(const char *path, const embstore_table *t, const char *what, const char *hint)
+static int need_vocab(const char *path, const embstore_set_table *t, const char *what, const char *hint)
 {
 	if (t->has_vocab)
 		return CLI_EXIT_OK;
@@ -499,11 +503,13 @@ int cli_cmd_get(int argc, char **argv)
 		rc = cli_usage_error("get", "missing FILE");
 		goto out;
 	}
-	if (argc - optind > 1) {
-		rc = cli_usage_error("get", "one FILE at a time ('%s' is a second one)", argv[optind + 1]);
-		goto out;
-	}
-	const char *path = argv[optind];
+	size_t n_files = (size_t)(argc - optind);
+	char label[320];
+	if (n_files == 1)
+		snprintf(label, sizeof label, "%s", argv[optind]);
+	else
+		snprintf(label, sizeof label, "%s and %zu more", argv[optind], n_files - 1);
+	const char *path = label;
 	if (!have_ids && source_count == 0) {
 		rc = cli_usage_error("get", "missing --ids, --key or --keys-from");
 		goto out;
@@ -525,12 +531,12 @@ int cli_cmd_get(int argc, char **argv)
 		}
 	}
 
-	embstore *store;
-	rc = cli_open_store("get", path, EMBSTORE_ADVISE_RANDOM, &store);
+	embstore_set *store;
+	rc = cli_open_set("get", argv + optind, n_files, EMBSTORE_ADVISE_RANDOM, &store);
 	if (rc != CLI_EXIT_OK)
 		goto out;
-	embstore_table t;
-	rc = cli_select_table("get", path, store, table_name, &t);
+	embstore_set_table t;
+	rc = cli_select_set_table("get", path, store, table_name, &t);
 	if (rc == CLI_EXIT_OK && source_count > 0)
 		rc = need_vocab(path, &t, "--key or --keys-from", " (choose its rows with --ids)");
 	if (rc == CLI_EXIT_OK && with_keys)
@@ -542,8 +548,8 @@ int cli_cmd_get(int argc, char **argv)
 	if (rc == CLI_EXIT_OK && with_keys)
 		rc = row_keys(path, store, &t, &list, &printed_keys);
 	if (rc == CLI_EXIT_OK && list.count > 0)
-		rc = print_rows(path, &t, &list, printed_keys);
-	embstore_close(store);
+		rc = print_rows(path, store, &t, &list, printed_keys);
+	embstore_set_close(store);
 	if (rc == CLI_EXIT_OK)
 		rc = cli_finish_output("get");
 out:

@@ -7,13 +7,17 @@
 #include <string.h>
 
 static const char usage[] =
-	"Usage: embstore inspect [--json] FILE\n"
+	"Usage: embstore inspect [--json] FILE...\n"
 	"\n"
 	"Prints FILE's format version, size, metadata and, per table, its name, dtype, rows, dim, row stride, data\n"
 	"offset, rows per checksum chunk and whether it has a vocabulary; then, for each table with a vocabulary,\n"
 	"its size (one key per row) and its first 5 keys (control characters escaped, each cut to 40 columns).\n"
 	"Reads the header, the directory (all validated) and those few keys, never the rest of the table data: it\n"
 	"costs the same for any file size. 'embstore verify' checks the data and every key.\n"
+	"A shard (docs/FORMAT.md, \"Sharded sets\") also shows its place in its set: 'shard: I of N, set ID, by\n"
+	"rows|table', and per table its global rows 'FIRST-LAST of TOTAL'. Given every file of a set, inspect first\n"
+	"checks that they make one complete set (naming a missing shard, exit 1), then shows each shard in index\n"
+	"order, separated by an empty line (--json: a list of their objects).\n"
 	"\n"
 	"Options:\n"
 	"  --json      print one JSON object: format_version (string \"MAJOR.MINOR\"), file_size, data_alignment,\n"
@@ -25,6 +29,7 @@ static const char usage[] =
 	"Exit status:\n"
 	"  0  printed; FILE's header and directory are valid (its data is not read)\n"
 	"  1  FILE is not a valid store: bad magic, unsupported version, truncated, header checksum mismatch,\n"
+	"     malformed shard keys, FILEs that are not one complete shard set,\n"
 	"     inconsistent field, a first key that cannot be read, ...\n"
 	"  2  usage error, I/O error (no such file, permission, ...), or out of memory\n";
 
@@ -251,6 +256,60 @@ static void print_text(const char *path, const embstore *store, const embstore_i
 	print_vocabularies(store, info, keys);
 }
 
+/* "shard: ..." and each table's global rows, for a shard; nothing for an ordinary store. */
+static int print_shard(const char *path, const embstore *store, const embstore_info *info)
+{
+	embstore_shard_info shard;
+	embstore_status st = embstore_shard_get(store, &shard);
+	if (st == EMBSTORE_NOT_FOUND)
+		return CLI_EXIT_OK;
+	if (st != EMBSTORE_OK) {
+		cli_status_error("inspect", path, st, 0);
+		return cli_exit_for(st);
+	}
+	printf("shard:           %" PRIu32 " of %" PRIu32 ", set %s, by %s, %" PRIu32 " %s in the set\n", shard.index,
+	       shard.count, shard.set_id, shard.by == EMBSTORE_SHARD_BY_ROWS ? "rows" : "table", shard.tables,
+	       shard.tables == 1 ? "table" : "tables");
+	for (uint32_t i = 0; i < info->table_count; i++) {
+		embstore_table t;
+		uint32_t position;
+		uint64_t first, total;
+		if (embstore_table_at(store, i, &t) != EMBSTORE_OK ||
+		    embstore_shard_table(store, i, &position, &first, &total) != EMBSTORE_OK)
+			continue;
+		fputs("  ", stdout);
+		cli_put_escaped(stdout, t.name, CLI_ESCAPE_PLAIN);
+		printf("  rows %" PRIu64 "-%" PRIu64 " of %" PRIu64 " (table %" PRIu32 " of the set)\n", first,
+		       first + t.matrix.rows - 1, total, position);
+	}
+	return CLI_EXIT_OK;
+}
+
+static int inspect_one(const char *path, const embstore *store, int json)
+{
+	embstore_info info;
+	embstore_get_info(store, &info);
+	first_keys *keys = NULL;
+	int rc = read_first_keys(path, store, &info, &keys);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	embstore_shard_info shard;
+	embstore_status st = embstore_shard_get(store, &shard);
+	if (st != EMBSTORE_OK && st != EMBSTORE_NOT_FOUND) { /* reported alone, before anything is printed */
+		cli_status_error("inspect", path, st, 0);
+		free(keys);
+		return cli_exit_for(st);
+	}
+	if (json) {
+		print_json(store, &info, keys);
+	} else {
+		print_text(path, store, &info, keys);
+		rc = print_shard(path, store, &info);
+	}
+	free(keys);
+	return rc;
+}
+
 int cli_cmd_inspect(int argc, char **argv)
 {
 	int json = 0;
@@ -268,25 +327,29 @@ int cli_cmd_inspect(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_error("inspect", "missing FILE");
-	if (argc - optind > 1)
-		return cli_usage_error("inspect", "one FILE at a time ('%s' is a second one)", argv[optind + 1]);
-	const char *path = argv[optind];
-
-	embstore *store;
-	int rc = cli_open_store("inspect", path, 0, &store);
+	size_t n = (size_t)(argc - optind);
+	if (n == 1) {
+		embstore *store;
+		int rc = cli_open_store("inspect", argv[optind], 0, &store);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		rc = inspect_one(argv[optind], store, json);
+		embstore_close(store);
+		return rc == CLI_EXIT_OK ? cli_finish_output("inspect") : rc;
+	}
+	embstore_set *set;
+	int rc = cli_open_set("inspect", argv + optind, n, 0, &set);
 	if (rc != CLI_EXIT_OK)
 		return rc;
-	embstore_info info;
-	embstore_get_info(store, &info);
-	first_keys *keys = NULL;
-	rc = read_first_keys(path, store, &info, &keys);
-	if (rc == CLI_EXIT_OK) {
-		if (json)
-			print_json(store, &info, keys);
-		else
-			print_text(path, store, &info, keys);
-		free(keys);
+	if (json)
+		putchar('[');
+	for (uint32_t i = 0; i < n && rc == CLI_EXIT_OK; i++) {
+		if (i > 0)
+			fputs(json ? "," : "\n", stdout);
+		rc = inspect_one(embstore_set_path(set, i), embstore_set_shard(set, i), json);
 	}
-	embstore_close(store);
+	if (json)
+		puts("]");
+	embstore_set_close(set);
 	return rc == CLI_EXIT_OK ? cli_finish_output("inspect") : rc;
 }

@@ -12,6 +12,11 @@ static const char usage[] =
 	"problem, naming the table and the rows affected, e.g.\n"
 	"  corrupt: table \"words\" rows 4096-8191 (checksum mismatch)\n"
 	"then a summary line per FILE: 'ok: FILE (N tables, M bytes checked)' or 'FILE: K problems'.\n"
+	"Given the files of a shard set (or one shard), also checks that they make one complete, consistent set:\n"
+	"one set id, every shard index exactly once, the same dtype, dim and vocabulary for each table everywhere,\n"
+	"its row ranges covering all its rows exactly once (docs/FORMAT.md, \"Sharded sets\"); then prints\n"
+	"'ok: set ID (N shards, T tables)', or names what is missing or inconsistent ('shard 2 of 4 is missing\n"
+	"(expected 'out-00002-of-00004.emb')') and exits 1.\n"
 	"\n"
 	"Options:\n"
 	"  -q, --quiet  print the summary lines only\n"
@@ -19,7 +24,7 @@ static const char usage[] =
 	"\n"
 	"Exit status (the highest among the FILEs):\n"
 	"  0  every FILE is intact\n"
-	"  1  a FILE is corrupt or not a valid store\n"
+	"  1  a FILE is corrupt or not a valid store, or the FILEs are not one complete, consistent shard set\n"
 	"  2  usage error, I/O error (no such file, permission, read error, ...), or out of memory\n";
 
 enum { OPT_QUIET = 'q', OPT_HELP = 'h' };
@@ -116,6 +121,42 @@ static int verify_one(const char *path, int quiet)
 	return CLI_EXIT_INVALID;
 }
 
+static int any_shard(char *const *paths, size_t n)
+{
+	int found = 0;
+	for (size_t i = 0; i < n && !found; i++) {
+		embstore *store;
+		embstore_shard_info info;
+		if (embstore_open(paths[i], 0, &store) != EMBSTORE_OK)
+			continue;
+		found = embstore_shard_get(store, &info) != EMBSTORE_NOT_FOUND;
+		embstore_close(store);
+	}
+	return found;
+}
+
+/* The set check, when a FILE is a shard; ordinary stores are verified each on its own, as before. */
+static int verify_set(char *const *paths, size_t n)
+{
+	if (!any_shard(paths, n))
+		return CLI_EXIT_OK;
+	embstore_set *set;
+	errno = 0;
+	embstore_status st = embstore_set_open((const char *const *)paths, n, 0, &set);
+	if (st != EMBSTORE_OK) {
+		cli_status_error("verify", "set", st, errno);
+		return cli_exit_for(st);
+	}
+	embstore_set_info info;
+	embstore_set_get_info(set, &info);
+	if (info.shard.by != EMBSTORE_SHARD_NONE)
+		printf("ok: set %s (%" PRIu32 " %s by %s, %" PRIu32 " %s)\n", info.shard.set_id, info.shard_count,
+		       info.shard_count == 1 ? "shard" : "shards", info.shard.by == EMBSTORE_SHARD_BY_ROWS ? "rows" : "table",
+		       info.table_count, info.table_count == 1 ? "table" : "tables");
+	embstore_set_close(set);
+	return CLI_EXIT_OK;
+}
+
 int cli_cmd_verify(int argc, char **argv)
 {
 	int quiet = 0;
@@ -143,6 +184,10 @@ int cli_cmd_verify(int argc, char **argv)
 		fflush(stdout);
 		if (ferror(stdout))
 			break;
+	}
+	if (worst == CLI_EXIT_OK && !ferror(stdout)) {
+		worst = verify_set(argv + optind, (size_t)(argc - optind));
+		fflush(stdout);
 	}
 	int rc = cli_finish_output("verify");
 	return rc != CLI_EXIT_OK ? rc : worst;
