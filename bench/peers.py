@@ -6,7 +6,8 @@ Every number the issue's targets need comes from this one run (docs/BENCHMARKS.m
                     embedding, memcpy; and the cost of a call for one id
   bag sum (32)      embstore_gather_bag vs torch.nn.functional.embedding_bag(mode="sum")
   scatter-add       embstore_scatter_add vs torch.Tensor.index_add_, on the same in-memory copy
-  dtypes            f16 / bf16 / int8 gather vs f32 gather, same ids
+  dtypes            f16 / bf16 / int8 gather vs f32 gather, same ids; and every dtype's gather into f16 output
+                    (table.lookup(dtype=numpy.float16)) vs the f32 gather
   in-cache          64K x 128 table: every kernel set this CPU runs vs scalar
   open, verify      a 2 GiB store: embstore_open time and resident-memory growth; open + verify throughput
 
@@ -234,6 +235,7 @@ def run(args):
     ids_small = rng.integers(0, args.small_rows, n, dtype=np.int64)
     ids_t = torch.from_numpy(ids)
     out_e = np.zeros((n, dim), dtype=np.float32)
+    out_h = np.zeros((n, dim), dtype=np.float16)
     out_np = np.zeros((n, dim), dtype=np.float32)
     out_t = torch.zeros((n, dim), dtype=torch.float32)
     bag = 32
@@ -242,15 +244,15 @@ def run(args):
     bag_out = np.zeros((n // bag, dim), dtype=np.float32)
     dts = ("f32", "f16", "bf16", "int8")
 
-    def batched_gather(table, ids_arr, batch):
-        """Gathers `ids_arr` `batch` ids per call (table.lookup, out=) into the same first rows of out_e (which
-        then stay cached)."""
-        calls = [(ids_arr[lo:lo + batch], out_e[:min(batch, len(ids_arr) - lo)])
+    def batched_gather(table, ids_arr, batch, out=out_e, dtype=None):
+        """Gathers `ids_arr` `batch` ids per call (table.lookup, out=) into the same first rows of `out` (which
+        then stay cached), of `dtype`."""
+        calls = [(ids_arr[lo:lo + batch], out[:min(batch, len(ids_arr) - lo)])
                  for lo in range(0, len(ids_arr), batch)]
 
         def go():
             for i, o in calls:
-                table.lookup(i, out=o)
+                table.lookup(i, out=o, dtype=dtype)
         return go
 
     def one_id_calls(out):
@@ -289,6 +291,13 @@ def run(args):
     # output rows are reused (so they stay in cache)
     T.update(measure({f"gather {k}": (lambda t=tab[k]: t.lookup(ids, out=out_e)) for k in dts}, R, S))
     T.update(measure({f"gather {k} b": batched_gather(tab[k], ids, 4096) for k in dts}, R, S))
+    # the same into f16 output, which halves the bytes written; measured beside the f32 gather again, since the
+    # machine's load may have changed since
+    half = {f"gather {k} f16 out": (lambda t=tab[k]: t.lookup(ids, out=out_h, dtype=np.float16)) for k in dts}
+    half["gather f32 again"] = lambda: t32.lookup(ids, out=out_e)
+    T.update(measure(half, R, S))
+    T.update(measure({f"gather {k} f16 out b": batched_gather(tab[k], ids, 4096, out_h, np.float16) for k in dts},
+                     R, S))
     # the cost of a call: 1000 lookups of one id each
     T.update(measure({"one id out=": one_id_calls(True), "one id": one_id_calls(False)}, R, S))
     # bag sum, bags of 32
@@ -349,6 +358,12 @@ def run(args):
     c2 = res.add("table.lookup of 1 id (1000 calls)", "output allocated", T["one id"], 1000, 1000 * row_bytes["f32"])
     bat = {k: res.add(f"gather {k} (4096 ids/call)", e, T[f"gather {k} b"], n, n * row_bytes[k],
                       note="calls of 4096 ids into the same output rows") for k in dts}
+    again = res.add("gather f32 (one call)", e + ", measured with the f16 outputs", T["gather f32 again"], n,
+                    n * row_bytes["f32"])
+    half = {k: res.add(f"gather {k} (f16 out)", e, T[f"gather {k} f16 out"], n, n * row_bytes[k],
+                       note="table.lookup(ids, out=, dtype=numpy.float16)") for k in dts}
+    half_b = {k: res.add(f"gather {k} (f16 out, 4096 ids/call)", e, T[f"gather {k} f16 out b"], n,
+                         n * row_bytes[k], note="calls of 4096 ids into the same f16 output rows") for k in dts}
     b = res.add("bag sum, bags of 32", e, T["bag"], n, gb)
     bt = res.add("bag sum, bags of 32", "torch.nn.functional.embedding_bag(sum)", T["torch embedding_bag"], n, gb)
     sc = res.add("scatter-add f32", e, T["scatter"], n, gb)
@@ -380,6 +395,10 @@ def run(args):
     for k in dts[1:]:
         res.target(f"{k} gather >= 1.4x f32 gather rows/s", ratio_of(one[k], one["f32"]), (">=", 1.4),
                    detail=f"in calls of 4096 ids: {ratio_of(bat[k], bat['f32']):.2f}x")
+    for k in dts[1:]:
+        res.target(f"{k} gather with f16 output >= 1.6x f32 gather rows/s", ratio_of(half[k], again), (">=", 1.6),
+                   detail=f"vs the first f32 measurement {ratio_of(half[k], one['f32']):.2f}x; in calls of 4096 "
+                          f"ids: {ratio_of(half_b[k], bat['f32']):.2f}x")
     res.target("bag sum (32) >= 1.3x torch embedding_bag", ratio_of(b, bt), (">=", 1.3))
     res.target("scatter-add >= 4x torch index_add_", ratio_of(sc, st), (">=", 4.0))
     for op in ("gather f32", "gather f16", "gather bf16", "gather int8", "bag sum f32", "gather f32 b"):

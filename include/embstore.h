@@ -534,6 +534,23 @@ EMBSTORE_API embstore_status embstore_gather_bag(const embstore_matrix *table, c
                                                  size_t n_bags, const float *weights, embstore_bag_mode mode,
                                                  float *out, size_t *bad_index);
 
+/* Gather and bag with the output in out_dtype: EMBSTORE_F32 (then they are embstore_gather and
+ * embstore_gather_bag), EMBSTORE_F16 or EMBSTORE_BF16, whose out holds n x dim (bags: n_bags x dim) 16-bit codes
+ * (uint16_t, little-endian as the host; no alignment needed). Each is the f32 value the f32 call gives, rounded to
+ * nearest, ties to even, as embstore_f32_to_f16 / embstore_f32_to_bf16 round it: beyond f16's range, infinity; a
+ * NaN stays a NaN. Every kernel set gives the scalar reference's codes bit for bit (bags: as embstore_gather_bag
+ * promises, wherever they are not NaN). Half the bytes written per row: for mixed-precision training and serving
+ * that read f16 or bf16, and for gathers from 16-bit and int8 tables, where writing f32 costs more than reading.
+ * Errors: those of embstore_gather / embstore_gather_bag, and BAD_DTYPE for an out_dtype other than F32, F16 and
+ * BF16 (INT8_ROWWISE included). */
+EMBSTORE_API embstore_status embstore_gather_as(const embstore_matrix *table, const void *ids,
+                                                embstore_id_type id_type, size_t n, embstore_dtype out_dtype,
+                                                void *out, size_t *bad_index);
+EMBSTORE_API embstore_status embstore_gather_bag_as(const embstore_matrix *table, const void *ids,
+                                                    embstore_id_type id_type, size_t n_ids, const int64_t *offsets,
+                                                    size_t n_bags, const float *weights, embstore_bag_mode mode,
+                                                    embstore_dtype out_dtype, void *out, size_t *bad_index);
+
 /* Scatter-add (the backward pass of an embedding, or an SGD step with alpha = -learning_rate):
  * table[ids[i]][j] += alpha * grads[i * dim + j], for i in order, so repeated ids accumulate exactly as this
  * sequential loop would. The table must be f32 and writable. Rows updated before a bad id stay updated; no row
@@ -566,6 +583,14 @@ EMBSTORE_API embstore_status embstore_gather_bag_mt(const embstore_matrix *table
                                                     embstore_id_type id_type, size_t n_ids, const int64_t *offsets,
                                                     size_t n_bags, const float *weights, embstore_bag_mode mode,
                                                     float *out, size_t *bad_index, unsigned threads);
+EMBSTORE_API embstore_status embstore_gather_as_mt(const embstore_matrix *table, const void *ids,
+                                                   embstore_id_type id_type, size_t n, embstore_dtype out_dtype,
+                                                   void *out, size_t *bad_index, unsigned threads);
+EMBSTORE_API embstore_status embstore_gather_bag_as_mt(const embstore_matrix *table, const void *ids,
+                                                       embstore_id_type id_type, size_t n_ids,
+                                                       const int64_t *offsets, size_t n_bags, const float *weights,
+                                                       embstore_bag_mode mode, embstore_dtype out_dtype, void *out,
+                                                       size_t *bad_index, unsigned threads);
 EMBSTORE_API embstore_status embstore_scatter_add_mt(const embstore_matrix *table, const void *ids,
                                                      embstore_id_type id_type, size_t n, const float *grads,
                                                      float alpha, size_t *bad_index, unsigned threads);

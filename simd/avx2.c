@@ -93,6 +93,8 @@ const embstore_kernel_table embstore_kernels_avx2 = {
 	EMBSTORE_ISA_AVX2,
 	loops_gather,
 	loops_gather_bag,
+	loops_gather_narrow,
+	loops_gather_bag_narrow,
 	loops_scatter_add,
 	loops_add_rows,
 	loops_sgd_row,

@@ -101,6 +101,8 @@ const embstore_kernel_table embstore_kernels_avx512 = {
 	EMBSTORE_ISA_AVX512,
 	loops_gather,
 	loops_gather_bag,
+	loops_gather_narrow,
+	loops_gather_bag_narrow,
 	loops_scatter_add,
 	loops_add_rows,
 	loops_sgd_row,

@@ -72,6 +72,23 @@ static embstore_status refuse_gather_bag(const embstore_matrix *table, const voi
 	return EMBSTORE_UNSUPPORTED_ISA;
 }
 
+static embstore_status refuse_gather_narrow(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                            size_t n, embstore_dtype out_dtype, void *out, size_t *bad_index)
+{
+	(void)table, (void)ids, (void)id_type, (void)n, (void)out_dtype, (void)out, (void)bad_index;
+	return EMBSTORE_UNSUPPORTED_ISA;
+}
+
+static embstore_status refuse_gather_bag_narrow(const embstore_matrix *table, const void *ids,
+                                                embstore_id_type id_type, const int64_t *offsets, size_t n_bags,
+                                                const float *weights, embstore_bag_mode mode,
+                                                embstore_dtype out_dtype, void *out, size_t *bad_index)
+{
+	(void)table, (void)ids, (void)id_type, (void)offsets, (void)n_bags, (void)weights, (void)mode, (void)out_dtype;
+	(void)out, (void)bad_index;
+	return EMBSTORE_UNSUPPORTED_ISA;
+}
+
 static embstore_status refuse_scatter_add(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                           size_t n, const float *grads, float alpha, uint64_t row_lo,
                                           uint64_t row_hi, size_t *bad_index)
@@ -85,6 +102,8 @@ static const embstore_kernel_table refusing = {
 	EMBSTORE_ISA_COUNT,
 	refuse_gather,
 	refuse_gather_bag,
+	refuse_gather_narrow,
+	refuse_gather_bag_narrow,
 	refuse_scatter_add,
 	NULL, /* the optimizer row kernels: optim.c refuses this table before it calls any */
 	NULL,

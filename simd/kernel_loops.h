@@ -1,8 +1,9 @@
 /* kernel_loops.h: the loops of the SIMD kernel sets (gather, bags, scatter-add, the optimizers' row updates),
  * written once over a few vector primitives. avx2.c, avx512.c and neon.c each define the primitives for their
  * instruction set, include this file once, and publish the static functions it defines (loops_gather,
- * loops_gather_bag, loops_scatter_add, loops_add_rows, loops_sgd_row, loops_adagrad_row) in their kernel table. scalar.c does not include it: the reference the sets are tested against shares nothing
- * with them but kernels.h's helpers.
+ * loops_gather_bag, loops_gather_narrow, loops_gather_bag_narrow, loops_scatter_add, loops_add_rows,
+ * loops_sgd_row, loops_adagrad_row) in their kernel table. scalar.c does not include it: the reference the sets
+ * are tested against shares nothing with them but kernels.h's helpers.
  *
  * The including file defines first, as macros:
  *   VL            floats per vector
@@ -192,6 +193,39 @@ ES_INLINE size_t prefetch_bytes(embstore_dtype dt, uint32_t dim)
 	return bytes < ES_PREFETCH_BYTES ? bytes : ES_PREFETCH_BYTES;
 }
 
+/* ---- writing rows: an optimizer's table row, a narrow output row ---- */
+
+/* Elements j .. j+VL-1 of a row of dtype dt set to v, rounded to nearest even for f16 and bf16. */
+ES_INLINE void row_store(unsigned char *p, embstore_dtype dt, size_t j, vfloat v)
+{
+	switch (dt) {
+	case EMBSTORE_F32:
+		v_store((float *)(void *)(p + j * 4), v);
+		break;
+	case EMBSTORE_F16:
+		narrow_f16(p + j * 2, v);
+		break;
+	default:
+		narrow_bf16(p + j * 2, v);
+		break;
+	}
+}
+
+/* Elements j .. j+r-1 (0 < r < VL, lanes m) only. */
+ES_INLINE void row_store_tail(unsigned char *p, embstore_dtype dt, size_t j, vfloat v, size_t r, vtail m)
+{
+	if (dt == EMBSTORE_F32) {
+		v_store_tail((float *)(void *)(p + j * 4), v, m);
+		return;
+	}
+	unsigned char tmp[VL * 2];
+	if (dt == EMBSTORE_F16)
+		narrow_f16(tmp, v);
+	else
+		narrow_bf16(tmp, v);
+	memcpy(p + j * 2, tmp, r * 2);
+}
+
 /* ---- gather ----
  *
  * A row is copied two vectors at a time, one row per iteration. With the table in L2, f32 gather is bound by the
@@ -356,6 +390,60 @@ static embstore_status loops_gather(const embstore_matrix *t, const void *ids, e
 #undef GATHER
 }
 
+/* ---- gather with f16 or bf16 output ----
+ *
+ * The f32 gather's loop, each vector rounded as it is stored (row_store). Functions of their own, so that the f32
+ * loop above keeps its stores to itself. */
+
+ES_INLINE void gather_row_narrow(unsigned char *o, const src_row *s, embstore_dtype dt, size_t dim,
+                                 embstore_dtype out)
+{
+	size_t j = 0;
+	for (; j + 2 * VL <= dim; j += 2 * VL) {
+		vfloat a = row_load(s, dt, j), b = row_load(s, dt, j + VL);
+		row_store(o, out, j, a);
+		row_store(o, out, j + VL, b);
+	}
+	if (j + VL <= dim) {
+		row_store(o, out, j, row_load(s, dt, j));
+		j += VL;
+	}
+	if (j < dim) {
+		size_t r = dim - j;
+		vtail m = v_tail(r);
+		row_store_tail(o, out, j, row_load_tail(s, dt, j, r, m), r, m);
+	}
+}
+
+ES_INLINE embstore_status gather_narrow_impl(const embstore_matrix *t, const void *ids, size_t n,
+                                             unsigned char *out, size_t *bad_index, embstore_dtype dt, int wide,
+                                             embstore_dtype out_dt)
+{
+	size_t dim = t->dim, pf = prefetch_bytes(dt, t->dim);
+	const unsigned char *end = table_end(t);
+	for (size_t i = 0; i < n; i++) {
+		int64_t id;
+		if (!es_checked_id(t, ids, wide, i, &id, bad_index))
+			return EMBSTORE_ID_OUT_OF_RANGE;
+		es_prefetch_row(t, ids, wide, i, n, pf);
+		src_row s = open_row(t, id, dt, end);
+		gather_row_narrow(out + i * dim * 2, &s, dt, dim, out_dt);
+	}
+	return EMBSTORE_OK;
+}
+
+static embstore_status loops_gather_narrow(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
+                                           size_t n, embstore_dtype out_dtype, void *out, size_t *bad_index)
+{
+#define GATHER_F16(dt, wide) gather_narrow_impl(t, ids, n, out, bad_index, dt, wide, EMBSTORE_F16)
+#define GATHER_BF16(dt, wide) gather_narrow_impl(t, ids, n, out, bad_index, dt, wide, EMBSTORE_BF16)
+	if (out_dtype == EMBSTORE_F16)
+		ES_SPECIALIZE(t->dtype, id_type, GATHER_F16);
+	ES_SPECIALIZE(t->dtype, id_type, GATHER_BF16);
+#undef GATHER_F16
+#undef GATHER_BF16
+}
+
 /* ---- bags ----
  *
  * Every (element type, id width, fold) has a loop of its own (bag_fns), and within it every dim of BAG_DIMS an
@@ -451,6 +539,7 @@ typedef struct bag_call {
 	uint32_t dim;
 	int mean;
 	int prefetch; /* the table is larger than BAG_QUIET_BYTES (bag_dims) */
+	embstore_dtype out; /* F32, or F16 / BF16: bag_narrow rounds each walk's sums */
 } bag_call;
 
 /* Bytes of each row the first walk prefetches. An f32 row has one vector per cache line, so a prefetch per line
@@ -492,12 +581,34 @@ ES_INLINE void bag_prefetch(const bag_call *c, size_t k, uint64_t cur, size_t by
 #endif
 }
 
+/* count f32 sums at blk into elements 0 .. count of a narrow output row at o, first divided by len when it is not
+ * 0 (a mean bag: the division bag_divide does in place on an f32 output). Once per walk and the same for every
+ * dim and fold, so one copy of it serves all the bag loops. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void bag_narrow(unsigned char *o, embstore_dtype out, const float *blk, size_t count, float len)
+{
+	vfloat d = v_set1(len);
+	size_t j = 0;
+	for (; j + VL <= count; j += VL) {
+		vfloat v = v_load(blk + j);
+		row_store(o, out, j, len != 0.0f ? v_div(v, d) : v);
+	}
+	if (j < count) {
+		size_t r = count - j;
+		vtail m = v_tail(r);
+		vfloat v = v_load_tail(blk + j, m);
+		row_store_tail(o, out, j, len != 0.0f ? v_div(v, d) : v, r, m);
+	}
+}
+
 /* One walk: bag [lo, hi) (not empty), elements j0 .. j0 + full * VL + r of each row into o + j0 (r < VL lanes, m,
  * in a partial vector after the whole ones), prefetching pf bytes of rows ahead. The whole vectors go to
  * acc[0 .. full), the partial one to acc[BAG_REGS - 1]: a walk has a partial vector only at the row's end, and
  * then fewer than BAG_REGS whole ones. Returns 0 at a bad id, with *bad_index set. */
-ES_INLINE int bag_walk(const bag_call *c, size_t lo, size_t hi, float *o, size_t j0, size_t full, size_t r, vtail m,
-                       size_t pf, uint32_t dim, size_t *bad_index, embstore_dtype dt, int wide, int kind)
+ES_INLINE int bag_walk(const bag_call *c, size_t lo, size_t hi, unsigned char *o, size_t j0, size_t full, size_t r,
+                       vtail m, size_t pf, uint32_t dim, size_t *bad_index, embstore_dtype dt, int wide, int kind)
 {
 	vfloat acc[BAG_REGS];
 	vfloat init = kind == FOLD_MAX || kind == FOLD_WMAX ? v_set1(-INFINITY) : v_zero();
@@ -521,11 +632,17 @@ ES_INLINE int bag_walk(const bag_call *c, size_t lo, size_t hi, float *o, size_t
 		if (r)
 			acc[BAG_REGS - 1] = fold(acc[BAG_REGS - 1], row_load_tail(&s, dt, j0 + full * VL, r, m), kind, w);
 	} while (++k < hi);
-#define STORE_STEP(i) v_store(o + j0 + (i) * VL, acc[i])
+	/* The sums go to an f32 output itself, or to blk for bag_narrow: the same stores to another address, so the
+	 * output type costs the specialised loops no code of their own. */
+	float blk[BAG_REGS * VL];
+	float *dst = c->out == EMBSTORE_F32 ? (float *)(void *)o + j0 : blk;
+#define STORE_STEP(i) v_store(dst + (i) * VL, acc[i])
 	DOWN_FROM(full, STORE_STEP)
 #undef STORE_STEP
 	if (r)
-		v_store_tail(o + j0 + full * VL, acc[BAG_REGS - 1], m);
+		v_store_tail(dst + full * VL, acc[BAG_REGS - 1], m);
+	if (c->out != EMBSTORE_F32)
+		bag_narrow(o + j0 * 2, c->out, blk, full * VL + r, c->mean ? (float)(hi - lo) : 0.0f);
 	return 1;
 }
 
@@ -547,16 +664,17 @@ static void bag_divide(float *o, size_t dim, float len)
 
 /* All bags of a call at one dim: walks of BAG_REGS vectors, then one of the rest. Only the first walk prefetches
  * (pf bytes of each row, or none): the later ones find the bag's rows in cache. Returns 0 at a bad id. */
-ES_INLINE int bag_rows(const bag_call *c, const int64_t *offsets, size_t n_bags, float *out, size_t *bad_index,
-                       uint32_t dim, size_t pf, embstore_dtype dt, int wide, int kind)
+ES_INLINE int bag_rows(const bag_call *c, const int64_t *offsets, size_t n_bags, unsigned char *out,
+                       size_t *bad_index, uint32_t dim, size_t pf, embstore_dtype dt, int wide, int kind)
 {
 	const size_t width = BAG_REGS * VL, walks = dim / width, rest = dim % width;
 	const vtail m = v_tail(rest % VL ? rest % VL : VL);
+	const size_t out_row = dim * elem_bytes(c->out);
 	for (size_t b = 0; b < n_bags; b++) {
 		size_t lo = (size_t)offsets[b], hi = (size_t)offsets[b + 1];
-		float *o = out + b * dim;
+		unsigned char *o = out + b * out_row;
 		if (hi == lo) {
-			memset(o, 0, dim * sizeof *o); /* +0.0f */
+			memset(o, 0, out_row); /* +0 in every output type */
 			continue;
 		}
 		if (walks) {
@@ -569,8 +687,8 @@ ES_INLINE int bag_rows(const bag_call *c, const int64_t *offsets, size_t n_bags,
 		if (rest && !bag_walk(c, lo, hi, o, walks * width, rest / VL, rest % VL, m, walks ? 0 : pf, dim,
 		                      bad_index, dt, wide, kind))
 			return 0;
-		if (c->mean)
-			bag_divide(o, dim, (float)(hi - lo));
+		if (c->mean && c->out == EMBSTORE_F32)
+			bag_divide((float *)(void *)o, dim, (float)(hi - lo));
 	}
 	return 1;
 }
@@ -582,7 +700,7 @@ ES_INLINE int bag_rows(const bag_call *c, const int64_t *offsets, size_t n_bags,
 #define BAG_QUIET_BYTES ((size_t)1 << 20)
 #define BAG_QUIET_ROW 256u
 
-ES_INLINE embstore_status bag_dims(const bag_call *call, const int64_t *offsets, size_t n_bags, float *out,
+ES_INLINE embstore_status bag_dims(const bag_call *call, const int64_t *offsets, size_t n_bags, unsigned char *out,
                                    size_t *bad_index, embstore_dtype dt, int wide, int kind)
 {
 	const bag_call c = *call; /* a copy of its own, which the compiler keeps in registers */
@@ -605,7 +723,7 @@ ES_INLINE embstore_status bag_dims(const bag_call *call, const int64_t *offsets,
 }
 
 /* The loops, one function each: bag_<dtype>_<wide>_<fold>, and bag_fns to find them. */
-typedef embstore_status (*bag_fn)(const bag_call *c, const int64_t *offsets, size_t n_bags, float *out,
+typedef embstore_status (*bag_fn)(const bag_call *c, const int64_t *offsets, size_t n_bags, unsigned char *out,
                                   size_t *bad_index);
 
 #define BAG_FOLDS(X, dt, wide) X(dt, wide, FOLD_ADD) X(dt, wide, FOLD_FMA) X(dt, wide, FOLD_MAX) X(dt, wide, FOLD_WMAX)
@@ -616,7 +734,7 @@ typedef embstore_status (*bag_fn)(const bag_call *c, const int64_t *offsets, siz
 
 #define BAG_FN(dt, wide, kind)                                                                                 \
 	static embstore_status bag_##dt##_##wide##_##kind(const bag_call *c, const int64_t *offsets, size_t n_bags,  \
-	                                                  float *out, size_t *bad_index)                           \
+	                                                  unsigned char *out, size_t *bad_index)                   \
 	{                                                                                                          \
 		return bag_dims(c, offsets, n_bags, out, bad_index, dt, wide, kind);                                   \
 	}
@@ -635,9 +753,9 @@ static const bag_fn bag_fns[4][2][FOLD_KINDS] = {
 _Static_assert(EMBSTORE_F32 == 1 && EMBSTORE_F16 == 2 && EMBSTORE_BF16 == 3 && EMBSTORE_INT8_ROWWISE == 4,
                "bag_fns is indexed by dtype - 1");
 
-static embstore_status loops_gather_bag(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
-                                        const int64_t *offsets, size_t n_bags, const float *weights,
-                                        embstore_bag_mode mode, float *out, size_t *bad_index)
+static embstore_status bag_run(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
+                               const int64_t *offsets, size_t n_bags, const float *weights, embstore_bag_mode mode,
+                               embstore_dtype out_dtype, void *out, size_t *bad_index)
 {
 	bag_call c = {
 		.data = t->data,
@@ -650,9 +768,25 @@ static embstore_status loops_gather_bag(const embstore_matrix *t, const void *id
 		.dim = t->dim,
 		.mean = mode == EMBSTORE_BAG_MEAN,
 		.prefetch = (size_t)t->rows * (size_t)t->row_stride > BAG_QUIET_BYTES,
+		.out = out_dtype,
 	};
 	int kind = mode == EMBSTORE_BAG_MAX ? (weights ? FOLD_WMAX : FOLD_MAX) : (weights ? FOLD_FMA : FOLD_ADD);
 	return bag_fns[t->dtype - 1][id_type == EMBSTORE_ID64][kind](&c, offsets, n_bags, out, bad_index);
+}
+
+static embstore_status loops_gather_bag(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
+                                        const int64_t *offsets, size_t n_bags, const float *weights,
+                                        embstore_bag_mode mode, float *out, size_t *bad_index)
+{
+	return bag_run(t, ids, id_type, offsets, n_bags, weights, mode, EMBSTORE_F32, out, bad_index);
+}
+
+static embstore_status loops_gather_bag_narrow(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
+                                               const int64_t *offsets, size_t n_bags, const float *weights,
+                                               embstore_bag_mode mode, embstore_dtype out_dtype, void *out,
+                                               size_t *bad_index)
+{
+	return bag_run(t, ids, id_type, offsets, n_bags, weights, mode, out_dtype, out, bad_index);
 }
 
 /* ---- scatter-add ---- */
@@ -709,37 +843,6 @@ static void loops_add_rows(float *dst, const float *a, const float *b, size_t di
 		vtail m = v_tail(dim - j);
 		v_store_tail(dst + j, v_add(v_load_tail(a + j, m), v_load_tail(b + j, m)), m);
 	}
-}
-
-/* Elements j .. j+VL-1 of a row set to v, rounded to the row's dtype. */
-ES_INLINE void row_store(unsigned char *p, embstore_dtype dt, size_t j, vfloat v)
-{
-	switch (dt) {
-	case EMBSTORE_F32:
-		v_store((float *)(void *)(p + j * 4), v);
-		break;
-	case EMBSTORE_F16:
-		narrow_f16(p + j * 2, v);
-		break;
-	default:
-		narrow_bf16(p + j * 2, v);
-		break;
-	}
-}
-
-/* Elements j .. j+r-1 (0 < r < VL, lanes m) only. */
-ES_INLINE void row_store_tail(unsigned char *p, embstore_dtype dt, size_t j, vfloat v, size_t r, vtail m)
-{
-	if (dt == EMBSTORE_F32) {
-		v_store_tail((float *)(void *)(p + j * 4), v, m);
-		return;
-	}
-	unsigned char tmp[VL * 2];
-	if (dt == EMBSTORE_F16)
-		narrow_f16(tmp, v);
-	else
-		narrow_bf16(tmp, v);
-	memcpy(p + j * 2, tmp, r * 2);
 }
 
 /* w = fmaf(-m, gd, w) over the row, with gd = g, or fmaf(weight_decay, w, g) when `decay`. */

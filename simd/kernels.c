@@ -27,32 +27,43 @@ static int id_type_ok(embstore_id_type id_type)
 	return id_type == EMBSTORE_ID32 || id_type == EMBSTORE_ID64;
 }
 
-/* An output (or gradient) array of n rows of dim floats must be addressable. */
-static int rows_fit(size_t n, uint32_t dim)
+/* An array of n rows of dim elements of `size` bytes must be addressable. */
+static int rows_fit(size_t n, uint32_t dim, size_t size)
 {
-	return n <= SIZE_MAX / sizeof(float) / dim;
+	return n <= SIZE_MAX / size / dim;
+}
+
+/* Gathers and bags write f32, f16 or bf16. */
+static int out_dtype_ok(embstore_dtype d)
+{
+	return d == EMBSTORE_F32 || d == EMBSTORE_F16 || d == EMBSTORE_BF16;
 }
 
 embstore_status es_check_gather(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
-                                    size_t n, const float *out)
+                                    size_t n, embstore_dtype out_dtype, const void *out)
 {
 	embstore_status s = es_check_matrix(table);
 	if (s != EMBSTORE_OK)
 		return s;
-	if (!id_type_ok(id_type) || (n > 0 && (!ids || !out)) || !rows_fit(n, table->dim))
+	if (!out_dtype_ok(out_dtype))
+		return EMBSTORE_BAD_DTYPE;
+	if (!id_type_ok(id_type) || (n > 0 && (!ids || !out)) ||
+	    !rows_fit(n, table->dim, (size_t)es_elem_bytes(out_dtype)))
 		return EMBSTORE_INVALID_ARGUMENT;
 	return EMBSTORE_OK;
 }
 
 embstore_status es_check_bag(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                  size_t n_ids, const int64_t *offsets, size_t n_bags, embstore_bag_mode mode,
-                                 const float *out)
+                                 embstore_dtype out_dtype, const void *out)
 {
 	embstore_status s = es_check_matrix(table);
 	if (s != EMBSTORE_OK)
 		return s;
+	if (!out_dtype_ok(out_dtype))
+		return EMBSTORE_BAD_DTYPE;
 	if (!id_type_ok(id_type) || !offsets || (n_ids > 0 && !ids) || (n_bags > 0 && !out) ||
-	    !rows_fit(n_bags, table->dim) || (uint64_t)n_ids > INT64_MAX)
+	    !rows_fit(n_bags, table->dim, (size_t)es_elem_bytes(out_dtype)) || (uint64_t)n_ids > INT64_MAX)
 		return EMBSTORE_INVALID_ARGUMENT;
 	if (mode != EMBSTORE_BAG_SUM && mode != EMBSTORE_BAG_MEAN && mode != EMBSTORE_BAG_MAX)
 		return EMBSTORE_INVALID_ARGUMENT;
@@ -75,7 +86,7 @@ embstore_status es_check_scatter(const embstore_matrix *table, const void *ids, 
 		return EMBSTORE_READ_ONLY;
 	if (table->dtype != EMBSTORE_F32)
 		return EMBSTORE_BAD_DTYPE;
-	if (!id_type_ok(id_type) || (n > 0 && (!ids || !grads)) || !rows_fit(n, table->dim))
+	if (!id_type_ok(id_type) || (n > 0 && (!ids || !grads)) || !rows_fit(n, table->dim, sizeof(float)))
 		return EMBSTORE_INVALID_ARGUMENT;
 	return EMBSTORE_OK;
 }
@@ -89,14 +100,34 @@ embstore_status es_kernel_status(embstore_status s, size_t bad, size_t *bad_inde
 
 /* ---- single thread ---- */
 
-embstore_status embstore_gather(const embstore_matrix *table, const void *ids, embstore_id_type id_type, size_t n,
-                                float *out, size_t *bad_index)
+embstore_status embstore_gather_as(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                   size_t n, embstore_dtype out_dtype, void *out, size_t *bad_index)
 {
-	embstore_status s = es_check_gather(table, ids, id_type, n, out);
+	embstore_status s = es_check_gather(table, ids, id_type, n, out_dtype, out);
 	if (s != EMBSTORE_OK)
 		return s;
 	size_t bad = 0;
-	s = embstore_kernels_active()->gather(table, ids, id_type, n, out, &bad);
+	s = es_gather_to(embstore_kernels_active(), table, ids, id_type, n, out_dtype, out, &bad);
+	return es_kernel_status(s, bad, bad_index);
+}
+
+embstore_status embstore_gather(const embstore_matrix *table, const void *ids, embstore_id_type id_type, size_t n,
+                                float *out, size_t *bad_index)
+{
+	return embstore_gather_as(table, ids, id_type, n, EMBSTORE_F32, out, bad_index);
+}
+
+embstore_status embstore_gather_bag_as(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                       size_t n_ids, const int64_t *offsets, size_t n_bags, const float *weights,
+                                       embstore_bag_mode mode, embstore_dtype out_dtype, void *out,
+                                       size_t *bad_index)
+{
+	embstore_status s = es_check_bag(table, ids, id_type, n_ids, offsets, n_bags, mode, out_dtype, out);
+	if (s != EMBSTORE_OK)
+		return s;
+	size_t bad = 0;
+	s = es_bag_to(embstore_kernels_active(), table, ids, id_type, offsets, n_bags, weights, mode, out_dtype, out,
+	              &bad);
 	return es_kernel_status(s, bad, bad_index);
 }
 
@@ -104,12 +135,8 @@ embstore_status embstore_gather_bag(const embstore_matrix *table, const void *id
                                     size_t n_ids, const int64_t *offsets, size_t n_bags, const float *weights,
                                     embstore_bag_mode mode, float *out, size_t *bad_index)
 {
-	embstore_status s = es_check_bag(table, ids, id_type, n_ids, offsets, n_bags, mode, out);
-	if (s != EMBSTORE_OK)
-		return s;
-	size_t bad = 0;
-	s = embstore_kernels_active()->gather_bag(table, ids, id_type, offsets, n_bags, weights, mode, out, &bad);
-	return es_kernel_status(s, bad, bad_index);
+	return embstore_gather_bag_as(table, ids, id_type, n_ids, offsets, n_bags, weights, mode, EMBSTORE_F32, out,
+	                              bad_index);
 }
 
 embstore_status embstore_scatter_add(const embstore_matrix *table, const void *ids, embstore_id_type id_type,

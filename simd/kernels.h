@@ -5,7 +5,7 @@
  *  - the matrix is valid: data != NULL, rows >= 1, dim >= 1, a known dtype, row_stride >= embstore_row_bytes()
  *    and a multiple of the element size for f32/f16/bf16, rows * row_stride fits in a size_t;
  *  - id_type is EMBSTORE_ID32 or EMBSTORE_ID64; every pointer that is read is non-NULL; bad_index is non-NULL;
- *    the output (n x dim floats) fits in a size_t;
+ *    the output (n x dim elements of its dtype) fits in a size_t; out_dtype (the _narrow entries) is F16 or BF16;
  *  - gather_bag: offsets[0..n_bags] is non-decreasing and every offset is a valid position in ids (offsets[0]
  *    need not be 0: the parallel variant hands a thread offsets + first_bag); mode is a known one;
  *  - scatter_add: the table is f32, not marked read-only, and row_lo <= row_hi <= rows;
@@ -18,7 +18,9 @@
  * EMBSTORE_ID_OUT_OF_RANGE and its position (an index into ids) in *bad_index. Rows done before stay done.
  *
  * Numerics. Gather and scatter-add results of every kernel set are bitwise equal to scalar.c, and bags follow the
- * same operations in the same order (see below for NaNs), so that the header's tolerance holds with room to spare:
+ * same operations in the same order (see below for NaNs), so that the header's tolerance holds with room to spare.
+ * The _narrow entries compute the f32 result exactly so, then round it (a mean bag's after its division) as
+ * es_f32_to_f16 / bf16 do, so their codes are bitwise scalar.c's too (bags: but for which NaN). The operations:
  *  - f16 -> f32 is exact; a signalling NaN comes out quiet (bit 22 set), payload kept, as F16C VCVTPH2PS and
  *    AArch64 FCVTL do (with FPCR.DN clear, the Linux default);
  *  - bf16 -> f32 is the 16 bits shifted left by 16, NaNs included, as integer SIMD does it;
@@ -62,6 +64,17 @@ typedef embstore_status (*embstore_gather_bag_fn)(const embstore_matrix *table, 
                                                   embstore_id_type id_type, const int64_t *offsets, size_t n_bags,
                                                   const float *weights, embstore_bag_mode mode, float *out,
                                                   size_t *bad_index);
+/* The same with the output rounded to out_dtype, EMBSTORE_F16 or EMBSTORE_BF16 (2 bytes per element, any
+ * alignment), as es_f32_to_f16 / bf16 round the f32 result: separate entries, so that the f32 loops stay as they
+ * are. */
+typedef embstore_status (*embstore_gather_narrow_fn)(const embstore_matrix *table, const void *ids,
+                                                     embstore_id_type id_type, size_t n, embstore_dtype out_dtype,
+                                                     void *out, size_t *bad_index);
+typedef embstore_status (*embstore_gather_bag_narrow_fn)(const embstore_matrix *table, const void *ids,
+                                                         embstore_id_type id_type, const int64_t *offsets,
+                                                         size_t n_bags, const float *weights,
+                                                         embstore_bag_mode mode, embstore_dtype out_dtype,
+                                                         void *out, size_t *bad_index);
 /* Checks every id against the whole table but updates only rows in [row_lo, row_hi): the parallel variant gives
  * each thread its own range of rows, so that each row still sees its updates in id order. */
 typedef embstore_status (*embstore_scatter_add_fn)(const embstore_matrix *table, const void *ids,
@@ -80,6 +93,8 @@ typedef struct embstore_kernel_table {
 	embstore_isa isa; /* EMBSTORE_ISA_COUNT only for dispatch.c's table that refuses every call */
 	embstore_gather_fn gather;
 	embstore_gather_bag_fn gather_bag;
+	embstore_gather_narrow_fn gather_narrow;
+	embstore_gather_bag_narrow_fn gather_bag_narrow;
 	embstore_scatter_add_fn scatter_add;
 	embstore_add_rows_fn add_rows;       /* these three: NULL in the refusing table, which optim.c turns away */
 	embstore_sgd_row_fn sgd_row;
@@ -102,10 +117,10 @@ const embstore_kernel_table *embstore_kernels_active(void);
 /* The argument checks of the public calls (kernels.c), shared by their parallel variants (threads.c): OK when
  * the kernels may be called as described above. */
 embstore_status es_check_gather(const embstore_matrix *table, const void *ids, embstore_id_type id_type, size_t n,
-                                const float *out);
+                                embstore_dtype out_dtype, const void *out);
 embstore_status es_check_bag(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                              size_t n_ids, const int64_t *offsets, size_t n_bags, embstore_bag_mode mode,
-                             const float *out);
+                             embstore_dtype out_dtype, const void *out);
 embstore_status es_check_scatter(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                  size_t n, const float *grads);
 /* A public call's result: `bad` goes to *bad_index (when not NULL) only with ID_OUT_OF_RANGE. */
@@ -135,6 +150,26 @@ embstore_status es_sparse_update(const embstore_kernel_table *k, const es_sparse
 #else
 #define ES_INLINE static inline
 #endif
+
+/* Gather and bag into an output of any dtype the checks accept: f32 through the f32 entries. */
+ES_INLINE embstore_status es_gather_to(const embstore_kernel_table *k, const embstore_matrix *table, const void *ids,
+                                       embstore_id_type id_type, size_t n, embstore_dtype out_dtype, void *out,
+                                       size_t *bad_index)
+{
+	if (out_dtype == EMBSTORE_F32)
+		return k->gather(table, ids, id_type, n, out, bad_index);
+	return k->gather_narrow(table, ids, id_type, n, out_dtype, out, bad_index);
+}
+
+ES_INLINE embstore_status es_bag_to(const embstore_kernel_table *k, const embstore_matrix *table, const void *ids,
+                                    embstore_id_type id_type, const int64_t *offsets, size_t n_bags,
+                                    const float *weights, embstore_bag_mode mode, embstore_dtype out_dtype,
+                                    void *out, size_t *bad_index)
+{
+	if (out_dtype == EMBSTORE_F32)
+		return k->gather_bag(table, ids, id_type, offsets, n_bags, weights, mode, out, bad_index);
+	return k->gather_bag_narrow(table, ids, id_type, offsets, n_bags, weights, mode, out_dtype, out, bad_index);
+}
 
 /* Id i of an ID32 (wide == 0) or ID64 (wide == 1) array. Kernels are written once with `wide` as a parameter
  * of an ES_INLINE body and instantiated with a constant 0 and 1, so the test costs nothing in the loops. */

@@ -59,9 +59,12 @@ ES_INLINE vfloat cvt_u8(const unsigned char *p)
 	return vcvtq_f32_u32(vmovl_u16(vget_low_u16(q16)));
 }
 
-/* FCVTN rounds as FPCR says: to nearest even, the Linux default. */
+/* FCVTN rounds as FPCR says: to nearest even, the Linux default. The empty asm hides where v came from: GCC,
+ * which assumes no signalling NaNs, would otherwise fold an f16 row widened by FCVTL and narrowed here into a
+ * copy of its codes, and a signalling NaN would come out signalling instead of quiet as scalar.c makes it. */
 ES_INLINE void narrow_f16(unsigned char *p, vfloat v)
 {
+	__asm__("" : "+w"(v));
 	vst1_u16((uint16_t *)(void *)p, vreinterpret_u16_f16(vcvt_f16_f32(v)));
 }
 
@@ -84,6 +87,8 @@ const embstore_kernel_table embstore_kernels_neon = {
 	EMBSTORE_ISA_NEON,
 	loops_gather,
 	loops_gather_bag,
+	loops_gather_narrow,
+	loops_gather_bag_narrow,
 	loops_scatter_add,
 	loops_add_rows,
 	loops_sgd_row,

@@ -58,20 +58,53 @@ static embstore_status scalar_gather(const embstore_matrix *t, const void *ids, 
 	return EMBSTORE_OK;
 }
 
-/* Bags reduce a row at a time, CHUNK elements at a time. */
+/* Narrow outputs and bags go CHUNK elements of a row at a time. */
 #define CHUNK 64u
 
-static embstore_status scalar_gather_bag(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
-                                         const int64_t *offsets, size_t n_bags, const float *weights,
-                                         embstore_bag_mode mode, float *out, size_t *bad_index)
+/* The f32 values v[0 .. count) as element j0 on of an output of out_dtype (unaligned): copied as they are for
+ * f32, otherwise rounded to nearest even by element.h's conversions. */
+static void put_out(void *out, embstore_dtype out_dtype, size_t j0, const float *v, uint32_t count)
+{
+	if (out_dtype == EMBSTORE_F32) {
+		memcpy((unsigned char *)out + j0 * 4, v, (size_t)count * 4);
+		return;
+	}
+	for (uint32_t j = 0; j < count; j++) {
+		uint16_t h = out_dtype == EMBSTORE_F16 ? es_f32_to_f16(v[j]) : es_f32_to_bf16(v[j]);
+		memcpy((unsigned char *)out + (j0 + j) * 2, &h, 2);
+	}
+}
+
+static embstore_status scalar_gather_narrow(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
+                                            size_t n, embstore_dtype out_dtype, void *out, size_t *bad_index)
+{
+	int wide = id_type == EMBSTORE_ID64;
+	uint32_t dim = t->dim;
+	float v[CHUNK];
+	for (size_t i = 0; i < n; i++) {
+		int64_t id;
+		if (!es_checked_id(t, ids, wide, i, &id, bad_index))
+			return EMBSTORE_ID_OUT_OF_RANGE;
+		for (uint32_t j0 = 0; j0 < dim; j0 += CHUNK) {
+			uint32_t count = dim - j0 < CHUNK ? dim - j0 : CHUNK;
+			convert(es_row(t, id), t->dtype, dim, j0, count, v);
+			put_out(out, out_dtype, i * dim + j0, v, count);
+		}
+	}
+	return EMBSTORE_OK;
+}
+
+static embstore_status bags(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
+                            const int64_t *offsets, size_t n_bags, const float *weights, embstore_bag_mode mode,
+                            embstore_dtype out_dtype, void *out, size_t *bad_index)
 {
 	int wide = id_type == EMBSTORE_ID64;
 	uint32_t dim = t->dim;
 	float v[CHUNK], acc[CHUNK];
 	for (size_t b = 0; b < n_bags; b++) {
 		size_t lo = (size_t)offsets[b], hi = (size_t)offsets[b + 1];
-		/* A chunk of the bag's output at a time, reduced in acc and then copied out bytewise (outputs need no
-		 * alignment); each element still folds the bag's rows in id order. */
+		/* A chunk of the bag's output at a time, reduced in acc and then copied or rounded out bytewise (outputs
+		 * need no alignment); each element still folds the bag's rows in id order. */
 		for (uint32_t j0 = 0; j0 < dim; j0 += CHUNK) {
 			uint32_t count = dim - j0 < CHUNK ? dim - j0 : CHUNK;
 			for (uint32_t j = 0; j < count; j++)
@@ -95,10 +128,25 @@ static embstore_status scalar_gather_bag(const embstore_matrix *t, const void *i
 				for (uint32_t j = 0; j < count; j++)
 					acc[j] = acc[j] / len;
 			}
-			memcpy((unsigned char *)out + ((size_t)b * dim + j0) * 4, acc, (size_t)count * 4);
+			put_out(out, out_dtype, (size_t)b * dim + j0, acc, count);
 		}
 	}
 	return EMBSTORE_OK;
+}
+
+static embstore_status scalar_gather_bag(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
+                                         const int64_t *offsets, size_t n_bags, const float *weights,
+                                         embstore_bag_mode mode, float *out, size_t *bad_index)
+{
+	return bags(t, ids, id_type, offsets, n_bags, weights, mode, EMBSTORE_F32, out, bad_index);
+}
+
+static embstore_status scalar_gather_bag_narrow(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
+                                                const int64_t *offsets, size_t n_bags, const float *weights,
+                                                embstore_bag_mode mode, embstore_dtype out_dtype, void *out,
+                                                size_t *bad_index)
+{
+	return bags(t, ids, id_type, offsets, n_bags, weights, mode, out_dtype, out, bad_index);
 }
 
 static embstore_status scalar_scatter_add(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
@@ -171,6 +219,8 @@ const embstore_kernel_table embstore_kernels_scalar = {
 	EMBSTORE_ISA_SCALAR,
 	scalar_gather,
 	scalar_gather_bag,
+	scalar_gather_narrow,
+	scalar_gather_bag_narrow,
 	scalar_scatter_add,
 	scalar_add_rows,
 	scalar_sgd_row,

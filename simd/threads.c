@@ -30,7 +30,8 @@ typedef struct args {
 	const int64_t *offsets;
 	const float *weights;
 	embstore_bag_mode mode;
-	float *out;
+	embstore_dtype out_dtype;
+	void *out;
 	const float *grads;
 	float alpha;
 	unsigned threads;
@@ -103,16 +104,22 @@ static embstore_status run(call *c, void (*fn)(void *, unsigned), size_t *bad_in
 }
 
 /* The first part starts at the caller's arrays themselves, without arithmetic: with no ids (or no bags) they
- * may be NULL, and NULL + 0 is undefined in C. Later parts start inside them. */
+ * may be NULL, and NULL + 0 is undefined in C. Later parts start inside them; output row `begin` is begin x dim
+ * elements of the output's dtype in. */
+static void *out_row(const args *a, size_t begin)
+{
+	return begin ? (unsigned char *)a->out + begin * a->table->dim * es_elem_bytes(a->out_dtype) : a->out;
+}
+
 static void gather_part(void *ctx, unsigned p)
 {
 	call *c = ctx;
 	const args *a = &c->a;
-	size_t begin = (size_t)c->bounds[p], dim = a->table->dim;
+	size_t begin = (size_t)c->bounds[p];
 	const void *ids = begin ? (const char *)a->ids + begin * (size_t)a->id_type : a->ids;
-	float *out = begin ? a->out + begin * dim : a->out;
 	part_result *r = &c->result[p];
-	r->status = a->k->gather(a->table, ids, a->id_type, (size_t)(c->bounds[p + 1] - begin), out, &r->bad);
+	r->status = es_gather_to(a->k, a->table, ids, a->id_type, (size_t)(c->bounds[p + 1] - begin), a->out_dtype,
+	                         out_row(a, begin), &r->bad);
 	r->bad += begin;
 }
 
@@ -120,11 +127,10 @@ static void bag_part(void *ctx, unsigned p)
 {
 	call *c = ctx;
 	const args *a = &c->a;
-	size_t begin = (size_t)c->bounds[p], dim = a->table->dim;
-	float *out = begin ? a->out + begin * dim : a->out;
+	size_t begin = (size_t)c->bounds[p];
 	part_result *r = &c->result[p];
-	r->status = a->k->gather_bag(a->table, a->ids, a->id_type, a->offsets + begin,
-	                             (size_t)(c->bounds[p + 1] - begin), a->weights, a->mode, out, &r->bad);
+	r->status = es_bag_to(a->k, a->table, a->ids, a->id_type, a->offsets + begin, (size_t)(c->bounds[p + 1] - begin),
+	                      a->weights, a->mode, a->out_dtype, out_row(a, begin), &r->bad);
 }
 
 static void scatter_part(void *ctx, unsigned p)
@@ -144,10 +150,11 @@ static ES_NOINLINE embstore_status gather_parallel(const args *a, size_t *bad_in
 	return run(&c, gather_part, bad_index);
 }
 
-embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
-                                   size_t n, float *out, size_t *bad_index, unsigned threads)
+embstore_status embstore_gather_as_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                      size_t n, embstore_dtype out_dtype, void *out, size_t *bad_index,
+                                      unsigned threads)
 {
-	embstore_status s = es_check_gather(table, ids, id_type, n, out);
+	embstore_status s = es_check_gather(table, ids, id_type, n, out_dtype, out);
 	if (s != EMBSTORE_OK)
 		return s;
 	/* One table for the whole call, even if embstore_isa_set runs meanwhile. */
@@ -155,11 +162,18 @@ embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids
 	unsigned count = thread_count(threads, n, n * table->dim);
 	if (count == 1) {
 		size_t bad = 0;
-		s = k->gather(table, ids, id_type, n, out, &bad);
+		s = es_gather_to(k, table, ids, id_type, n, out_dtype, out, &bad);
 		return es_kernel_status(s, bad, bad_index);
 	}
-	args a = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .out = out, .threads = count};
+	args a = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .out_dtype = out_dtype, .out = out,
+	          .threads = count};
 	return gather_parallel(&a, bad_index);
+}
+
+embstore_status embstore_gather_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                   size_t n, float *out, size_t *bad_index, unsigned threads)
+{
+	return embstore_gather_as_mt(table, ids, id_type, n, EMBSTORE_F32, out, bad_index, threads);
 }
 
 /* First bag of part t: bags are split so that each part has about the same ids plus bags (an empty bag still
@@ -189,11 +203,12 @@ static ES_NOINLINE embstore_status bag_parallel(const args *a, uint64_t cost, si
 	return run(&c, bag_part, bad_index);
 }
 
-embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
-                                       size_t n_ids, const int64_t *offsets, size_t n_bags, const float *weights,
-                                       embstore_bag_mode mode, float *out, size_t *bad_index, unsigned threads)
+embstore_status embstore_gather_bag_as_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                          size_t n_ids, const int64_t *offsets, size_t n_bags, const float *weights,
+                                          embstore_bag_mode mode, embstore_dtype out_dtype, void *out,
+                                          size_t *bad_index, unsigned threads)
 {
-	embstore_status s = es_check_bag(table, ids, id_type, n_ids, offsets, n_bags, mode, out);
+	embstore_status s = es_check_bag(table, ids, id_type, n_ids, offsets, n_bags, mode, out_dtype, out);
 	if (s != EMBSTORE_OK)
 		return s;
 	const embstore_kernel_table *k = embstore_kernels_active();
@@ -204,12 +219,20 @@ embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void 
 	unsigned count = thread_count(threads, n_bags, floats);
 	if (count == 1) {
 		size_t bad = 0;
-		s = k->gather_bag(table, ids, id_type, offsets, n_bags, weights, mode, out, &bad);
+		s = es_bag_to(k, table, ids, id_type, offsets, n_bags, weights, mode, out_dtype, out, &bad);
 		return es_kernel_status(s, bad, bad_index);
 	}
 	args a = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n_bags, .offsets = offsets,
-	          .weights = weights, .mode = mode, .out = out, .threads = count};
+	          .weights = weights, .mode = mode, .out_dtype = out_dtype, .out = out, .threads = count};
 	return bag_parallel(&a, cost, bad_index);
+}
+
+embstore_status embstore_gather_bag_mt(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
+                                       size_t n_ids, const int64_t *offsets, size_t n_bags, const float *weights,
+                                       embstore_bag_mode mode, float *out, size_t *bad_index, unsigned threads)
+{
+	return embstore_gather_bag_as_mt(table, ids, id_type, n_ids, offsets, n_bags, weights, mode, EMBSTORE_F32, out,
+	                                 bad_index, threads);
 }
 
 /* Row ranges for the threads of a parallel scatter-add, with about as many updates in each: ids are often skewed

@@ -114,6 +114,82 @@ static void out_free(outbuf *o)
 	o->base = o->p = NULL;
 }
 
+/* n f16 or bf16 output codes at p (any byte address: shift 1 puts p at an odd one), KC_GUARD bytes of OUT16_CANARY
+ * on each side, and the same bytes in the output itself until something writes it. */
+#define OUT16_CANARY 0xa5
+typedef struct out16 {
+	unsigned char *base;
+	unsigned char *p;
+	size_t n;
+	size_t total;
+} out16;
+
+static out16 out16_new(size_t n, unsigned shift)
+{
+	out16 o;
+	o.total = n * 2 + 2 * KC_GUARD + shift;
+	o.base = kc_alloc(o.total);
+	memset(o.base, OUT16_CANARY, o.total);
+	o.p = o.base + KC_GUARD + shift;
+	o.n = n;
+	return o;
+}
+
+static int out16_check_guards(const out16 *o, const char *ctx)
+{
+	for (const unsigned char *b = o->base; b < o->p; b++)
+		if (*b != OUT16_CANARY)
+			return KC_CHECK(0, "%s: write before the 16-bit output (%td bytes before)", ctx, o->p - b);
+	for (const unsigned char *b = o->p + o->n * 2; b < o->base + o->total; b++)
+		if (*b != OUT16_CANARY)
+			return KC_CHECK(0, "%s: write after the 16-bit output (%td bytes after)", ctx, b - (o->p + o->n * 2));
+	return KC_CHECK(1, "guards");
+}
+
+static void out16_free(out16 *o)
+{
+	free(o->base);
+	o->base = o->p = NULL;
+}
+
+static uint16_t code_at(const unsigned char *p, size_t i)
+{
+	uint16_t h;
+	memcpy(&h, p + i * 2, 2);
+	return h;
+}
+
+static int code_is_nan(embstore_dtype d, uint16_t h)
+{
+	return d == EMBSTORE_F16 ? (h & 0x7fff) > 0x7c00 : (h & 0x7fff) > 0x7f80;
+}
+
+/* The codes k wrote against scalar's: bitwise, or (nan_any, for bags) a NaN wherever scalar's is one. */
+static int expect_codes(embstore_dtype d, const unsigned char *want, const unsigned char *got, size_t n, int nan_any,
+                        const char *ctx)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint16_t a = code_at(want, i), b = code_at(got, i);
+		if (nan_any && code_is_nan(d, a) ? !code_is_nan(d, b) : a != b)
+			return KC_CHECK(0, "%s: code %zu is %04x, scalar gives %04x", ctx, i, b, a);
+	}
+	return KC_CHECK(1, "codes");
+}
+
+/* The reference's codes are its f32 results rounded by the library's own conversion. */
+static int expect_rounded(embstore_dtype d, const float *f32, const unsigned char *codes, size_t n, const char *ctx)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint16_t want = d == EMBSTORE_F16 ? embstore_f32_to_f16(f32[i]) : embstore_f32_to_bf16(f32[i]);
+		if (code_at(codes, i) != want)
+			return KC_CHECK(0, "%s: code %zu is %04x, %a rounds to %04x", ctx, i, code_at(codes, i),
+			                (double)f32[i], want);
+	}
+	return KC_CHECK(1, "rounded");
+}
+
+static const embstore_dtype narrow_outs[2] = {EMBSTORE_F16, EMBSTORE_BF16};
+
 static uint32_t gen_f32(int raw)
 {
 	if (raw)
@@ -257,6 +333,23 @@ static const embstore_kernel_table *const scalar = &embstore_kernels_scalar;
 
 /* ---- gather ---- */
 
+/* The gather of gather_case (below) with f16 or bf16 output, whose f32 results (scalar's) were f32. */
+static void gather_narrow_case(const embstore_kernel_table *k, const embstore_matrix *m, const void *ids, int wide,
+                               size_t n, embstore_dtype od, const float *f32, unsigned shift, const char *ctx0)
+{
+	char ctx[240];
+	snprintf(ctx, sizeof ctx, "%s, %s out", ctx0, embstore_dtype_name(od));
+	size_t count = n * m->dim, bad;
+	out16 want = out16_new(count, 0), got = out16_new(count, shift);
+	KC_CHECK(scalar->gather_narrow(m, ids, id_type_of(wide), n, od, want.p, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
+	expect_rounded(od, f32, want.p, count, ctx);
+	KC_CHECK(k->gather_narrow(m, ids, id_type_of(wide), n, od, got.p, &bad) == EMBSTORE_OK, "%s", ctx);
+	expect_codes(od, want.p, got.p, count, 0, ctx);
+	out16_check_guards(&got, ctx);
+	out16_free(&want);
+	out16_free(&got);
+}
+
 static void gather_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t dim, uint64_t rows, size_t pad,
                         size_t n, int wide, unsigned shift, int raw)
 {
@@ -273,6 +366,8 @@ static void gather_case(const embstore_kernel_table *k, embstore_dtype dt, uint3
 	KC_CHECK(k->gather(&t.m, ids, id_type_of(wide), n, got.p, &bad) == EMBSTORE_OK, "%s", ctx);
 	kc_expect_bitwise(want.p, got.p, n * dim, ctx);
 	out_check_guards(&got, ctx);
+	for (int o = 0; o < 2; o++)
+		gather_narrow_case(k, &t.m, ids, wide, n, narrow_outs[o], want.p, shift, ctx);
 	table_check_guard(&t, ctx);
 	out_free(&want);
 	out_free(&got);
@@ -461,6 +556,23 @@ static void bag_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 			break;
 	}
 	out_check_guards(&got, ctx);
+	for (int o = 0; o < 2; o++) {
+		embstore_dtype od = narrow_outs[o];
+		char octx[260];
+		snprintf(octx, sizeof octx, "%s, %s out", ctx, embstore_dtype_name(od));
+		out16 want16 = out16_new(n_bags * dim, 0), got16 = out16_new(n_bags * dim, shift);
+		KC_CHECK(scalar->gather_bag_narrow(&t.m, ids, id_type_of(wide), offsets, n_bags, weights, mode, od,
+		                                   want16.p, &bad) == EMBSTORE_OK,
+		         "%s: scalar", octx);
+		expect_rounded(od, want.p, want16.p, n_bags * dim, octx);
+		KC_CHECK(k->gather_bag_narrow(&t.m, ids, id_type_of(wide), offsets, n_bags, weights, mode, od, got16.p,
+		                              &bad) == EMBSTORE_OK,
+		         "%s", octx);
+		expect_codes(od, want16.p, got16.p, n_bags * dim, 1, octx);
+		out16_check_guards(&got16, octx);
+		out16_free(&want16);
+		out16_free(&got16);
+	}
 	table_check_guard(&t, ctx);
 	out_free(&want);
 	out_free(&got);
@@ -514,6 +626,18 @@ static void bags_exact(const embstore_kernel_table *k, const embstore_matrix *m,
 			             EMBSTORE_OK,
 			         "%s", ctx);
 			kc_expect_bitwise_or_nan(want, got, n, ctx);
+			for (int o = 0; o < 2; o++) {
+				unsigned char want16[MAX_OUT * 2], got16[MAX_OUT * 2];
+				embstore_dtype od = narrow_outs[o];
+				KC_CHECK(scalar->gather_bag_narrow(m, ids, EMBSTORE_ID32, offsets, n_bags, wp,
+				                                   (embstore_bag_mode)mode, od, want16, &bad) == EMBSTORE_OK,
+				         "%s: scalar %s", ctx, embstore_dtype_name(od));
+				expect_rounded(od, want, want16, n, ctx);
+				KC_CHECK(k->gather_bag_narrow(m, ids, EMBSTORE_ID32, offsets, n_bags, wp, (embstore_bag_mode)mode, od,
+				                              got16, &bad) == EMBSTORE_OK,
+				         "%s %s", ctx, embstore_dtype_name(od));
+				expect_codes(od, want16, got16, n, 1, ctx);
+			}
 		}
 	}
 }
@@ -548,6 +672,21 @@ void kc_bag_special_values(const embstore_kernel_table *k)
 		int64_t offsets[3] = {0, 3, 8};
 		float weights[8] = {-1, 2, 0, -0.0f, 1, 0.5f, 1, -2};
 		bags_exact(k, &m, ids, offsets, 2, weights);
+	}
+	{
+		/* Sums and means about f16's largest value (65504; 65520 rounds to infinity), its smallest subnormal
+		 * (2^-24; half of it rounds to zero) and bf16's halfway points. */
+		enum { DIM = 19, ROWS = 4 };
+		static const float values[] = {65504.0f, 16.0f, 0x1p-25f, 0x1.8p-24f, 1.00390625f, -3.0e38f, 0.5f};
+		float table[ROWS][DIM];
+		for (int r = 0; r < ROWS; r++)
+			for (int j = 0; j < DIM; j++)
+				table[r][j] = values[(r * 5 + j) % 7];
+		embstore_matrix m = {.data = table, .rows = ROWS, .row_stride = DIM * 4, .dim = DIM, .dtype = EMBSTORE_F32};
+		int32_t ids[9] = {0, 1, 2, 3, 3, 0, 1, 2, 1};
+		int64_t offsets[4] = {0, 2, 5, 9};
+		float weights[9] = {1, 1, 2, -1, 0.5f, 3, 1, -2, 1};
+		bags_exact(k, &m, ids, offsets, 3, weights);
 	}
 }
 
@@ -804,6 +943,25 @@ static void oor_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 		untouched++;
 	KC_CHECK(untouched == n * dim, "%s: gather wrote output row %zu", ctx, untouched / dim);
 	out_check_guards(&got, ctx);
+	for (int o = 0; o < 2; o++) {
+		embstore_dtype od = narrow_outs[o];
+		out16 want16 = out16_new(n * dim, 0), got16 = out16_new(n * dim, 1);
+		if (pos > 0)
+			KC_CHECK(scalar->gather_narrow(&t.m, ids, id_type_of(wide), pos, od, want16.p, &bad) == EMBSTORE_OK,
+			         "%s: scalar %s", ctx, embstore_dtype_name(od));
+		bad = SIZE_MAX;
+		KC_CHECK(k->gather_narrow(&t.m, ids, id_type_of(wide), n, od, got16.p, &bad) == EMBSTORE_ID_OUT_OF_RANGE,
+		         "%s: gather %s status", ctx, embstore_dtype_name(od));
+		KC_CHECK(bad == pos, "%s: gather %s says %zu", ctx, embstore_dtype_name(od), bad);
+		expect_codes(od, want16.p, got16.p, pos * dim, 0, ctx);
+		size_t left = pos * dim;
+		while (left < n * dim && code_at(got16.p, left) == (OUT16_CANARY << 8 | OUT16_CANARY))
+			left++;
+		KC_CHECK(left == n * dim, "%s: gather %s wrote output row %zu", ctx, embstore_dtype_name(od), left / dim);
+		out16_check_guards(&got16, ctx);
+		out16_free(&want16);
+		out16_free(&got16);
+	}
 
 	/* bags: one bag per id pair; bad_index is the position in ids. */
 	size_t n_bags = (n + 1) / 2;
@@ -819,6 +977,14 @@ static void oor_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 		KC_CHECK(bad == pos, "%s: bag mode %d says %zu", ctx, mode, bad);
 		out_check_guards(&bo, ctx);
 		out_free(&bo);
+		out16 bo16 = out16_new(n_bags * dim, 1);
+		bad = SIZE_MAX;
+		KC_CHECK(k->gather_bag_narrow(&t.m, ids, id_type_of(wide), offsets, n_bags, NULL, (embstore_bag_mode)mode,
+		                              narrow_outs[mode % 2], bo16.p, &bad) == EMBSTORE_ID_OUT_OF_RANGE,
+		         "%s: 16-bit bag mode %d status", ctx, mode);
+		KC_CHECK(bad == pos, "%s: 16-bit bag mode %d says %zu", ctx, mode, bad);
+		out16_check_guards(&bo16, ctx);
+		out16_free(&bo16);
 	}
 	KC_CHECK(memcmp(orig, t.mem, t.bytes + KC_GUARD) == 0, "%s: gather or bag wrote to the table", ctx);
 
@@ -917,6 +1083,34 @@ static void threads_gather_bag_case(embstore_dtype dt, uint64_t rows, uint32_t d
 			out_free(&bag_got);
 		}
 	}
+	/* f16 and bf16 outputs: every thread count gives one thread's codes. */
+	for (int o = 0; o < 2; o++) {
+		embstore_dtype od = narrow_outs[o];
+		out16 g1 = out16_new(n * dim, 0), b1 = out16_new(n_bags * dim, 0);
+		embstore_bag_mode bm = (embstore_bag_mode)o;
+		KC_CHECK(embstore_gather_as(&t.m, ids, it, n, od, g1.p, &bad) == EMBSTORE_OK, "%s: gather_as", ctx);
+		KC_CHECK(embstore_gather_bag_as(&t.m, ids, it, n, offsets, n_bags, weights, bm, od, b1.p, &bad) ==
+		             EMBSTORE_OK,
+		         "%s: gather_bag_as", ctx);
+		for (size_t c = 0; c < N_THREAD_COUNTS; c++) {
+			char what[220];
+			snprintf(what, sizeof what, "%s: %s out, %u threads", ctx, embstore_dtype_name(od), thread_counts[c]);
+			out16 g = out16_new(n * dim, 1), b = out16_new(n_bags * dim, 1);
+			KC_CHECK(embstore_gather_as_mt(&t.m, ids, it, n, od, g.p, &bad, thread_counts[c]) == EMBSTORE_OK,
+			         "%s: gather_as_mt", what);
+			KC_CHECK(memcmp(g1.p, g.p, n * dim * 2) == 0, "%s: gather_as_mt differs", what);
+			out16_check_guards(&g, what);
+			KC_CHECK(embstore_gather_bag_as_mt(&t.m, ids, it, n, offsets, n_bags, weights, bm, od, b.p, &bad,
+			                                   thread_counts[c]) == EMBSTORE_OK,
+			         "%s: gather_bag_as_mt", what);
+			KC_CHECK(memcmp(b1.p, b.p, n_bags * dim * 2) == 0, "%s: gather_bag_as_mt differs", what);
+			out16_check_guards(&b, what);
+			out16_free(&g);
+			out16_free(&b);
+		}
+		out16_free(&g1);
+		out16_free(&b1);
+	}
 	/* Several bad ids: the smallest position is reported. */
 	size_t first_bad = n * 2 / 3 + 1;
 	ids_put(ids, wide, n * 5 / 6, -5);
@@ -941,6 +1135,14 @@ static void threads_gather_bag_case(embstore_dtype dt, uint64_t rows, uint32_t d
 			out_check_guards(&bag_got, "gather_bag_mt bad id");
 			out_free(&bag_got);
 		}
+		out16 g16 = out16_new(n * dim, 1);
+		bad = 0;
+		KC_CHECK(embstore_gather_as_mt(&t.m, ids, it, n, EMBSTORE_BF16, g16.p, &bad, thread_counts[c]) ==
+		             EMBSTORE_ID_OUT_OF_RANGE,
+		         "%s: gather_as_mt bad id, %u threads", ctx, thread_counts[c]);
+		KC_CHECK(bad == first_bad, "%s: gather_as_mt says %zu, %u threads", ctx, bad, thread_counts[c]);
+		out16_check_guards(&g16, "gather_as_mt bad id");
+		out16_free(&g16);
 	}
 	out_free(&want);
 	out_free(&bag_want);

@@ -1,9 +1,11 @@
-/* test_kernel_api.c: the public kernel entry points (embstore_gather, _bag, _scatter_add and their _mt variants):
+/* test_kernel_api.c: the public kernel entry points (embstore_gather, _bag, _scatter_add, the _as forms with a
+ * chosen output dtype, and their _mt variants):
  * every argument check, bad_index written only with ID_OUT_OF_RANGE, and the results of the active set equal to
  * the scalar reference (the suite runs once per kernel set). */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernel_cases.h"
 
@@ -143,6 +145,105 @@ Test(api, argument_checks)
 	}
 }
 
+/* embstore_gather_as / _bag_as (mt 0) and their _mt forms (mt 1) into `out` of out_dtype. */
+static embstore_status call_gather_as(const embstore_matrix *m, const void *ids, size_t n, embstore_dtype od,
+                                      void *out, int mt)
+{
+	size_t bad = 777;
+	embstore_status s = mt ? embstore_gather_as_mt(m, ids, EMBSTORE_ID32, n, od, out, &bad, 3)
+	                       : embstore_gather_as(m, ids, EMBSTORE_ID32, n, od, out, &bad);
+	cr_assert(s == EMBSTORE_ID_OUT_OF_RANGE || bad == 777, "bad_index written on status %d", (int)s);
+	return s;
+}
+
+static embstore_status call_bag_as(const embstore_matrix *m, const void *ids, size_t n_ids, const int64_t *offsets,
+                                   size_t n_bags, embstore_dtype od, void *out, int mt)
+{
+	size_t bad = 777;
+	embstore_status s =
+		mt ? embstore_gather_bag_as_mt(m, ids, EMBSTORE_ID32, n_ids, offsets, n_bags, NULL, EMBSTORE_BAG_SUM, od,
+		                               out, &bad, 3)
+		   : embstore_gather_bag_as(m, ids, EMBSTORE_ID32, n_ids, offsets, n_bags, NULL, EMBSTORE_BAG_SUM, od, out,
+		                            &bad);
+	cr_assert(s == EMBSTORE_ID_OUT_OF_RANGE || bad == 777, "bad_index written on status %d", (int)s);
+	return s;
+}
+
+Test(api, output_dtype_checks)
+{
+	int32_t ids[2] = {0, 3}, bad_ids[3] = {1, 2, 4};
+	int64_t off[3] = {0, 1, 2};
+	uint16_t out[8];
+	for (int mt = 0; mt < 2; mt++) {
+		embstore_matrix m = api_table();
+		static const int refused[] = {0, EMBSTORE_INT8_ROWWISE, 5, -1};
+		for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+			embstore_dtype od = (embstore_dtype)refused[i];
+			cr_assert_eq(call_gather_as(&m, ids, 2, od, out, mt), EMBSTORE_BAD_DTYPE, "out dtype %d", refused[i]);
+			cr_assert_eq(call_bag_as(&m, ids, 2, off, 2, od, out, mt), EMBSTORE_BAD_DTYPE, "out dtype %d",
+			             refused[i]);
+		}
+		for (int o = 0; o < 3; o++) {
+			embstore_dtype od = o == 0 ? EMBSTORE_F32 : o == 1 ? EMBSTORE_F16 : EMBSTORE_BF16;
+			cr_assert_eq(call_gather_as(&m, ids, 2, od, o ? out : NULL, mt),
+			             o ? EMBSTORE_OK : EMBSTORE_INVALID_ARGUMENT);
+			cr_assert_eq(call_gather_as(&m, NULL, 2, od, out, mt), EMBSTORE_INVALID_ARGUMENT);
+			cr_assert_eq(call_gather_as(NULL, ids, 2, od, out, mt), EMBSTORE_INVALID_ARGUMENT);
+			cr_assert_eq(call_gather_as(&m, NULL, 0, od, NULL, mt), EMBSTORE_OK);
+			/* n x dim 16-bit codes fit in a size_t only up to SIZE_MAX / 2 / dim rows. */
+			cr_assert_eq(call_gather_as(&m, ids, SIZE_MAX / 4, od, out, mt), EMBSTORE_INVALID_ARGUMENT);
+			cr_assert_eq(call_bag_as(&m, ids, 2, off, 2, od, NULL, mt), EMBSTORE_INVALID_ARGUMENT);
+			cr_assert_eq(call_bag_as(&m, ids, 2, NULL, 2, od, out, mt), EMBSTORE_INVALID_ARGUMENT);
+
+			/* A bad id: its position, the rows before it written, nothing from it on. */
+			memset(out, 0xa5, sizeof out);
+			size_t bad = 0;
+			cr_assert_eq(mt ? embstore_gather_as_mt(&m, bad_ids, EMBSTORE_ID32, 3, od, out, &bad, 2)
+			                : embstore_gather_as(&m, bad_ids, EMBSTORE_ID32, 3, od, out, &bad),
+			             EMBSTORE_ID_OUT_OF_RANGE);
+			cr_assert_eq(bad, 2);
+			size_t size = o ? 2 : 4, written = 2 * 3 * size;
+			const unsigned char *bytes = (const unsigned char *)out;
+			for (size_t i = written; i < sizeof out; i++)
+				cr_assert_eq(bytes[i], 0xa5, "%s out: byte %zu written past row 2", o ? "16-bit" : "f32", i);
+		}
+	}
+}
+
+/* Codes past the end of a narrow output stay as they were: 7 rows of dim 5 (35 codes, no whole vector of any
+ * set), then 2 rows of dim 37, into a buffer one code longer than the output. */
+Test(api, narrow_output_writes_nothing_past_its_end)
+{
+	static const uint32_t dims[2] = {5, 37};
+	for (int d = 0; d < 2; d++) {
+		kc_table t;
+		kc_table_new(&t, EMBSTORE_BF16, 9, dims[d], 0, 0);
+		size_t n = d ? 2 : 7, count = n * dims[d];
+		void *ids = kc_ids_new(n, 9, 0);
+		int64_t offsets[2] = {0, (int64_t)n};
+		uint16_t *out = kc_alloc((count + 1) * 2);
+		for (int op = 0; op < 2; op++) {
+			for (int o = 0; o < 2; o++) {
+				embstore_dtype od = o ? EMBSTORE_BF16 : EMBSTORE_F16;
+				size_t codes = op ? dims[d] : count, bad;
+				for (size_t i = 0; i <= count; i++)
+					out[i] = 0x7d05;
+				cr_assert_eq(op ? embstore_gather_bag_as(&t.m, ids, EMBSTORE_ID32, n, offsets, 1, NULL,
+				                                         EMBSTORE_BAG_MEAN, od, out, &bad)
+				                : embstore_gather_as(&t.m, ids, EMBSTORE_ID32, n, od, out, &bad),
+				             EMBSTORE_OK);
+				cr_assert_neq(out[codes - 1], 0x7d05, "the last code was not written");
+				for (size_t i = codes; i <= count; i++)
+					cr_assert_eq(out[i], 0x7d05, "op %d, %s out: code %zu past the end written", op,
+					             embstore_dtype_name(od), i);
+			}
+		}
+		free(out);
+		free(ids);
+		kc_table_free(&t);
+	}
+}
+
 /* The public calls give the reference's results, whichever set is active (the suite runs once per set). */
 Test(api, public_calls_match_scalar)
 {
@@ -162,6 +263,13 @@ Test(api, public_calls_match_scalar)
 	cr_assert_eq(embstore_gather_bag(&t.m, ids, EMBSTORE_ID64, 300, offsets, 3, NULL, EMBSTORE_BAG_MEAN, got, &bad),
 	             EMBSTORE_OK);
 	kc_expect_close(want, got, 3 * 21, "embstore_gather_bag");
+	/* f16 output: the f32 results rounded, bit for bit. */
+	uint16_t *codes = kc_alloc(n * 21 * 2);
+	cr_assert_eq(scalar->gather(&t.m, ids, EMBSTORE_ID64, n, want, &bad), EMBSTORE_OK);
+	cr_assert_eq(embstore_gather_as(&t.m, ids, EMBSTORE_ID64, n, EMBSTORE_F16, codes, &bad), EMBSTORE_OK);
+	for (size_t i = 0; i < n * 21; i++)
+		cr_assert_eq(codes[i], embstore_f32_to_f16(want[i]), "code %zu", i);
+	free(codes);
 	free(want);
 	free(got);
 	free(ids);

@@ -19,18 +19,19 @@ static const char usage[] =
 	"Usage: embstore bench [--json] [--size SIZE]\n"
 	"       embstore bench --compare A.json B.json\n"
 	"\n"
-	"Measures, in 10 to 20 seconds, the rows per second and bytes per second of the kernels at dim 128 with\n"
-	"random ids, for every kernel set this CPU and build can run: gather of f32, f16, bf16 and int8 rows, bag sum\n"
-	"(f32, bags of 32) and scatter-add (f32), on a table that fits in the L2 cache and on one several times the\n"
-	"last-level cache; plus, as the baseline, a memcpy of the bytes of as many f32 rows. Prints the CPU model\n"
-	"and the features embstore detected first. Tables live in anonymous memory (no file is written). Each\n"
-	"figure is the best of 7 runs of about 30 ms: on a busy machine, run it twice.\n"
+	"Measures, in 15 to 30 seconds, the rows per second and bytes per second of the kernels at dim 128 with\n"
+	"random ids, for every kernel set this CPU and build can run: gather of f32, f16, bf16 and int8 rows into f32\n"
+	"and into f16 output, bag sum (f32, bags of 32) and scatter-add (f32), on a table that fits in the L2 cache\n"
+	"and on one several times the last-level cache; plus, as the baseline, a memcpy of the bytes of as many f32\n"
+	"rows. Prints the CPU model and the features embstore detected first. Tables live in anonymous memory (no\n"
+	"file is written). Each figure is the best of 7 runs of about 30 ms: on a busy machine, run it twice.\n"
 	"\n"
 	"Options:\n"
 	"  --json       print one JSON object: embstore_version, cpu (model, arch, features), compiler,\n"
 	"               kernel_set (the one chosen for this CPU), page_state (of each table), dim, bag_length,\n"
 	"               tables (bytes and ids_per_call of each), results (list of objects with isa, operation,\n"
-	"               dtype, table, rows_per_second, bytes_per_second; bytes are those of the table rows read)\n"
+	"               dtype, table, rows_per_second, bytes_per_second; bytes are those of the table rows read;\n"
+	"               operation gather_f16_out: a gather into f16 output)\n"
 	"  --compare A.json B.json\n"
 	"               measure nothing: print two runs of --json side by side (CPU, compiler, kernel set, page\n"
 	"               state, then every figure's Mrows/s in each and the ratio B / A), figures matched by kernel\n"
@@ -61,7 +62,7 @@ static const struct option options[] = {
 #define BLOCK_SECONDS 0.03
 #define MiB (1024.0 * 1024.0)
 
-enum { OP_MEMCPY, OP_GATHER, OP_BAG_SUM, OP_SCATTER_ADD };
+enum { OP_MEMCPY, OP_GATHER, OP_GATHER_F16, OP_BAG_SUM, OP_SCATTER_ADD };
 enum { TABLE_SMALL, TABLE_LARGE, TABLE_COUNT };
 
 static const char *const table_names[TABLE_COUNT] = {"in_cache", "out_of_cache"};
@@ -229,6 +230,9 @@ static double timed_call(bench *b, int op, const embstore_matrix *m, int table, 
 	case OP_GATHER:
 		st = embstore_gather(m, b->ids, EMBSTORE_ID64, n, b->out, &bad);
 		break;
+	case OP_GATHER_F16:
+		st = embstore_gather_as(m, b->ids, EMBSTORE_ID64, n, EMBSTORE_F16, b->out, &bad);
+		break;
 	case OP_BAG_SUM:
 		st = embstore_gather_bag(m, b->ids, EMBSTORE_ID64, n, b->offsets, n / BAG_LEN, NULL, EMBSTORE_BAG_SUM,
 		                         b->out, &bad);
@@ -284,6 +288,8 @@ static const char *op_name(int op)
 		return "memcpy";
 	case OP_GATHER:
 		return "gather";
+	case OP_GATHER_F16:
+		return "gather_f16_out";
 	case OP_BAG_SUM:
 		return "bag_sum";
 	default:
@@ -352,6 +358,8 @@ static void print_text(const char *model, const bench *b, const measurement *ms,
 		char op[32];
 		if (s->op == OP_GATHER)
 			snprintf(op, sizeof op, "gather %s", embstore_dtype_name(s->dtype));
+		else if (s->op == OP_GATHER_F16)
+			snprintf(op, sizeof op, "gather %s > f16", embstore_dtype_name(s->dtype));
 		else if (s->op == OP_BAG_SUM)
 			snprintf(op, sizeof op, "bag sum f32 (%u)", BAG_LEN);
 		else if (s->op == OP_SCATTER_ADD)
@@ -393,7 +401,9 @@ static int run(int json, uint64_t large_bytes)
 	for (int t = 0; t < TABLE_COUNT; t++)
 		b.region[t] = map_region(b.region_bytes[t]);
 	int rc = CLI_EXIT_OK;
-	measurement *ms = malloc(sizeof *ms * (2 + EMBSTORE_ISA_COUNT * 6 * TABLE_COUNT));
+	/* Per set: gather of each dtype into f32 and into f16, bag sum, scatter-add. */
+	enum { KINDS = 2 * 4 + 2 };
+	measurement *ms = malloc(sizeof *ms * (2 + EMBSTORE_ISA_COUNT * KINDS * TABLE_COUNT));
 	if (b.ids == NULL || b.offsets == NULL || b.out == NULL || b.grads == NULL || b.region[0] == NULL ||
 	    b.region[1] == NULL || ms == NULL) {
 		cli_error("bench", NULL, "cannot allocate %.0f MiB for the tables (try a smaller --size)",
@@ -423,9 +433,9 @@ static int run(int json, uint64_t large_bytes)
 	for (int isa = 0; isa < EMBSTORE_ISA_COUNT && rc == CLI_EXIT_OK; isa++) {
 		if (!embstore_isa_supported((embstore_isa)isa) || embstore_isa_set((embstore_isa)isa) != EMBSTORE_OK)
 			continue;
-		for (int k = 0; k < 6 && rc == CLI_EXIT_OK; k++) {
-			int op = k < 4 ? OP_GATHER : k == 4 ? OP_BAG_SUM : OP_SCATTER_ADD;
-			embstore_dtype dt = k < 4 ? dtypes[k] : EMBSTORE_F32;
+		for (int k = 0; k < KINDS && rc == CLI_EXIT_OK; k++) {
+			int op = k < 8 ? (k % 2 ? OP_GATHER_F16 : OP_GATHER) : k == 8 ? OP_BAG_SUM : OP_SCATTER_ADD;
+			embstore_dtype dt = k < 8 ? dtypes[k / 2] : EMBSTORE_F32;
 			for (int t = 0; t < TABLE_COUNT; t++) {
 				embstore_matrix m = view(&b, t, dt);
 				double rows = measure(&b, op, &m, t);

@@ -8,7 +8,7 @@ from ctypes import addressof, byref, c_char, c_size_t
 import numpy as np
 
 from ._errors import check
-from ._lib import C, ID32, ID64, STATUS_ID_OUT_OF_RANGE
+from ._lib import BF16, C, F16, F32, ID32, ID64, STATUS_ID_OUT_OF_RANGE
 
 _ID_CODES = {np.dtype(np.int64): ID64, np.dtype(np.int32): ID32}
 _F32 = np.dtype(np.float32)
@@ -17,6 +17,8 @@ BAG_MODES = {"sum": 0, "mean": 1, "max": 2}
 _gather = C.embstore_gather
 _gather_mt = C.embstore_gather_mt
 _gather_bag_mt = C.embstore_gather_bag_mt
+_gather_as_mt = C.embstore_gather_as_mt
+_gather_bag_as_mt = C.embstore_gather_bag_as_mt
 _scatter_add_mt = C.embstore_scatter_add_mt
 _table_scatter_add = C.embstore_table_scatter_add
 
@@ -58,20 +60,46 @@ def f32_arg(a, shape, what):
     return np.ascontiguousarray(a)
 
 
-def empty_f32(shape):
-    """An uninitialised float32 array on a 64-byte boundary (numpy aligns large arrays to 16 bytes only): the
-    library's large gathers stream whole cache lines to such an output."""
-    n = int(np.prod(shape, dtype=np.int64)) * 4
+_F16 = np.dtype(np.float16)
+_U16 = np.dtype(np.uint16)
+
+
+def out_dtype_arg(dtype):
+    """(C dtype code, numpy dtype) of the output lookup and bag write: float32 (None), float16, or bfloat16 as
+    'bfloat16' (its 16-bit codes in a uint16 array: numpy has no bfloat16) or a numpy dtype named bfloat16 (such
+    as ml_dtypes.bfloat16), which gets the same codes."""
+    if dtype is None:
+        return F32, _F32
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        return BF16, _U16
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        d = None
+    if d == _F32:
+        return F32, _F32
+    if d == _F16:
+        return F16, _F16
+    if d is not None and d.name == "bfloat16" and d.itemsize == 2:
+        return BF16, d
+    raise TypeError(f"dtype must be numpy.float32, numpy.float16 or 'bfloat16', not {dtype!r}")
+
+
+def empty_aligned(shape, dtype=_F32):
+    """An uninitialised array on a 64-byte boundary (numpy aligns large arrays to 16 bytes only): the library's
+    large gathers stream whole cache lines to such an output."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     raw = np.empty(n + 64, dtype=np.uint8)
     skip = -raw.ctypes.data % 64
-    return raw[skip:skip + n].view(np.float32).reshape(shape)
+    return raw[skip:skip + n].view(dtype).reshape(shape)
 
 
-def out_arg(out, shape):
+def out_arg(out, shape, dtype=_F32):
     if out is None:
-        return empty_f32(shape)
-    if type(out) is not np.ndarray or out.dtype != _F32:
-        raise TypeError("out must be a float32 numpy array")
+        return empty_aligned(shape, dtype)
+    if type(out) is not np.ndarray or out.dtype != dtype:
+        raise TypeError(f"out must be a {dtype} numpy array")
     if out.shape != shape:
         raise ValueError(f"out has shape {out.shape}; expected {shape}")
     if not out.flags.c_contiguous or not out.flags.writeable:
@@ -95,11 +123,15 @@ def threads_arg(threads):
     return threads
 
 
-def gather(mref, label, rows, dim, ids, out, threads):
+def gather(mref, label, rows, dim, ids, out, threads, dtype=None):
     ids, code = ids_arg(ids)
-    out = out_arg(out, ids.shape + (dim,))
+    out_code, out_dtype = out_dtype_arg(dtype)
+    out = out_arg(out, ids.shape + (dim,), out_dtype)
     bad = c_size_t()
-    if threads is None or threads == 1:
+    if out_code != F32:
+        st = _gather_as_mt(mref, address(ids), code, ids.size, out_code, address(out), byref(bad),
+                           threads_arg(threads))
+    elif threads is None or threads == 1:
         st = _gather(mref, address(ids), code, ids.size, address(out), byref(bad))
     else:
         st = _gather_mt(mref, address(ids), code, ids.size, address(out), byref(bad), threads_arg(threads))
@@ -152,25 +184,30 @@ def bag_mode(mode):
         raise ValueError(f"mode must be 'sum', 'mean' or 'max', not {mode!r}") from None
 
 
-def bag(mref, label, rows, dim, ids, offsets, mode, weights, include_last_offset, out, threads):
+def bag(mref, label, rows, dim, ids, offsets, mode, weights, include_last_offset, out, threads, dtype=None):
     mode_code = bag_mode(mode)
     ids, code = ids_arg(ids)
     if weights is not None:
         weights = f32_arg(weights, ids.shape, "per_sample_weights")
     flat, csr = bag_offsets(ids, offsets, include_last_offset)
-    return bag_csr(mref, label, rows, dim, ids, flat, code, csr, mode_code, weights, out, threads)
+    return bag_csr(mref, label, rows, dim, ids, flat, code, csr, mode_code, weights, out, threads, dtype)
 
 
-def bag_csr(mref, label, rows, dim, ids, flat, code, csr, mode_code, weights, out, threads):
+def bag_csr(mref, label, rows, dim, ids, flat, code, csr, mode_code, weights, out, threads, dtype=None):
     """The bag kernel on arguments already checked: 1-D C-contiguous `flat` ids of id code `code` (`ids` their
     original shape, for the position of a bad one), CSR int64 offsets `csr` as bag_offsets gives them, float32
-    `weights` of flat's size or None."""
+    `weights` of flat's size or None; `dtype` as out_dtype_arg takes it."""
     n_bags = csr.size - 1
-    out = out_arg(out, (n_bags, dim))
+    out_code, out_dtype = out_dtype_arg(dtype)
+    out = out_arg(out, (n_bags, dim), out_dtype)
     bad = c_size_t()
-    st = _gather_bag_mt(mref, address(flat), code, flat.size, address(csr), n_bags,
-                        None if weights is None else address(weights), mode_code, address(out), byref(bad),
-                        threads_arg(threads))
+    w = None if weights is None else address(weights)
+    if out_code == F32:
+        st = _gather_bag_mt(mref, address(flat), code, flat.size, address(csr), n_bags, w, mode_code, address(out),
+                            byref(bad), threads_arg(threads))
+    else:
+        st = _gather_bag_as_mt(mref, address(flat), code, flat.size, address(csr), n_bags, w, mode_code, out_code,
+                               address(out), byref(bad), threads_arg(threads))
     if st:
         if st == STATUS_ID_OUT_OF_RANGE:
             raise bad_id(label, rows, ids, bad.value)

@@ -198,24 +198,27 @@ class Table:
         elem = {F32: np.dtype("<f4"), F16: np.dtype("<f2"), BF16: np.dtype("<u2")}[mat.dtype]
         return raw[:, :dim * elem.itemsize].view(elem)
 
-    def lookup(self, ids, out=None, threads=None):
+    def lookup(self, ids, out=None, threads=None, dtype=None):
         """The rows of `ids` (int32 or int64, any shape) as float32 (f16, bf16 and int8 converted), of shape
-        ids.shape + (dim,): numpy.take(weights, ids, axis=0). `out`: a C-contiguous float32 array of that shape
-        to write into (and return). `threads`: split over that many POSIX threads (default: this thread only).
-        An id out of range raises IndexError naming it and its position."""
+        ids.shape + (dim,): numpy.take(weights, ids, axis=0). `out`: a C-contiguous array of that shape and of the
+        output dtype to write into (and return). `threads`: split over that many POSIX threads (default: this
+        thread only). `dtype`: numpy.float16, or 'bfloat16' (bfloat16 codes in a uint16 array, as numpy has no
+        bfloat16; a numpy dtype named bfloat16, such as ml_dtypes.bfloat16, gets an array of itself): the float32
+        values rounded to nearest even, half the bytes written. An id out of range raises IndexError naming it
+        and its position."""
         m = self._store._live()  # noqa: F841 (keeps the mapping for the call)
-        return _kernels.gather(self._mref, self._label, self.rows, self.dim, ids, out, threads)
+        return _kernels.gather(self._mref, self._label, self.rows, self.dim, ids, out, threads, dtype)
 
     def bag(self, ids, offsets=None, mode="sum", per_sample_weights=None, include_last_offset=False, out=None,
-            threads=None):
+            threads=None, dtype=None):
         """Embedding bag with torch.nn.functional.embedding_bag's conventions: 2-D `ids` without offsets are bags
         of equal length; 1-D `ids` with `offsets` (each bag's start, offsets[0] == 0; with include_last_offset
         one more entry, the end of the last bag). mode 'sum', 'mean' or 'max'; per_sample_weights (the shape of
         ids) multiply each row first, in every mode (torch allows them with 'sum' only). An empty bag gives
-        zeros. Returns float32 (bags, dim)."""
+        zeros. Returns float32 (bags, dim), or as lookup's `dtype` says: the float32 result rounded."""
         m = self._store._live()  # noqa: F841 (keeps the mapping for the call)
         return _kernels.bag(self._mref, self._label, self.rows, self.dim, ids, offsets, mode, per_sample_weights,
-                            include_last_offset, out, threads)
+                            include_last_offset, out, threads, dtype)
 
     def scatter_add(self, ids, grads, alpha=1.0, threads=None):
         """table[ids[i]] += alpha * grads[i] in the mapped file (duplicates accumulate in order), and marks the
