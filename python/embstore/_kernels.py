@@ -5,6 +5,8 @@ it alive for the duration of the call (a local reference to the mapping, or to t
 import ctypes
 from ctypes import addressof, byref, c_char, c_size_t
 
+import math
+
 import numpy as np
 
 from ._errors import check
@@ -85,11 +87,18 @@ def out_dtype_arg(dtype):
     raise TypeError(f"dtype must be numpy.float32, numpy.float16 or 'bfloat16', not {dtype!r}")
 
 
+# The output size from which the library's gathers use non-temporal stores (include/embstore.h).
+_STREAM_BYTES = 16 << 20
+
+
 def empty_aligned(shape, dtype=_F32):
-    """An uninitialised array on a 64-byte boundary (numpy aligns large arrays to 16 bytes only): the library's
-    large gathers stream whole cache lines to such an output."""
+    """An uninitialised array, on a 64-byte boundary when it is large enough for the library's large gathers to
+    stream whole cache lines to it (numpy aligns large arrays to 16 bytes only); small ones as numpy gives them,
+    which costs less per call."""
     dtype = np.dtype(dtype)
-    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    n = math.prod(shape) * dtype.itemsize
+    if n < _STREAM_BYTES:
+        return np.empty(shape, dtype=dtype)
     raw = np.empty(n + 64, dtype=np.uint8)
     skip = -raw.ctypes.data % 64
     return raw[skip:skip + n].view(dtype).reshape(shape)
