@@ -23,6 +23,7 @@ Usage: /usr/bin/python3 bench/peers.py --lib build/libembstore.so [--dir build] 
 import argparse
 import ctypes
 import json
+import math
 import os
 import platform
 import statistics
@@ -171,6 +172,46 @@ def touch(a):
     return int(flat[::4096].sum())
 
 
+def aligned_zeros(shape, dtype):
+    """Zeros on a 64-byte boundary, as a program that reuses an output buffer would allocate it (numpy's own large
+    arrays sit 16 bytes past one, where the library's streaming gather has to shift every vector)."""
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    raw = np.zeros(nbytes + 64, dtype=np.uint8)
+    skip = -raw.ctypes.data % 64
+    return raw[skip:skip + nbytes].view(dtype).reshape(shape)
+
+
+def drop_and_read_back(path):
+    """Writes the file's pages back, drops them from the page cache and reads the file again, so that its pages
+    come back the way a reader after a reboot finds them (large folios where the file system gives them)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        while os.read(fd, 8 << 20):
+            pass
+    finally:
+        os.close(fd)
+
+
+def huge_share(path):
+    """Of this process's resident bytes of mappings of `path`, the share mapped with 2 MiB entries (smaps'
+    FilePmdMapped): the page state the random-row figures depend on."""
+    rss = pmd = 0
+    inside = False
+    real = os.path.realpath(path)
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if len(head) >= 5 and "-" in head[0] and len(head[1]) == 4:  # a mapping's first line
+                inside = head[-1] == real
+            elif inside and head[0] == "Rss:":
+                rss += int(head[1])
+            elif inside and head[0] == "FilePmdMapped:":
+                pmd += int(head[1])
+    return pmd / rss if rss else 0.0
+
+
 def resident_bytes():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -212,6 +253,8 @@ def run(args):
     if args.open_gib > 0:
         open_path = os.path.join(args.dir, f"peers_open_{args.open_gib:g}g.emb")
         build_open_store(open_path, int(args.open_gib * GiB))
+    if args.read_back:
+        drop_and_read_back(store_path)
     store = es.open(store_path)
     tab = {name: store[name] for name in store.tables}
     t32 = tab["f32"]
@@ -234,8 +277,8 @@ def run(args):
     ids = rng.integers(0, rows, n, dtype=np.int64)
     ids_small = rng.integers(0, args.small_rows, n, dtype=np.int64)
     ids_t = torch.from_numpy(ids)
-    out_e = np.zeros((n, dim), dtype=np.float32)
-    out_h = np.zeros((n, dim), dtype=np.float16)
+    out_e = aligned_zeros((n, dim), np.float32)
+    out_h = aligned_zeros((n, dim), np.float16)
     out_np = np.zeros((n, dim), dtype=np.float32)
     out_t = torch.zeros((n, dim), dtype=torch.float32)
     bag = 32
@@ -414,7 +457,8 @@ def run(args):
                    ("<", 1.0), unit=" MB", detail="largest of the opens")
         res.target("verify from the page cache", v["bytes_per_s"] / 1e9, (">=", 5.0), unit=" GB/s",
                    detail=f"open + verify + close; on a mapping already touched: {v2['bytes_per_s'] / 1e9:.1f} GB/s")
-    return res, {"isas": isas, "best_isa": best_isa, "store": store_path, "torch": torch.__version__,
+    page_state = {"read_back": bool(args.read_back), "huge_share": huge_share(store_path)}
+    return res, {"isas": isas, "best_isa": best_isa, "store": store_path, "page_state": page_state, "torch": torch.__version__,
                  "warm_up_s": waited, "quiet": quiet}
 
 
@@ -455,6 +499,10 @@ def print_report(res, ctx, args, lib_version):
     print(f"table {args.rows} x {args.dim} f32 ({args.rows * args.dim * 4 / MB:.0f} MB) and its f16/bf16/int8 "
           f"copies in {ctx['store']}; {args.ids} uniform random int64 ids; best of {args.reps} calls "
           f"(median in brackets)")
+    ps = ctx["page_state"]
+    print(f"page state: {'dropped and read back from disk' if ps['read_back'] else 'as the page cache holds it'}; "
+          f"{ps['huge_share'] * 100:.0f}% of the store's resident bytes mapped with 2 MiB entries (numpy and torch "
+          f"map the same file); output buffers 64-byte aligned")
     print()
     print(f"{'operation':<36} {'contender':<44} {'Mrows/s':>8} {'GB/s':>6} {'vs first':>15}")
     last_op, first = None, None
@@ -500,6 +548,8 @@ def main():
     p.add_argument("--open-gib", type=float, default=2.0, help="size of the store to open and verify; 0: skip")
     p.add_argument("--open-reps", type=int, default=21)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--read-back", action="store_true",
+                   help="drop the store from the page cache and read it back first (the state after a reboot)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = p.parse_args()
     if args.dir is None:
@@ -518,7 +568,7 @@ def main():
         doc = {"machine": {"cpu": cpu_model(), "python": platform.python_version(), "numpy": np.__version__,
                            "torch": ctx["torch"], "embstore": lib_version, "kernel_sets": ctx["isas"],
                            "best_kernel_set": ctx["best_isa"], "warm_up_s": ctx["warm_up_s"],
-                           "quiet_after_warm_up": ctx["quiet"]},
+                           "quiet_after_warm_up": ctx["quiet"], "page_state": ctx["page_state"]},
                "config": vars(args), "results": res.rows, "targets": res.targets}
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1)
