@@ -66,14 +66,16 @@ ES_INLINE vfloat cvt_bf16(const unsigned char *p)
 }
 
 /* To nearest even: F16C's immediate rounding mode 0, whatever MXCSR says. */
-ES_INLINE void narrow_f16(unsigned char *p, vfloat v)
+typedef __m128i vhalf; /* VL f16 or bf16 codes */
+
+ES_INLINE vhalf half_f16(vfloat v)
 {
-	_mm_storeu_si128((__m128i *)(void *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+	return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
 }
 
 /* bf16 as element.h rounds it, in integers: add 0x7fff plus the kept part's lowest bit, keep the top 16 bits; a
  * NaN keeps its top bits with the quiet bit set instead (the add could carry it into infinity). */
-ES_INLINE void narrow_bf16(unsigned char *p, vfloat v)
+ES_INLINE vhalf half_bf16(vfloat v)
 {
 	__m256i u = _mm256_castps_si256(v);
 	__m256i top = _mm256_srli_epi32(u, 16);
@@ -83,9 +85,20 @@ ES_INLINE void narrow_bf16(unsigned char *p, vfloat v)
 	                                 _mm256_set1_epi32(0x7f800000));
 	__m256i quiet = _mm256_or_si256(top, _mm256_set1_epi32(0x40));
 	__m256i h = _mm256_blendv_epi8(rounded, quiet, nan);
-	__m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-	_mm_storeu_si128((__m128i *)(void *)p, packed);
+	return _mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
+
+ES_INLINE void narrow_f16(unsigned char *p, vfloat v)
+{
+	_mm_storeu_si128((__m128i *)(void *)p, half_f16(v));
+}
+
+ES_INLINE void narrow_bf16(unsigned char *p, vfloat v)
+{
+	_mm_storeu_si128((__m128i *)(void *)p, half_bf16(v));
+}
+
+#define v_stream_halves(p, lo, hi) _mm256_stream_si256((__m256i *)(void *)(p), _mm256_set_m128i(hi, lo))
 
 #include "kernel_loops.h"
 

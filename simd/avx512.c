@@ -76,14 +76,16 @@ ES_INLINE vfloat widen_u8(__m128i q)
 #define cvt_u8_tail(p, m) widen_u8(_mm_maskz_loadu_epi8(m, p))
 
 /* To nearest even: the immediate rounding mode 0, whatever MXCSR says. */
-ES_INLINE void narrow_f16(unsigned char *p, vfloat v)
+typedef __m256i vhalf; /* VL f16 or bf16 codes */
+
+ES_INLINE vhalf half_f16(vfloat v)
 {
-	_mm256_storeu_si256((__m256i *)(void *)p, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+	return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
 }
 
 /* bf16 as element.h rounds it, in integers: add 0x7fff plus the kept part's lowest bit, keep the top 16 bits; a
  * NaN keeps its top bits with the quiet bit set instead (the add could carry it into infinity). */
-ES_INLINE void narrow_bf16(unsigned char *p, vfloat v)
+ES_INLINE vhalf half_bf16(vfloat v)
 {
 	__m512i u = _mm512_castps_si512(v);
 	__m512i top = _mm512_srli_epi32(u, 16);
@@ -92,8 +94,21 @@ ES_INLINE void narrow_bf16(unsigned char *p, vfloat v)
 	__mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
 	                                        _mm512_set1_epi32(0x7f800000));
 	__m512i h = _mm512_mask_or_epi32(rounded, nan, top, _mm512_set1_epi32(0x40));
-	_mm256_storeu_si256((__m256i *)(void *)p, _mm512_cvtepi32_epi16(h));
+	return _mm512_cvtepi32_epi16(h);
 }
+
+ES_INLINE void narrow_f16(unsigned char *p, vfloat v)
+{
+	_mm256_storeu_si256((__m256i *)(void *)p, half_f16(v));
+}
+
+ES_INLINE void narrow_bf16(unsigned char *p, vfloat v)
+{
+	_mm256_storeu_si256((__m256i *)(void *)p, half_bf16(v));
+}
+
+#define v_stream_halves(p, lo, hi)                                                                             \
+	_mm512_stream_si512((void *)(p), _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1))
 
 #include "kernel_loops.h"
 

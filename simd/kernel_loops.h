@@ -21,6 +21,9 @@
  * and optionally (the gather of large outputs uses them when defined):
  *   void   v_stream(float *p, vfloat v)          a non-temporal store of VL floats at a VL * 4-byte aligned p
  *   void   v_stream_fence(void)                  orders the v_stream stores before any later store
+ *   vhalf                                        (a type) VL f16 or bf16 codes; narrow_f16 / bf16 store one
+ *   vhalf  half_f16(vfloat v), half_bf16(vfloat v)  as narrow_f16 / narrow_bf16, into a register
+ *   void   v_stream_halves(p, vhalf lo, vhalf hi)  a non-temporal store of lo then hi at a VL * 4-byte aligned p
  *   vshift                                       (a type) what shifting lanes by c takes, 0 <= c < VL
  *   vshift v_shift(size_t c)
  *   vfloat v_funnel(vfloat lo, vfloat hi, vshift) lanes l < c of lo, then hi's lanes 0 .. VL - c - 1
@@ -421,6 +424,32 @@ ES_INLINE embstore_status gather_narrow_impl(const embstore_matrix *t, const voi
 {
 	size_t dim = t->dim, pf = prefetch_bytes(dt, t->dim);
 	const unsigned char *end = table_end(t);
+#ifdef v_stream
+	/* Large outputs stream as the f32 gather's do, two vectors of codes per store, when every row starts on a
+	 * vector (no shifting here: callers that care align their output, as the Python package does). */
+	if (es_narrow_streams(out, n, dim, VL)) {
+		embstore_status st = EMBSTORE_OK;
+		for (size_t i = 0; i < n; i++) {
+			int64_t id;
+			if (!es_checked_id(t, ids, wide, i, &id, bad_index)) {
+				st = EMBSTORE_ID_OUT_OF_RANGE;
+				break;
+			}
+			es_prefetch_row(t, ids, wide, i, n, pf);
+			src_row s = open_row(t, id, dt, end);
+			unsigned char *o = out + i * dim * 2;
+			for (size_t j = 0; j < dim; j += 2 * VL) {
+				vfloat a = row_load(&s, dt, j), b = row_load(&s, dt, j + VL);
+				if (out_dt == EMBSTORE_F16)
+					v_stream_halves(o + j * 2, half_f16(a), half_f16(b));
+				else
+					v_stream_halves(o + j * 2, half_bf16(a), half_bf16(b));
+			}
+		}
+		v_stream_fence();
+		return st;
+	}
+#endif
 	for (size_t i = 0; i < n; i++) {
 		int64_t id;
 		if (!es_checked_id(t, ids, wide, i, &id, bad_index))

@@ -284,6 +284,13 @@ ES_INLINE int es_gather_streams(const float *out, size_t n, size_t dim)
 	return n * dim >= ES_STREAM_BYTES / 4 && (uintptr_t)out % 4 == 0;
 }
 
+/* Whether a gather of n rows of dim f16 / bf16 codes into out streams: large enough, and every output row
+ * starting on a vector of 2 * vl codes. */
+ES_INLINE int es_narrow_streams(const void *out, size_t n, size_t dim, size_t vl)
+{
+	return n * dim * 2 >= ES_STREAM_BYTES && dim % (2 * vl) == 0 && (uintptr_t)out % (vl * 4) == 0;
+}
+
 /* Software prefetch for the gather-like loops. Ids come in random order, so the hardware prefetchers cannot
  * guess the next row, and each row costs a full memory latency (about 80-100 ns) once the table is larger than
  * the caches. Converting one row of a typical dim (64-256) takes some 10-20 ns, so asking for the row

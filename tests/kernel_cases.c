@@ -444,6 +444,52 @@ void kc_gather_streamed(const embstore_kernel_table *k)
 	}
 }
 
+/* Gathers with f16 / bf16 output of 16 MiB or more, which stream when every output row starts on a vector:
+ * outputs on a 64-byte boundary (streaming) and 2 bytes past one (ordinary stores), with a bad id in some. The
+ * output sits between 64 canary bytes on each side. */
+void kc_gather_narrow_streamed(const embstore_kernel_table *k)
+{
+	static const uint32_t dims[] = {32, 64, 96, 128, 40};
+	for (size_t c = 0; c < 2 * sizeof dims / sizeof dims[0]; c++) {
+		uint32_t dim = dims[c / 2];
+		embstore_dtype dt = dtypes[below(N_DTYPES)], od = narrow_outs[c % 2];
+		size_t off = below(3) ? 0 : 2, n = 2 * STREAM_FLOATS / dim + below(40), count = n * dim;
+		size_t badpos = below(2) ? n : n / 2 + below(n / 2);
+		char ctx[200];
+		snprintf(ctx, sizeof ctx, "streamed gather %s %s -> %s dim %u n %zu offset %zu bad at %zu",
+		         embstore_isa_name(k->isa), embstore_dtype_name(dt), embstore_dtype_name(od), dim, n, off, badpos);
+		kc_table t;
+		kc_table_new(&t, dt, 2000, dim, 0, 0);
+		int64_t *ids = kc_ids_new(n, 2000, 1);
+		if (badpos < n)
+			ids[badpos] = 2000;
+		unsigned char *want = kc_alloc(count * 2);
+		unsigned char *buf = aligned_alloc(64, count * 2 + 192);
+		if (!buf)
+			abort();
+		memset(buf, OUT16_CANARY, count * 2 + 192);
+		unsigned char *got = buf + 64 + off;
+		size_t bad = 0;
+		KC_CHECK(scalar->gather_narrow(&t.m, ids, EMBSTORE_ID64, badpos, od, want, NULL) == EMBSTORE_OK,
+		         "%s: scalar", ctx);
+		embstore_status st = k->gather_narrow(&t.m, ids, EMBSTORE_ID64, n, od, got, &bad);
+		KC_CHECK(badpos == n ? st == EMBSTORE_OK : st == EMBSTORE_ID_OUT_OF_RANGE && bad == badpos,
+		         "%s: status %d position %zu", ctx, (int)st, bad);
+		expect_codes(od, want, got, badpos * dim, 0, ctx);
+		size_t i = 0;
+		while (i < 64 + off && buf[i] == OUT16_CANARY)
+			i++;
+		KC_CHECK(i == 64 + off, "%s: write before the output", ctx);
+		for (i = 64 + off + badpos * dim * 2; i < count * 2 + 192 && buf[i] == OUT16_CANARY; i++)
+			;
+		KC_CHECK(i == count * 2 + 192, "%s: byte %zu written after the last good row", ctx, i - 64 - off);
+		free(buf);
+		free(want);
+		free(ids);
+		kc_table_free(&t);
+	}
+}
+
 void kc_conversions(const embstore_kernel_table *k)
 {
 	uint16_t *codes = kc_alloc(65536 * 2);

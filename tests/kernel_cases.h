@@ -56,6 +56,7 @@ int kc_expect_close(const float *want, const float *got, size_t n, const char *c
 void kc_gather_all_shapes(const embstore_kernel_table *k);
 /* Outputs large enough for non-temporal stores, at every alignment; a bad id in the middle of one. */
 void kc_gather_streamed(const embstore_kernel_table *k);
+void kc_gather_narrow_streamed(const embstore_kernel_table *k);
 void kc_bag_all_shapes(const embstore_kernel_table *k);
 void kc_scatter_add_all_shapes(const embstore_kernel_table *k);
 /* Bags where max and sum are sensitive to operand order (NaN, +0 against -0, infinities): bitwise, NaN where
