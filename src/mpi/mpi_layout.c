@@ -208,11 +208,6 @@ embstore_status em_layout(embstore_mpi *h, const em_desc *d)
 			st = ref->count <= EMBSTORE_SHARD_MAX ? EMBSTORE_NO_MEMORY : EMBSTORE_BAD_SET;
 			goto out;
 		}
-		if (n_files > ref->count) {
-			em_detail("%zu files given for a set of %u shards", n_files, ref->count);
-			st = EMBSTORE_BAD_SET;
-			goto out;
-		}
 		if ((st = check_members(f, n_files, slot)) != EMBSTORE_OK)
 			goto out;
 	}

@@ -56,8 +56,8 @@ static embstore_status open_mine(embstore_mpi *h, const char *const *paths, size
 }
 
 /* Every rank's description of its files, on every rank (MPI_Allgather of the lengths, MPI_Allgatherv of the
- * bytes), parsed. */
-static embstore_status share(embstore_mpi *h, const em_buf *mine, em_desc *all)
+ * bytes), parsed; the descriptions point into *bytes, which the caller frees. */
+static embstore_status share(embstore_mpi *h, const em_buf *mine, em_desc *all, unsigned char **bytes_out)
 {
 	/* What a rank that could not describe itself sends instead: status NO_MEMORY, detail "", no files. */
 	static const uint32_t no_memory[] = {EMBSTORE_NO_MEMORY, 1, 0, 0};
@@ -102,7 +102,7 @@ static embstore_status share(embstore_mpi *h, const em_buf *mine, em_desc *all)
 out:
 	free(lens);
 	free(displs);
-	free(bytes);
+	*bytes_out = bytes;
 	return st;
 }
 
@@ -161,10 +161,12 @@ embstore_status embstore_mpi_open(MPI_Comm comm, const char *const *paths, size_
 	em_buf mine = {0};
 	em_describe(&mine, h->stores, paths, h->n_stores, st, embstore_mpi_error_detail());
 	em_desc *all = calloc((size_t)h->size, sizeof *all);
-	st = share(h, &mine, all);
+	unsigned char *bytes = NULL;
+	st = share(h, &mine, all, &bytes);
 	free(mine.data);
 	if (st == EMBSTORE_OK)
 		st = em_layout(h, all);
+	free(bytes);
 	for (int r = 0; all != NULL && r < h->size; r++)
 		em_desc_free(&all[r]);
 	free(all);
