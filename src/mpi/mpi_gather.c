@@ -6,7 +6,8 @@
 
 #include "mpi_impl.h"
 
-/* The stored rows of this rank's ids, received: rows[slot[i] * row_bytes ..] is the row of ids[i]. */
+/* The stored rows of this rank's ids, received: rows[slot[i] * row_bytes ..] is the row of ids[i]. Both are the
+ * handle's scratch buffers. */
 typedef struct fetched {
 	unsigned char *rows;
 	int64_t *slot;
@@ -24,8 +25,8 @@ static embstore_status fetch(embstore_mpi *h, uint32_t table, const void *ids, e
 	MPI_Datatype row_type = MPI_DATATYPE_NULL;
 	*f = (fetched){0};
 	if (local == EMBSTORE_OK) {
-		send = malloc((n + 1) * sizeof *send);
-		f->slot = malloc((n + 1) * sizeof *f->slot);
+		send = em_scratch_get(h, EM_SEND, (n + 1) * sizeof *send);
+		f->slot = em_scratch_get(h, EM_SLOT, (n + 1) * sizeof *f->slot);
 		local = send && f->slot ? em_bucket(h, t, ids, type, n, r, send, f->slot) : EMBSTORE_NO_MEMORY;
 	}
 	if (local == EMBSTORE_OK)
@@ -36,9 +37,9 @@ static embstore_status fetch(embstore_mpi *h, uint32_t table, const void *ids, e
 		goto out;
 	st = em_route_displs(r->recv_counts, r->recv_displs, h->size, &r->received);
 	if (st == EMBSTORE_OK) {
-		asked = malloc((r->received + 1) * sizeof *asked);
-		rows_out = malloc((r->received + 1) * t->row_bytes);
-		f->rows = malloc((n + 1) * t->row_bytes);
+		asked = em_scratch_get(h, EM_ASKED, (r->received + 1) * sizeof *asked);
+		rows_out = em_scratch_get(h, EM_ROWS_OUT, (r->received + 1) * t->row_bytes);
+		f->rows = em_scratch_get(h, EM_ROWS_IN, (n + 1) * t->row_bytes);
 		st = asked && rows_out && f->rows ? EMBSTORE_OK : EMBSTORE_NO_MEMORY;
 	}
 	if ((st = em_agree_max(h, st)) != EMBSTORE_OK)
@@ -50,14 +51,6 @@ static embstore_status fetch(embstore_mpi *h, uint32_t table, const void *ids, e
 out:
 	if (row_type != MPI_DATATYPE_NULL)
 		MPI_Type_free(&row_type);
-	free(send);
-	free(asked);
-	free(rows_out);
-	if (st != EMBSTORE_OK) {
-		free(f->rows);
-		free(f->slot);
-		*f = (fetched){0};
-	}
 	return st;
 }
 
@@ -86,8 +79,6 @@ embstore_status embstore_mpi_gather(embstore_mpi *h, uint32_t table, const void 
 	embstore_matrix m = received(t, &f, n);
 	if (n > 0)
 		st = embstore_gather(&m, f.slot, EMBSTORE_ID64, n, out, NULL);
-	free(f.rows);
-	free(f.slot);
 	return st;
 }
 
@@ -131,7 +122,5 @@ embstore_status embstore_mpi_gather_bag(embstore_mpi *h, uint32_t table, const v
 	const em_table *t = &h->tables[table];
 	embstore_matrix m = received(t, &f, n_ids);
 	st = embstore_gather_bag(&m, f.slot, EMBSTORE_ID64, n_ids, offsets, n_bags, weights, mode, out, NULL);
-	free(f.rows);
-	free(f.slot);
 	return st;
 }

@@ -33,6 +33,14 @@ typedef struct em_route {
 	em_record *in, *out;                                      /* what each rank told this one, and is told */
 } em_route;
 
+/* Buffers a handle keeps between calls, grown and never shrunk, so that a stream of batches does not map and
+ * fault in fresh pages at every call (which cost more than the copies themselves). */
+enum { EM_SEND, EM_SLOT, EM_ASKED, EM_ROWS_OUT, EM_ROWS_IN, EM_SCRATCH_N };
+typedef struct em_scratch {
+	void *p;
+	size_t cap;
+} em_scratch;
+
 typedef struct em_table {
 	embstore_set_table info;  /* name points into the handle's names */
 	uint64_t row_bytes;       /* embstore_row_bytes of dtype and dim: what travels per row */
@@ -55,6 +63,7 @@ struct embstore_mpi {
 	uint32_t *mine;           /* every table's `mine`, one allocation */
 	char *names;              /* every table's name, one allocation */
 	em_route route;           /* the arrays of one call's exchange, allocated once */
+	em_scratch scratch[EM_SCRATCH_N];
 	embstore_mpi_stats stats;
 };
 
@@ -75,6 +84,9 @@ embstore_status em_mpi_failed(const char *what, int rc);
  * value does not matter much (a rank that failed knows why; embstore_mpi_error_detail says it there), only that
  * every rank returns the same one. */
 embstore_status em_agree_max(embstore_mpi *h, embstore_status local);
+
+/* Scratch buffer `which` of at least `bytes` (contents not kept); NULL when out of memory. */
+void *em_scratch_get(embstore_mpi *h, int which, size_t bytes);
 
 /* The piece of `t` holding global row `row` (< t->info.rows). */
 const em_piece *em_owner(const em_table *t, uint64_t row);

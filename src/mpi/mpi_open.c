@@ -20,6 +20,8 @@ static void free_handle(embstore_mpi *h)
 	free(h->mine);
 	free(h->names);
 	em_route_free(&h->route);
+	for (int i = 0; i < EM_SCRATCH_N; i++)
+		free(h->scratch[i].p);
 	if (h->comm != MPI_COMM_NULL)
 		MPI_Comm_free(&h->comm);
 	free(h);

@@ -1,6 +1,7 @@
 /* mpi_util.c: the error detail of libembstore_mpi, MPI failures as statuses, agreement on a status, owners. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "mpi_impl.h"
 
@@ -40,6 +41,19 @@ embstore_status em_agree_max(embstore_mpi *h, embstore_status local)
 	int mine = (int)local, all = 0;
 	EM_MPI(h, MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MAX, h->comm), "MPI_Allreduce");
 	return (embstore_status)all;
+}
+
+void *em_scratch_get(embstore_mpi *h, int which, size_t bytes)
+{
+	em_scratch *s = &h->scratch[which];
+	if (s->cap < bytes) {
+		free(s->p);
+		s->cap = 0;
+		if ((s->p = malloc(bytes)) == NULL)
+			return NULL;
+		s->cap = bytes;
+	}
+	return s->p;
 }
 
 const em_piece *em_owner(const em_table *t, uint64_t row)
