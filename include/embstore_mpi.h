@@ -10,13 +10,17 @@
  *    embstore_mpi_close. The library never calls MPI_Abort, never prints and never exits.
  *  - Every collective call returns the same status on every rank: each rank first checks its own arguments and
  *    ids, then all ranks agree on one status before any data moves (the status of the lowest rank that found a
- *    problem). So a bad id on one rank gives every rank ID_OUT_OF_RANGE, *bad_index is written on the rank whose
- *    id it was (its first bad position there), and nothing is written anywhere: no output, no table row.
+ *    problem; for a failure found later, such as memory for what a rank is about to receive, the largest status
+ *    value any rank found). So a bad id on one rank gives every rank ID_OUT_OF_RANGE, *bad_index is written on
+ *    the rank whose id it was (its first bad position there), and nothing is written anywhere: no output, no
+ *    table row. embstore_mpi_error_detail says which rank found what.
  *  - The handle works on a duplicate of the communicator with MPI_ERRORS_RETURN, so an MPI failure comes back as
  *    EMBSTORE_IO with embstore_mpi_error_detail naming the MPI call and MPI's error string. After such a failure
  *    the ranks may no longer agree on where they are: close the handle.
- *  - MPI counts are ints. A call that would have to send or receive more than INT_MAX bytes to or from one rank,
- *    or more than INT_MAX bytes in total, fails with LIMIT on every rank (split the batch).
+ *  - MPI counts are ints. A call that would send or receive more than INT_MAX ids (rows, sub-bags) to or from
+ *    one rank, or in all, fails with LIMIT on every rank (split the batch). Rows travel as one MPI datatype each.
+ *  - A handle keeps the buffers of its largest call (ids, rows out and in) until it is closed, so that a stream of
+ *    batches does not fault fresh pages in at every call.
  *  - One thread at a time per handle (MPI collectives on one communicator must be issued in the same order on
  *    every rank); different handles may be used from different threads when MPI was initialised with
  *    MPI_THREAD_MULTIPLE.
@@ -46,8 +50,8 @@ EMBSTORE_API const char *embstore_mpi_error_detail(void);
  * MPI_Allgatherv) and every rank checks, as embstore_set_open does, that the files of all ranks make one
  * complete, consistent set; every rank then knows the owner rank of every row range. A rank may pass n = 0
  * (paths may then be NULL). One ordinary store on one rank, and no file elsewhere, opens as a set of one.
- * Errors (the same on every rank): INVALID_ARGUMENT (NULL out, paths NULL with n > 0, an unknown flag bit,
- * a communicator MPI refuses), those of embstore_open on any rank (the detail names the rank and the file),
+ * Errors (the same on every rank): STATE (MPI not initialised, or finalised; returned at once, without any
+ * collective), INVALID_ARGUMENT (NULL out, paths NULL with n > 0, an unknown flag bit, MPI_COMM_NULL), those of embstore_open on any rank (the detail names the rank and the file),
  * BAD_SET (no file on any rank; a shard missing, named; a shard held twice, by which ranks; a file of another
  * set; parts that disagree or do not cover a table; an ordinary store among shards), NO_MEMORY, LIMIT, IO (MPI
  * failed). On failure every rank's files are closed. */
@@ -123,7 +127,7 @@ EMBSTORE_API embstore_status embstore_mpi_scatter_add(embstore_mpi *h, uint32_t 
                                                       embstore_id_type id_type, size_t n, const float *grads,
                                                       float alpha, size_t *bad_index);
 
-/* Collective. embstore_sync on every shard of every rank; the status of the lowest rank that failed.
+/* Collective. embstore_sync on every shard of every rank; a failure on any rank is returned on every rank.
  * Errors: those of embstore_sync (READ_ONLY when the files were not opened writable), IO (MPI). */
 EMBSTORE_API embstore_status embstore_mpi_sync(embstore_mpi *h);
 
