@@ -13,8 +13,11 @@ build) ;;
 # pkg-config; the man page test renders it. clang and libclang-rt-14-dev (libFuzzer and clang's sanitizer
 # runtimes): tools/fuzz.sh and tools/test-sanitizers.sh (gcc's sanitizer runtimes come with gcc). python3-pytest:
 # the Python package's tests (tests/python); python3-torch (about 1 GB installed): their embstore.torch cases and
-# examples/sentiment.py, which are reported as skipped without it.
-test) pkgs="$pkgs libcriterion-dev python3-pytest python3-torch jq pkgconf groff-base clang libclang-rt-14-dev" ;;
+# examples/sentiment.py, which are reported as skipped without it. libopenmpi-dev and openmpi-bin (mpicc's
+# libraries, mpirun): libembstore_mpi, built only where MPI is found, and its tests under mpirun (tests/mpi);
+# python3-mpi4py: the Python layer over it (embstore.mpi).
+test) pkgs="$pkgs libcriterion-dev python3-pytest python3-torch jq pkgconf groff-base clang libclang-rt-14-dev
+	libopenmpi-dev openmpi-bin python3-mpi4py" ;;
 # python3-gensim: bench/import_vs_gensim.py times gensim's loader (and tests/data/make_vectors.py uses it).
 bench) pkgs="$pkgs g++ libbenchmark-dev python3-torch python3-gensim" ;;
 *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
