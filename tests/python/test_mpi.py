@@ -283,3 +283,26 @@ def test_stats_count_the_bytes_of_the_model(comm, shared):
     # each id that another rank owns goes there (8 bytes) and its row (dim x 4 bytes) comes back
     assert sent == received == total_remote * (8 + DIM * 4)
     assert s.collectives > 0
+
+
+def test_the_example_of_the_docs(comm, shared, monkeypatch):
+    """The ```py block of docs/PYTHON.md, "Across ranks" (test_docs.py runs the ```python blocks, in one
+    process), run on every rank over the set it names."""
+    def make():
+        d = os.path.join(shared, "docs")
+        os.makedirs(d)
+        w = np.random.default_rng(0).standard_normal((1000, 16)).astype(np.float32)
+        embstore.build(os.path.join(d, "big.emb"), {"emb": w})
+        embstore.shard(os.path.join(d, "big.emb"), os.path.join(d, "big.emb"), 8)
+        return d
+    d = on_rank0(comm, make)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "PYTHON.md"), encoding="utf-8") as f:
+        text = f.read()
+    block = text[text.index("## Across ranks"):].split("```py\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(d)
+    names = {}
+    exec(compile(block, "docs/PYTHON.md, embstore.mpi example", "exec"), names)
+    with embstore.open(os.path.join(d, "big.emb")) as one:
+        want = one["emb"].lookup(names["ids"])
+    assert bits(names["rows"]) == bits(want) and names["bags"].shape == (100, 16)
