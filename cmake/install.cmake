@@ -44,6 +44,17 @@ endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/embstore.pc.in ${PROJECT_BINARY_DIR}/embstore.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/embstore.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
+# libembstore_mpi (cmake/mpi.cmake), where MPI was found: its header, both libraries and embstore_mpi.pc, whose
+# mpi-c is the C binding of Debian's default MPI (an alternative, like mpicc).
+if(EMBSTORE_HAVE_MPI)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/embstore_mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(TARGETS embstore_mpi embstore_mpi_static
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/embstore_mpi.pc.in ${PROJECT_BINARY_DIR}/embstore_mpi.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/embstore_mpi.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()
+
 # The Python package (python/embstore) into the site directory of the interpreter's layout under the prefix:
 # lib/python3.X/dist-packages for Debian's python3 (on sys.path for the prefixes /usr/local and /usr), else
 # lib/python3.X/site-packages. Beside it, a relative symbolic link embstore/libembstore.so.0 to the installed
