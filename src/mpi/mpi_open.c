@@ -56,8 +56,8 @@ static embstore_status open_mine(embstore_mpi *h, const char *const *paths, size
 }
 
 /* Every rank's description of its files, on every rank (MPI_Allgather of the lengths, MPI_Allgatherv of the
- * bytes), parsed. */
-static embstore_status share(embstore_mpi *h, const em_buf *mine, em_desc *all)
+ * bytes), parsed. The parsed descriptions point into *received, which the caller frees after them. */
+static embstore_status share(embstore_mpi *h, const em_buf *mine, em_desc *all, unsigned char **received)
 {
 	/* What a rank that could not describe itself sends instead: status NO_MEMORY, detail "", no files. */
 	static const uint32_t no_memory[] = {EMBSTORE_NO_MEMORY, 1, 0, 0};
@@ -66,6 +66,7 @@ static embstore_status share(embstore_mpi *h, const em_buf *mine, em_desc *all)
 	int len = send_len <= INT_MAX ? (int)send_len : 0;
 	int *lens = calloc((size_t)h->size, sizeof *lens), *displs = calloc((size_t)h->size, sizeof *displs);
 	unsigned char *bytes = NULL;
+	*received = NULL;
 	embstore_status routed = em_route_init(h, &h->route);
 	embstore_status st = em_agree_max(h, lens && displs && all && routed == EMBSTORE_OK ? EMBSTORE_OK
 	                                                                                  : EMBSTORE_NO_MEMORY);
@@ -102,7 +103,7 @@ static embstore_status share(embstore_mpi *h, const em_buf *mine, em_desc *all)
 out:
 	free(lens);
 	free(displs);
-	free(bytes);
+	*received = bytes;
 	return st;
 }
 
@@ -161,13 +162,15 @@ embstore_status embstore_mpi_open(MPI_Comm comm, const char *const *paths, size_
 	em_buf mine = {0};
 	em_describe(&mine, h->stores, paths, h->n_stores, st, embstore_mpi_error_detail());
 	em_desc *all = calloc((size_t)h->size, sizeof *all);
-	st = share(h, &mine, all);
+	unsigned char *received;
+	st = share(h, &mine, all, &received);
 	free(mine.data);
 	if (st == EMBSTORE_OK)
 		st = em_layout(h, all);
 	for (int r = 0; all != NULL && r < h->size; r++)
 		em_desc_free(&all[r]);
 	free(all);
+	free(received);
 	/* The layout is the same on every rank but for running out of memory on one: agreed once more. */
 	embstore_status agreed = em_agree_max(h, st);
 	if (agreed != EMBSTORE_OK) {
