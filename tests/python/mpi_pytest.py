@@ -26,10 +26,10 @@ def main():
     comm = MPI.COMM_WORLD
     rank = comm.Get_rank()
     here = os.path.dirname(os.path.abspath(__file__))
-    args = ["-q", "-rs", "-p", "no:cacheprovider", "--basetemp", os.path.join(shared, f"rank{rank}"),
+    args = ["-q", "-rs", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--basetemp", os.path.join(shared, f"rank{rank}"),
             os.path.join(here, "test_mpi.py")]
     if rank:
-        args[:0] = ["-p", "no:terminal"]
+        args[:0] = ["-q"]  # with the -q above: failures and a summary line only
     outcomes = Outcomes()
     code = pytest.main(args, plugins=[outcomes])
     if code == 0 and outcomes.ran == 0 and outcomes.skipped:
