@@ -20,10 +20,12 @@ from ._errors import ClosedError, Error, check as _check
 from ._kernels import gather as _gather, rowwise_adagrad_update as _rowwise_adagrad_update, \
     scatter_add as _scatter_add, sgd_update as _sgd_update
 from ._lib import C as _C, F32 as _F32, Matrix as _Matrix
-from ._store import Store, Table
+from ._set import Set, SetTable, shard, shard_path
+from ._store import Store, StoreShard, Table, TableShard
 
-__all__ = ["Store", "Table", "Error", "ClosedError", "open", "build", "create", "version", "lookup", "scatter_add",
-           "sgd_update", "rowwise_adagrad_update", "isa_active", "isa_set", "isa_supported"]
+__all__ = ["Store", "Table", "Set", "SetTable", "StoreShard", "TableShard", "Error", "ClosedError", "open",
+           "open_set", "shard", "shard_path", "build", "create", "version", "lookup", "scatter_add", "sgd_update",
+           "rowwise_adagrad_update", "isa_active", "isa_set", "isa_supported"]
 
 _ISAS = ("scalar", "avx2", "avx512", "neon")
 
@@ -31,6 +33,11 @@ _ISAS = ("scalar", "avx2", "avx512", "neon")
 def open(path, writable=False):  # noqa: A001 (the module's verb, like gzip.open)
     """Store(path, writable)."""
     return Store(path, writable)
+
+
+def open_set(paths, writable=False, verify=False):
+    """Set(paths, writable, verify): the files of a sharded set (or one store) served as one store."""
+    return Set(paths, writable, verify)
 
 
 def version():

@@ -39,6 +39,23 @@ class StoreInfo(ctypes.Structure):
                 ("table_count", c_uint32), ("meta_count", c_uint32), ("data_alignment", c_uint32)]
 
 
+class ShardInfo(ctypes.Structure):
+    """embstore_shard_info."""
+    _fields_ = [("set_id", ctypes.c_char * 33), ("index", c_uint32), ("count", c_uint32), ("tables", c_uint32),
+                ("by", c_int)]
+
+
+class SetInfo(ctypes.Structure):
+    """embstore_set_info."""
+    _fields_ = [("shard", ShardInfo), ("shard_count", c_uint32), ("table_count", c_uint32)]
+
+
+class SetTableInfo(ctypes.Structure):
+    """embstore_set_table."""
+    _fields_ = [("name", c_char_p), ("rows", c_uint64), ("dim", c_uint32), ("dtype", c_int), ("has_vocab", c_int),
+                ("index", c_uint32), ("parts", c_uint32)]
+
+
 def candidates():
     """Where the library is looked for, in order: (description, path or name for dlopen)."""
     env = os.environ.get("EMBSTORE_LIBRARY")
@@ -117,6 +134,24 @@ _PROTOTYPES = {
                                               c_void_p, c_size_t, c_float, c_float, c_float, c_void_p),
     "embstore_table_mark_rows": (_status, c_void_p, c_uint32, c_uint64, c_uint64),
     "embstore_sync": (_status, c_void_p),
+    "embstore_shard_get": (_status, c_void_p, POINTER(ShardInfo)),
+    "embstore_shard_table": (_status, c_void_p, c_uint32, POINTER(c_uint32), POINTER(c_uint64), POINTER(c_uint64)),
+    "embstore_shard_path": (c_size_t, c_char_p, c_uint32, c_uint32, c_char_p, c_size_t),
+    "embstore_shard_split": (_status, c_void_p, c_char_p, c_uint32, c_int, c_int),
+    "embstore_set_open": (_status, POINTER(c_char_p), c_size_t, c_uint, POINTER(c_void_p)),
+    "embstore_set_close": (None, c_void_p),
+    "embstore_set_get_info": (None, c_void_p, POINTER(SetInfo)),
+    "embstore_set_path": (c_char_p, c_void_p, c_uint32),
+    "embstore_set_table_at": (_status, c_void_p, c_uint32, POINTER(SetTableInfo)),
+    "embstore_set_gather": (_status, c_void_p, c_uint32, c_void_p, c_int, c_size_t, c_void_p, c_void_p),
+    "embstore_set_gather_bag": (_status, c_void_p, c_uint32, c_void_p, c_int, c_size_t, c_void_p, c_size_t,
+                                c_void_p, c_int, c_void_p, c_void_p),
+    "embstore_set_scatter_add": (_status, c_void_p, c_uint32, c_void_p, c_int, c_size_t, c_void_p, c_float,
+                                 c_void_p),
+    "embstore_set_sync": (_status, c_void_p),
+    "embstore_set_find_key": (_status, c_void_p, c_uint32, c_char_p, c_size_t, POINTER(c_uint64)),
+    "embstore_set_key": (_status, c_void_p, c_uint32, c_uint64, POINTER(c_void_p), POINTER(c_size_t)),
+    "embstore_set_merge": (_status, c_void_p, c_char_p),
     "embstore_isa_name": (c_char_p, c_int),
     "embstore_isa_parse": (_status, c_char_p, POINTER(c_int)),
     "embstore_isa_supported": (c_int, c_int),
@@ -145,6 +180,8 @@ _prototype()
 # Codes of include/embstore.h.
 F32, F16, BF16, INT8 = 1, 2, 3, 4
 ID32, ID64 = 4, 8
-OPEN_WRITABLE = 1 << 1
+OPEN_VERIFY, OPEN_WRITABLE = 1 << 0, 1 << 1
+SHARD_NONE, SHARD_BY_ROWS, SHARD_BY_TABLE = 0, 1, 2
 INIT_ZEROS, INIT_NORMAL, INIT_UNIFORM = 0, 1, 2
-STATUS_IO, STATUS_BAD_DTYPE, STATUS_ID_OUT_OF_RANGE, STATUS_READ_ONLY, STATUS_UNKNOWN_KEY = 3, 11, 16, 17, 24
+STATUS_IO, STATUS_NOT_FOUND, STATUS_BAD_DTYPE, STATUS_ID_OUT_OF_RANGE, STATUS_READ_ONLY, STATUS_UNKNOWN_KEY = \
+    3, 4, 11, 16, 17, 24

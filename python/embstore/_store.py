@@ -8,19 +8,29 @@ order of calls and from any threads. A closed Store, and each of its tables, ref
 (ClosedError).
 """
 
+import collections
 import os
 import threading
 import weakref
-from ctypes import byref, c_char_p, c_size_t, c_uint64, c_void_p, string_at
+from ctypes import byref, c_char_p, c_size_t, c_uint32, c_uint64, c_void_p, string_at
 
 import numpy as np
 
 from . import _kernels
 from ._errors import ClosedError, check
-from ._lib import BF16, C, F16, F32, INT8, OPEN_WRITABLE, STATUS_UNKNOWN_KEY, Matrix, \
-    StoreInfo, TableInfo
+from ._lib import BF16, C, F16, F32, INT8, OPEN_WRITABLE, SHARD_BY_ROWS, SHARD_BY_TABLE, SHARD_NONE, \
+    STATUS_NOT_FOUND, STATUS_UNKNOWN_KEY, Matrix, ShardInfo, StoreInfo, TableInfo
 
 DTYPE_NAMES = {F32: "f32", F16: "f16", BF16: "bf16", INT8: "int8"}
+SHARD_BY = {SHARD_NONE: None, SHARD_BY_ROWS: "rows", SHARD_BY_TABLE: "table"}
+
+StoreShard = collections.namedtuple("StoreShard", "set_id index count tables by")
+StoreShard.__doc__ = """A shard's place in its set (docs/FORMAT.md, "Sharded sets"): the set id (32 hex digits),
+this shard's index of `count`, the tables in the whole set, and the split, 'rows' or 'table'."""
+
+TableShard = collections.namedtuple("TableShard", "position first total")
+TableShard.__doc__ = """Where a table of a shard lies in its set: its position among the set's tables, the global
+row of its row 0, and its rows in the whole set."""
 
 
 def _close_handle(handle):
@@ -141,6 +151,18 @@ class Store:
                 self._metadata = meta
         return dict(self._metadata)
 
+    @property
+    def shard(self):
+        """None for an ordinary store; for a shard of a set, a StoreShard(set_id, index, count, tables, by).
+        Malformed shard keys raise embstore.Error BAD_SET."""
+        m = self._live()
+        info = ShardInfo()
+        st = C.embstore_shard_get(m.handle, byref(info))
+        if st == STATUS_NOT_FOUND:
+            return None
+        check(st, f"shard keys of {self.path!r}")
+        return StoreShard(info.set_id.decode(), info.index, info.count, info.tables, SHARD_BY.get(info.by))
+
     def sync(self):
         """Commits the updates made since the last sync (recomputes the changed chunks' checksums, flushes the
         rows, then the checksums, crash-safely). Writable stores only: embstore.Error READ_ONLY otherwise."""
@@ -180,6 +202,18 @@ class Table:
     @property
     def store(self):
         return self._store
+
+    @property
+    def shard(self):
+        """None in an ordinary store; in a shard, a TableShard(position, first, total): the rows of this table
+        are the global rows [first, first + rows) of `total`."""
+        m = self._store._live()
+        pos, first, total = c_uint32(), c_uint64(), c_uint64()
+        st = C.embstore_shard_table(m.handle, self.index, byref(pos), byref(first), byref(total))
+        if st == STATUS_NOT_FOUND:
+            return None
+        check(st, self._label)
+        return TableShard(pos.value, first.value, total.value)
 
     def array(self):
         """The rows as a numpy array over the mapping, no copy; writeable only when the store is. A table of

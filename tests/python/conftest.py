@@ -10,6 +10,9 @@ import embstore
 
 DTYPES = ("f32", "f16", "bf16", "int8")
 
+# test_mpi.py runs under mpirun, every rank a pytest of its own (run_mpi.sh sets EMBSTORE_TEST_MPI).
+collect_ignore = [] if os.environ.get("EMBSTORE_TEST_MPI") else ["test_mpi.py"]
+
 
 def bf16_round(w):
     """float32 -> the nearest bfloat16 (ties to even), widened back to float32: what an f16 store holds."""
