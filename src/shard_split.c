@@ -242,8 +242,9 @@ embstore_status embstore_shard_split(const embstore *store, const char *out, uin
 	if (st == EMBSTORE_IO && errno == EMFILE) {
 		char detail[320];
 		snprintf(detail, sizeof detail, "%s", embstore_error_detail());
-		es_detail("%s (until every shard is in place, a split into %u shards holds a descriptor per shard and one per "
-		          "file it replaces: the limit of open files, RLIMIT_NOFILE, is too low)", detail, count);
+		/* put first: the detail's room is short, and the path before it may be long */
+		es_detail("RLIMIT_NOFILE too low for %u shards (a descriptor each and one per file replaced): %s", count,
+		          detail);
 		errno = EMFILE;
 	}
 	if (st != EMBSTORE_OK) {
