@@ -623,12 +623,18 @@ static void release(embstore_writer *w)
 	w->holding = false;
 }
 
-static embstore_status publish(embstore_writer *w)
+static embstore_status hold(embstore_writer *w)
 {
 	if (!w->holding) {
 		ES_TRY(lock_replaced(w, &w->held));
 		w->holding = true;
 	}
+	return EMBSTORE_OK;
+}
+
+static embstore_status publish(embstore_writer *w)
+{
+	ES_TRY(hold(w));
 	embstore_status st = file_error(es_commit_finish(&w->file), "committing", w->file.path);
 	release(w);
 	return st;
@@ -674,11 +680,7 @@ embstore_status es_writer_hold(embstore_writer *w)
 	es_detail_clear();
 	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
 	ES_CHECKF(w->state == W_SEALED, EMBSTORE_STATE, "the writer is not sealed");
-	if (!w->holding) {
-		ES_TRY(lock_replaced(w, &w->held));
-		w->holding = true;
-	}
-	return EMBSTORE_OK;
+	return hold(w);
 }
 
 embstore_status es_writer_publish(embstore_writer *w)
