@@ -1,5 +1,6 @@
 # install.cmake: the header, both libraries, the CMake package (find_package(embstore CONFIG) ->
-# embstore::embstore, embstore::embstore_static) and a pkg-config file. Included by the top CMakeLists.txt.
+# embstore::embstore, embstore::embstore_static; with COMPONENTS mpi also embstore::embstore_mpi and
+# embstore::embstore_mpi_static) and a pkg-config file. Included by the top CMakeLists.txt.
 include(CMakePackageConfigHelpers)
 set(EMBSTORE_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/embstore)
 
