@@ -1,5 +1,6 @@
 # install.cmake: the header, both libraries, the CMake package (find_package(embstore CONFIG) ->
-# embstore::embstore, embstore::embstore_static) and a pkg-config file. Included by the top CMakeLists.txt.
+# embstore::embstore, embstore::embstore_static; with COMPONENTS mpi also embstore::embstore_mpi and
+# embstore::embstore_mpi_static) and a pkg-config file. Included by the top CMakeLists.txt.
 include(CMakePackageConfigHelpers)
 set(EMBSTORE_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/embstore)
 
@@ -13,7 +14,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/NOTICE DESTINA
 
 # CMake package. The static library's link interface names xxHash::xxhash, Jansson::jansson and Minizip::minizip;
 # embstoreConfig.cmake defines them with the find modules installed beside it, so the exported files hold no path
-# of the build machine.
+# of the build machine. EMBSTORE_HAVE_MPI tells it whether the component `mpi` was built.
 install(EXPORT embstoreTargets NAMESPACE embstore:: DESTINATION ${EMBSTORE_CMAKEDIR})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/embstoreConfig.cmake.in
   ${PROJECT_BINARY_DIR}/embstoreConfig.cmake INSTALL_DESTINATION ${EMBSTORE_CMAKEDIR})
@@ -45,12 +46,16 @@ configure_file(${PROJECT_SOURCE_DIR}/cmake/embstore.pc.in ${PROJECT_BINARY_DIR}/
 install(FILES ${PROJECT_BINARY_DIR}/embstore.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 # libembstore_mpi (cmake/mpi.cmake), where MPI was found: its header, both libraries and embstore_mpi.pc, whose
-# mpi-c is the C binding of Debian's default MPI (an alternative, like mpicc).
+# mpi-c is the C binding of Debian's default MPI (an alternative, like mpicc). Its targets are exported in a file
+# of their own, which embstoreConfig.cmake reads only for the component `mpi`, so that a consumer of the core
+# library never needs MPI to find the package.
 if(EMBSTORE_HAVE_MPI)
   install(FILES ${PROJECT_SOURCE_DIR}/include/embstore_mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-  install(TARGETS embstore_mpi embstore_mpi_static
+  install(TARGETS embstore_mpi embstore_mpi_static EXPORT embstoreMpiTargets
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(EXPORT embstoreMpiTargets NAMESPACE embstore:: DESTINATION ${EMBSTORE_CMAKEDIR})
   configure_file(${PROJECT_SOURCE_DIR}/cmake/embstore_mpi.pc.in ${PROJECT_BINARY_DIR}/embstore_mpi.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/embstore_mpi.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endif()

@@ -735,14 +735,19 @@ EMBSTORE_API size_t embstore_shard_path(const char *out, uint32_t index, uint32_
  * rows and vocabulary keys copied bit for bit, plus the shard keys under a new set id (128 bits from getrandom).
  * By rows, the rows of each table are cut into `count` ranges as docs/FORMAT.md says (a shard whose range is
  * empty does not hold the table); by table, whole tables are spread by data size. All or nothing as far as a
- * file system allows: every shard is written and made durable unnamed before the first is renamed into place,
- * so a failure before that leaves every existing file as it was; a rename that fails after others succeeded
- * removes the new shards already in place (an older set of the same names is then incomplete, and its missing
- * shards are named by embstore_set_open). With `wait` non-zero, as embstore_writer_set_wait.
+ * file system allows: every shard is written and made durable unnamed, then every file it replaces is locked
+ * as embstore_writer_finish locks one (in index order), and only then is the first renamed into place, so a
+ * failure before that, LOCKED included, leaves every existing file as it was; a rename that fails after others
+ * succeeded removes the new shards already in place (an older set of the same names is then incomplete, and its
+ * missing shards are named by embstore_set_open). With `wait` non-zero, waits for each locked file as
+ * embstore_writer_set_wait says. Until the renames, it holds one descriptor per shard and one per file it
+ * replaces: up to 2 x count, against the process's RLIMIT_NOFILE.
  * Errors: INVALID_ARGUMENT (NULL, count 0 or above EMBSTORE_SHARD_MAX, unknown `by`, a store that is a shard
  * already, a split that would leave a shard without any table: by rows, count above the largest table's rows;
- * by table, count above the tables; the detail says which), those of the writer (IO, LOCKED, NO_MEMORY, ...),
- * CORRUPT (a damaged vocabulary). */
+ * by table, count above the tables; the detail says which), LIMIT (a table name longer than 1,003 bytes, whose
+ * shard key would pass the 1,024-byte cap on metadata keys), those of the writer (IO, errno EMFILE when the
+ * descriptors run out; LOCKED: a process has one of the files open for writing; NO_MEMORY, ...), CORRUPT (a
+ * damaged vocabulary). */
 EMBSTORE_API embstore_status embstore_shard_split(const embstore *store, const char *out, uint32_t count,
                                                   embstore_shard_by by, int wait);
 

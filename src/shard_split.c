@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "shard.h"
 #include "writer.h"
 
@@ -184,10 +185,17 @@ static embstore_status check_split(split *s)
 		es_shard_free(&shard);
 	ES_CHECKF(!is_shard, EMBSTORE_INVALID_ARGUMENT, "the store is a shard already (of set %s)", shard.info.set_id);
 	uint64_t largest = 0;
+	size_t prefix = strlen(ES_SHARD_TABLE_PREFIX);
 	for (uint32_t t = 0; t < s->info.table_count; t++) {
 		embstore_table table;
 		embstore_table_at(s->store, t, &table);
 		largest = table.matrix.rows > largest ? table.matrix.rows : largest;
+		size_t len = strlen(table.name);
+		ES_CHECKF(prefix + len <= ES_MAX_NAME_LEN, EMBSTORE_LIMIT,
+		          "table '%.60s...' has a name of %zu bytes: its shard key '%sNAME' would be %zu bytes, over the "
+		          "cap of %u on metadata keys, so a table of a sharded set has a name of at most %zu bytes",
+		          table.name, len, ES_SHARD_TABLE_PREFIX, prefix + len, ES_MAX_NAME_LEN,
+		          ES_MAX_NAME_LEN - prefix);
 	}
 	if (s->by == EMBSTORE_SHARD_BY_TABLE) {
 		ES_CHECKF(s->count <= s->info.table_count, EMBSTORE_INVALID_ARGUMENT,
@@ -223,9 +231,22 @@ embstore_status embstore_shard_split(const embstore *store, const char *out, uin
 		if (st == EMBSTORE_OK)
 			st = write_shard(&s, w[i], i, wait);
 	}
+	/* Every file to be replaced is locked, in index order, before the first is: a trainer holding any of them
+	 * makes the split fail (or wait) with the old set whole. A writable open never waits for a lock, and another
+	 * split of the same names locks in the same order: waiting cannot deadlock. */
+	for (uint32_t i = 0; st == EMBSTORE_OK && i < count; i++)
+		st = es_writer_hold(w[i]);
 	uint32_t published = 0;
 	for (; st == EMBSTORE_OK && published < count; published++)
 		st = es_writer_publish(w[published]);
+	if (st == EMBSTORE_IO && errno == EMFILE) {
+		char detail[320];
+		snprintf(detail, sizeof detail, "%s", embstore_error_detail());
+		/* put first: the detail's room is short, and the path before it may be long */
+		es_detail("RLIMIT_NOFILE too low for %u shards (a descriptor each and one per file replaced): %s", count,
+		          detail);
+		errno = EMFILE;
+	}
 	if (st != EMBSTORE_OK) {
 		/* the new shards already in place go: a set is all or nothing; keep the failure's errno and detail */
 		int saved = errno;

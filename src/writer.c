@@ -36,6 +36,8 @@ struct embstore_writer {
 	uint64_t chunk_bytes;
 	bool saturate;
 	bool wait; /* for a writer holding the file at path */
+	bool holding; /* es_writer_hold took the lock of the file at path: `held` (-1: there was no file) */
+	int held;
 	es_table *tables; /* names owned; the last one is being appended to */
 	uint32_t n_tables, cap_tables;
 	uint64_t rows_declared; /* of the last table; 0: not known in advance */
@@ -176,6 +178,7 @@ embstore_status embstore_writer_create(const char *path, embstore_writer **out)
 	embstore_writer *w = calloc(1, sizeof *w);
 	ES_CHECK(w, EMBSTORE_NO_MEMORY);
 	w->file.fd = -1;
+	w->held = -1;
 	w->alignment = ES_MIN_ALIGNMENT;
 	w->chunk_bytes = ES_DEFAULT_CHUNK_BYTES;
 	XXH3_INITSTATE(&w->chunk);
@@ -609,16 +612,31 @@ static embstore_status seal(embstore_writer *w)
 	return file_error(es_pwrite_all(w->file.fd, sb, sizeof sb, 0), "writing", w->file.path);
 }
 
-static embstore_status publish(embstore_writer *w)
+static void release(embstore_writer *w)
 {
-	int held;
-	ES_TRY(lock_replaced(w, &held));
-	embstore_status st = file_error(es_commit_finish(&w->file), "committing", w->file.path);
-	if (held >= 0) {
+	if (w->held >= 0) {
 		int saved = errno;
-		close(held);
+		close(w->held);
 		errno = saved;
 	}
+	w->held = -1;
+	w->holding = false;
+}
+
+static embstore_status hold(embstore_writer *w)
+{
+	if (!w->holding) {
+		ES_TRY(lock_replaced(w, &w->held));
+		w->holding = true;
+	}
+	return EMBSTORE_OK;
+}
+
+static embstore_status publish(embstore_writer *w)
+{
+	ES_TRY(hold(w));
+	embstore_status st = file_error(es_commit_finish(&w->file), "committing", w->file.path);
+	release(w);
 	return st;
 }
 
@@ -657,6 +675,14 @@ embstore_status es_writer_seal(embstore_writer *w)
 	return st;
 }
 
+embstore_status es_writer_hold(embstore_writer *w)
+{
+	es_detail_clear();
+	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
+	ES_CHECKF(w->state == W_SEALED, EMBSTORE_STATE, "the writer is not sealed");
+	return hold(w);
+}
+
 embstore_status es_writer_publish(embstore_writer *w)
 {
 	es_detail_clear();
@@ -672,6 +698,7 @@ void embstore_writer_free(embstore_writer *w)
 	if (!w)
 		return;
 	es_commit_abandon(&w->file);
+	release(w);
 	for (uint32_t i = 0; i < w->n_tables; i++)
 		free((char *)w->tables[i].name);
 	for (uint32_t i = 0; i < w->n_meta; i++) {

@@ -26,5 +26,10 @@ const char *es_writer_meta_value(const embstore_writer *w, const char *key);
  * finish does. Errors: those of finish, split between the two. */
 embstore_status es_writer_seal(embstore_writer *w);
 embstore_status es_writer_publish(embstore_writer *w);
+/* Takes now, on a sealed writer, the lock publish takes on the file at the path (see embstore_writer_set_wait),
+ * and keeps it (one descriptor, when a file is there) until publish or free: a set of files to be replaced
+ * together learns that a writer holds any of them before the first is replaced. Errors: STATE (not sealed),
+ * LOCKED, IO. */
+embstore_status es_writer_hold(embstore_writer *w);
 
 #endif

@@ -913,7 +913,8 @@ class TestInspect(Base):
         # k=with=equals: the key ends at the first '='.
         meta = {"q": meta["q"], "unicode": meta["unicode"], "k": "with=equals=v=1"}
         info = self.inspect(path)
-        self.assertEqual(set(info), {"format_version", "file_size", "data_alignment", "metadata", "tables"})
+        self.assertEqual(set(info), {"format_version", "file_size", "data_alignment", "shard", "metadata", "tables"})
+        self.assertIsNone(info["shard"], "an ordinary store")
         self.assertEqual(info["format_version"], "1.2")
         self.assertEqual(info["file_size"], os.path.getsize(path))
         self.assertEqual(info["data_alignment"], 4096)
@@ -925,7 +926,8 @@ class TestInspect(Base):
         end = 128
         for t, (name, rows, dim) in zip(info["tables"], expect):
             self.assertEqual(set(t), {"name", "dtype", "rows", "dim", "row_stride", "data_offset", "chunk_rows",
-                                      "chunk_count", "has_vocab", "vocab_size", "first_keys"})
+                                      "chunk_count", "has_vocab", "vocab_size", "first_keys", "shard"})
+            self.assertIsNone(t["shard"])
             self.assertEqual((t["name"], t["dtype"], t["rows"], t["dim"]), (name, "f16", rows, dim))
             self.assertIs(t["has_vocab"], False)
             self.assertEqual((t["vocab_size"], t["first_keys"]), (0, []))

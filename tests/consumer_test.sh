@@ -7,6 +7,7 @@
 # Each: find_package(embstore CONFIG) with embstore::embstore and embstore::embstore_static, and pkg-config
 # (`--cflags --libs`, and `--static` for a fully static program), and the Python package. Then add_subdirectory of the source tree,
 # which must build with embstore's defaults (no tests, no CLI). Every program is run and checks what it reads.
+# The install under WORK_DIR/local stays for consumer_mpi_test.sh (a ctest fixture).
 set -eu
 src=$1 work=$2 cmake=$3 generator=$4 cc=$5 multiarch=$6 version=$7
 if ! command -v pkg-config >/dev/null 2>&1; then

@@ -98,6 +98,10 @@ int cli_finish_output(const char *command);
 /* Prints "cpu features: avx2 fma ..." (or "(none)") and a newline: what embstore_cpu_features detected. */
 void cli_print_cpu_features(void);
 
+/* Makes sure that `need` descriptors may be open at once, raising the soft RLIMIT_NOFILE (up to the hard limit)
+ * when it is lower. Returns 0 when they may, -1 when the hard limit (*hard) is too low or setrlimit failed. */
+int cli_raise_open_files(uint64_t need, uint64_t *hard);
+
 /* Prints a command's usage text (which ends with its exit statuses), then finishes output as above. */
 int cli_help(const char *command, const char *usage);
 

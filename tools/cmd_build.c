@@ -69,7 +69,10 @@ static const char usage[] =
 	"                        metadata which part of the set it holds (docs/FORMAT.md, \"Sharded sets\"). The\n"
 	"                        store is first built whole in a hidden temporary file beside OUT, then split: the\n"
 	"                        disk needs room for it twice meanwhile. Every shard is written before any is put in\n"
-	"                        place, so a failed build leaves no shard of it and any earlier set as it was\n"
+	"                        place, so a failed build leaves no shard of it and any earlier set as it was;\n"
+	"                        none is replaced while a process has one open for writing (see --wait). The\n"
+	"                        soft limit of open files is raised as N needs (a descriptor per shard and per\n"
+	"                        file replaced); N beyond the hard limit is refused. Table names: 1,003 bytes at most\n"
 	"      --shard-by rows|table\n"
 	"                        rows (the default): every table's rows cut into N contiguous ranges, the first\n"
 	"                        ones a row longer when N does not divide them (a table of fewer than N rows is\n"
@@ -648,11 +651,12 @@ static int import_error(const build_args *a, const input *in, embstore_status st
 /* As zstd does: an existing OUT is replaced only with --force, and never when it is one of the inputs (the store
  * would take the input's place). stat follows symbolic links, and a hard link has the input's inode, so every
  * way of naming an input is caught. */
-static int check_one_output(const build_args *a, const char *output)
+static int check_one_output(const build_args *a, const char *output, uint32_t *existing)
 {
 	struct stat out;
 	if (stat(output, &out) != 0)
 		return CLI_EXIT_OK; /* nothing there; anything else wrong with OUT, the writer reports */
+	++*existing;
 	for (size_t i = 0; i < a->input_count; i++) {
 		const input *inp = &a->inputs[i];
 		struct stat in;
@@ -670,11 +674,33 @@ static int check_one_output(const build_args *a, const char *output)
 	return CLI_EXIT_OK;
 }
 
+/* Descriptors a process has open besides those of the shards: the standard streams, the whole store, and the
+ * few the writer opens for a moment (its directory, a vocabulary's temporary file), with room to spare. */
+enum { OTHER_FILES = 16 };
+
+/* A split holds a descriptor per shard and one per file it replaces until every shard is in place (see
+ * embstore_shard_split): as other tools that hold many files open do, the soft limit is lifted as needed, and a
+ * count that even the hard limit does not allow is refused before anything is built. */
+static int check_open_files(const build_args *a, uint32_t existing)
+{
+	uint64_t need = (uint64_t)a->shards + existing + OTHER_FILES, hard = 0;
+	if (cli_raise_open_files(need, &hard) == 0)
+		return CLI_EXIT_OK;
+	uint64_t fit = hard > OTHER_FILES ? hard - OTHER_FILES : 0;
+	cli_error("build", NULL,
+	          "--shards %" PRIu32 " is too many here: it needs %" PRIu64 " files open at once (one per shard, one per "
+	          "file it replaces, %d more), over the hard limit of %" PRIu64 " (ulimit -Hn); at most %" PRIu64
+	          " shards fit (%" PRIu64 " when replacing a set of as many)",
+	          a->shards, need, OTHER_FILES, hard, fit, fit / 2);
+	return CLI_EXIT_USAGE;
+}
+
 /* OUT, or with --shards each shard's name. */
 static int check_output(const build_args *a)
 {
+	uint32_t existing = 0;
 	if (a->shards == 0)
-		return check_one_output(a, a->output);
+		return check_one_output(a, a->output, &existing);
 	size_t cap = embstore_shard_path(a->output, 0, a->shards, NULL, 0) + 1;
 	char *name = malloc(cap);
 	if (name == NULL) {
@@ -684,10 +710,10 @@ static int check_output(const build_args *a)
 	int rc = CLI_EXIT_OK;
 	for (uint32_t i = 0; i < a->shards && rc == CLI_EXIT_OK; i++) {
 		embstore_shard_path(a->output, i, a->shards, name, cap);
-		rc = check_one_output(a, name);
+		rc = check_one_output(a, name, &existing);
 	}
 	free(name);
-	return rc;
+	return rc == CLI_EXIT_OK ? check_open_files(a, existing) : rc;
 }
 
 static int write_store(const build_args *a)

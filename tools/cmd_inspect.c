@@ -23,7 +23,10 @@ static const char usage[] =
 	"  --json      print one JSON object: format_version (string \"MAJOR.MINOR\"), file_size, data_alignment,\n"
 	"              metadata (object, key -> value), tables (list of objects with name, dtype, rows, dim,\n"
 	"              row_stride, data_offset, chunk_rows, chunk_count, has_vocab, vocab_size (keys; 0 without a\n"
-	"              vocabulary) and first_keys (list of at most 5 keys, whole))\n"
+	"              vocabulary), first_keys (list of at most 5 keys, whole) and shard), and shard: for a shard,\n"
+	"              its shard keys parsed: {set_id, index, count, by (\"rows\" or \"table\"), tables}, and in\n"
+	"              each table {position, first, total} (its place in the set, the global row of its row 0,\n"
+	"              the set's rows of it); null (both) for an ordinary store\n"
 	"  -h, --help  print this help\n"
 	"\n"
 	"Exit status:\n"
@@ -92,10 +95,41 @@ static int read_first_keys(const char *path, const embstore *store, const embsto
 	return CLI_EXIT_OK;
 }
 
-static void print_json(const embstore *store, const embstore_info *info, const first_keys *keys)
+static const char *shard_by_name(embstore_shard_by by)
+{
+	return by == EMBSTORE_SHARD_BY_ROWS ? "rows" : "table";
+}
+
+/* The parsed shard keys (shard NULL: an ordinary store, null): what metadata holds as strings, as numbers. */
+static void print_json_shard(const embstore_shard_info *shard)
+{
+	if (shard == NULL) {
+		fputs(" \"shard\": null,\n", stdout);
+		return;
+	}
+	printf(" \"shard\": {\"set_id\": \"%s\", \"index\": %" PRIu32 ", \"count\": %" PRIu32 ", \"by\": \"%s\", "
+	       "\"tables\": %" PRIu32 "},\n",
+	       shard->set_id, shard->index, shard->count, shard_by_name(shard->by), shard->tables);
+}
+
+static void print_json_table_shard(const embstore *store, uint32_t i, const embstore_shard_info *shard)
+{
+	uint32_t position;
+	uint64_t first, total;
+	if (shard == NULL || embstore_shard_table(store, i, &position, &first, &total) != EMBSTORE_OK) {
+		fputs(", \"shard\": null", stdout);
+		return;
+	}
+	printf(", \"shard\": {\"position\": %" PRIu32 ", \"first\": %" PRIu64 ", \"total\": %" PRIu64 "}", position,
+	       first, total);
+}
+
+static void print_json(const embstore *store, const embstore_info *info, const first_keys *keys,
+                       const embstore_shard_info *shard)
 {
 	printf("{\"format_version\": \"%u.%u\", \"file_size\": %" PRIu64 ", \"data_alignment\": %" PRIu32 ",\n",
 	       (unsigned)info->format_major, (unsigned)info->format_minor, info->file_size, info->data_alignment);
+	print_json_shard(shard);
 	fputs(" \"metadata\": {", stdout);
 	for (uint32_t i = 0; i < info->meta_count; i++) {
 		const char *key, *value;
@@ -124,7 +158,9 @@ static void print_json(const embstore *store, const embstore_info *info, const f
 			cli_put_bytes(stdout, keys[i].key[k], keys[i].len[k], CLI_ESCAPE_JSON, SIZE_MAX);
 			putchar('"');
 		}
-		fputs("]}", stdout);
+		putchar(']');
+		print_json_table_shard(store, i, shard);
+		putchar('}');
 	}
 	fputs(info->table_count > 0 ? "\n ]\n}\n" : "]\n}\n", stdout);
 }
@@ -268,7 +304,7 @@ static int print_shard(const char *path, const embstore *store, const embstore_i
 		return cli_exit_for(st);
 	}
 	printf("shard:           %" PRIu32 " of %" PRIu32 ", set %s, by %s, %" PRIu32 " %s in the set\n", shard.index,
-	       shard.count, shard.set_id, shard.by == EMBSTORE_SHARD_BY_ROWS ? "rows" : "table", shard.tables,
+	       shard.count, shard.set_id, shard_by_name(shard.by), shard.tables,
 	       shard.tables == 1 ? "table" : "tables");
 	for (uint32_t i = 0; i < info->table_count; i++) {
 		embstore_table t;
@@ -301,7 +337,7 @@ static int inspect_one(const char *path, const embstore *store, int json)
 		return cli_exit_for(st);
 	}
 	if (json) {
-		print_json(store, &info, keys);
+		print_json(store, &info, keys, st == EMBSTORE_OK ? &shard : NULL);
 	} else {
 		print_text(path, store, &info, keys);
 		rc = print_shard(path, store, &info);
