@@ -334,22 +334,8 @@ ES_INLINE embstore_status gather_streamed(const embstore_matrix *t, const void *
 	size_t dim = t->dim, pf = prefetch_bytes(dt, t->dim);
 	const unsigned char *end = table_end(t);
 	out_stream w = stream_open(out);
+	int aligned = w.head == 0 && dim % VL == 0; /* every row starts on a vector: nothing to shift */
 	embstore_status st = EMBSTORE_OK;
-	if (w.head == 0 && dim % VL == 0) { /* every row starts on a vector: nothing to shift */
-		for (size_t i = 0; i < n; i++) {
-			int64_t id;
-			if (!es_checked_id(t, ids, wide, i, &id, bad_index)) {
-				st = EMBSTORE_ID_OUT_OF_RANGE;
-				break;
-			}
-			es_prefetch_row(t, ids, wide, i, n, pf);
-			src_row s = open_row(t, id, dt, end);
-			for (size_t j = 0; j < dim; j += VL)
-				v_stream(out + i * dim + j, row_load(&s, dt, j));
-		}
-		v_stream_fence();
-		return st;
-	}
 	for (size_t i = 0; i < n; i++) {
 		int64_t id;
 		if (!es_checked_id(t, ids, wide, i, &id, bad_index)) {
@@ -358,7 +344,11 @@ ES_INLINE embstore_status gather_streamed(const embstore_matrix *t, const void *
 		}
 		es_prefetch_row(t, ids, wide, i, n, pf);
 		src_row s = open_row(t, id, dt, end);
-		stream_row(&w, &s, dt, dim);
+		if (aligned)
+			for (size_t j = 0; j < dim; j += VL)
+				v_stream(out + i * dim + j, row_load(&s, dt, j));
+		else
+			stream_row(&w, &s, dt, dim);
 	}
 	stream_close(&w);
 	return st;
