@@ -464,10 +464,11 @@ void kc_gather_narrow_streamed(const embstore_kernel_table *k)
 		if (badpos < n)
 			ids[badpos] = 2000;
 		unsigned char *want = kc_alloc(count * 2);
-		unsigned char *buf = aligned_alloc(64, count * 2 + 192);
+		size_t total = (count * 2 + 192 + 63) / 64 * 64; /* aligned_alloc takes whole multiples of 64 */
+		unsigned char *buf = aligned_alloc(64, total);
 		if (!buf)
 			abort();
-		memset(buf, OUT16_CANARY, count * 2 + 192);
+		memset(buf, OUT16_CANARY, total);
 		unsigned char *got = buf + 64 + off;
 		size_t bad = 0;
 		KC_CHECK(scalar->gather_narrow(&t.m, ids, EMBSTORE_ID64, badpos, od, want, NULL) == EMBSTORE_OK,
@@ -480,9 +481,9 @@ void kc_gather_narrow_streamed(const embstore_kernel_table *k)
 		while (i < 64 + off && buf[i] == OUT16_CANARY)
 			i++;
 		KC_CHECK(i == 64 + off, "%s: write before the output", ctx);
-		for (i = 64 + off + badpos * dim * 2; i < count * 2 + 192 && buf[i] == OUT16_CANARY; i++)
+		for (i = 64 + off + badpos * dim * 2; i < total && buf[i] == OUT16_CANARY; i++)
 			;
-		KC_CHECK(i == count * 2 + 192, "%s: byte %zu written after the last good row", ctx, i - 64 - off);
+		KC_CHECK(i == total, "%s: byte %zu written after the last good row", ctx, i - 64 - off);
 		free(buf);
 		free(want);
 		free(ids);
