@@ -23,6 +23,7 @@ set(EMBSTORE_MPI_SOURCES
   src/mpi/mpi_gather.c
   src/mpi/mpi_bag.c
   src/mpi/mpi_scatter.c
+  src/mpi/mpi_keys.c
 )
 add_library(embstore_mpi_objects OBJECT ${EMBSTORE_MPI_SOURCES})
 target_include_directories(embstore_mpi_objects PRIVATE include src/mpi)
