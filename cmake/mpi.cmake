@@ -17,6 +17,7 @@ endif()
 set(EMBSTORE_MPI_SOURCES
   src/mpi/mpi_util.c
   src/mpi/mpi_describe.c
+  src/mpi/mpi_parse.c
   src/mpi/mpi_layout.c
   src/mpi/mpi_open.c
   src/mpi/mpi_route.c
