@@ -17,12 +17,14 @@ endif()
 set(EMBSTORE_MPI_SOURCES
   src/mpi/mpi_util.c
   src/mpi/mpi_describe.c
+  src/mpi/mpi_parse.c
   src/mpi/mpi_layout.c
   src/mpi/mpi_open.c
   src/mpi/mpi_route.c
   src/mpi/mpi_gather.c
   src/mpi/mpi_bag.c
   src/mpi/mpi_scatter.c
+  src/mpi/mpi_keys.c
 )
 add_library(embstore_mpi_objects OBJECT ${EMBSTORE_MPI_SOURCES})
 target_include_directories(embstore_mpi_objects PRIVATE include src/mpi)

@@ -127,6 +127,26 @@ EMBSTORE_API embstore_status embstore_mpi_scatter_add(embstore_mpi *h, uint32_t 
                                                       embstore_id_type id_type, size_t n, const float *grads,
                                                       float alpha, size_t *bad_index);
 
+/* Collective. As embstore_set_find_key for each of this rank's `n` keys (keys[i], lens[i] bytes, no NUL needed):
+ * the global row of keys[i] into rows[i]. Each key goes to every rank that holds a part of the table (once per
+ * such rank, itself included), which looks it up in its shards' vocabularies; the rank that has it sends its
+ * global row back. Bytes per key and remote owner: 4 + its length out, 8 back (docs/DISTRIBUTED.md, "Lookups by
+ * key", says why the keys are not routed by hash). A key in no vocabulary gives UNKNOWN_KEY on every rank, with
+ * its position (the first such on this rank) in *bad_index on the rank whose key it was, and no rows written
+ * anywhere. Errors: INVALID_ARGUMENT (keys, lens or rows NULL with n > 0, keys[i] NULL with lens[i] > 0, table
+ * out of range, different tables or calls on different ranks), NO_VOCAB, UNKNOWN_KEY, CORRUPT (an owner's
+ * vocabulary is damaged), NO_MEMORY, LIMIT (more than INT_MAX keys or key bytes to the owners), IO (MPI). */
+EMBSTORE_API embstore_status embstore_mpi_find_keys(embstore_mpi *h, uint32_t table, const char *const *keys,
+                                                    const size_t *lens, size_t n, uint64_t *rows,
+                                                    size_t *bad_index);
+/* Collective. embstore_mpi_find_keys, then embstore_mpi_gather of the rows found: the rows of the keys into
+ * out[i * dim ..], bit for bit what embstore_gather_keys gives on the unsharded store. Unlike that call, an
+ * unknown key leaves `out` untouched on every rank. Errors: those of embstore_mpi_find_keys (out NULL with n > 0
+ * is INVALID_ARGUMENT) and of embstore_mpi_gather. */
+EMBSTORE_API embstore_status embstore_mpi_gather_keys(embstore_mpi *h, uint32_t table, const char *const *keys,
+                                                      const size_t *lens, size_t n, float *out,
+                                                      size_t *bad_index);
+
 /* Collective. embstore_sync on every shard of every rank; a failure on any rank is returned on every rank.
  * Errors: those of embstore_sync (READ_ONLY when the files were not opened writable), IO (MPI). */
 EMBSTORE_API embstore_status embstore_mpi_sync(embstore_mpi *h);

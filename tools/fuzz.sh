@@ -21,7 +21,7 @@ if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	export TMPDIR=/dev/shm
 fi
 
-targets="store npy safetensors npz sync word2vec vectors_text shard"
+targets="store npy safetensors npz sync word2vec vectors_text shard mpi_desc"
 for t in $targets; do
 	rm -rf "$build/work/$t" "$build/artifacts/$t"
 	mkdir -p "$build/work/$t" "$build/artifacts/$t"

@@ -68,6 +68,8 @@ _PROTOTYPES = {
                                 c_void_p, c_int, c_uint, c_void_p, c_void_p),
     "embstore_mpi_scatter_add": (_status, c_void_p, c_uint32, c_void_p, c_int, c_size_t, c_void_p, c_float,
                                  c_void_p),
+    "embstore_mpi_find_keys": (_status, c_void_p, c_uint32, c_void_p, c_void_p, c_size_t, c_void_p, c_void_p),
+    "embstore_mpi_gather_keys": (_status, c_void_p, c_uint32, c_void_p, c_void_p, c_size_t, c_void_p, c_void_p),
     "embstore_mpi_sync": (_status, c_void_p),
     "embstore_mpi_get_stats": (_status, c_void_p, POINTER(MpiStats)),
     "embstore_mpi_reset_stats": (None, c_void_p),

@@ -17,6 +17,8 @@ import weakref
 from ctypes import byref, c_char_p, c_int, c_size_t, c_void_p
 from collections import namedtuple
 
+import numpy as np
+
 try:
     from mpi4py import MPI
 except ImportError as e:
@@ -25,7 +27,7 @@ except ImportError as e:
 
 from . import _kernels
 from ._errors import ClosedError, Error
-from ._lib import ID64, OPEN_VERIFY, OPEN_WRITABLE, STATUS_ID_OUT_OF_RANGE, SetTableInfo
+from ._lib import ID64, OPEN_VERIFY, OPEN_WRITABLE, STATUS_ID_OUT_OF_RANGE, STATUS_UNKNOWN_KEY, SetTableInfo
 from ._mpilib import POOL_ON_OWNER, M, MpiInfo, MpiStats
 from ._store import DTYPE_NAMES, SHARD_BY
 
@@ -306,6 +308,50 @@ class Table:
                                             _kernels.address(grads), alpha, byref(bad))
         if st:
             self._failed(st, bad, ids)
+
+    # Vocabulary: each key goes to every rank holding a part of the table (embstore_mpi_find_keys).
+
+    def _keys(self, call, keys, make_out):
+        """call(handle, table, ptrs, lens, n, out, bad) over `keys` (str or bytes) into make_out(n);
+        (status, the bad position or None, the keys, out)."""
+        h = self._handle
+
+        def prepare():
+            ks = list(keys)
+            enc = [k.encode() if isinstance(k, str) else bytes(k) for k in ks]
+            return ks, enc, make_out(len(enc))
+        ks, enc, out = self._args(lambda hd: call(hd, _NO_TABLE, None, None, 0, None, None), prepare)
+        n = len(enc)
+        ptrs = (c_char_p * max(n, 1))(*enc)
+        lens = (c_size_t * max(n, 1))(*(len(k) for k in enc))
+        bad = c_size_t(_NOT_WRITTEN)
+        with h._lock:
+            o = h._live()
+            st = call(o.handle, self.index, ptrs, lens, n, _kernels.address(out), byref(bad))
+        return st, None if bad.value == _NOT_WRITTEN else bad.value, ks, out
+
+    def find(self, key):
+        """Collective. The global row of this rank's `key` (str or bytes), or None when no part's vocabulary has
+        it; every other rank then raises embstore.Error UNKNOWN_KEY (when a key is unknown anywhere, no rank
+        learns its rows). embstore.Error NO_VOCAB when the table has no vocabulary."""
+        st, bad, _, rows = self._keys(M.embstore_mpi_find_keys, [key],
+                                      lambda n: _kernels.out_arg(None, (n,), np.dtype(np.uint64)))
+        if st == STATUS_UNKNOWN_KEY and bad is not None:
+            return None
+        _check(st, self._label)
+        return int(rows[0])
+
+    def lookup_keys(self, keys, out=None):
+        """Collective. The rows of this rank's `keys` (str or bytes) as float32 (len(keys), dim), equal bit for
+        bit to Table.lookup_keys on the unsharded store; `out` as for lookup. A key in no vocabulary raises
+        KeyError (the key and its position) on its rank and embstore.Error UNKNOWN_KEY on the others; nothing is
+        written on any rank."""
+        st, bad, keys, out = self._keys(M.embstore_mpi_gather_keys, keys,
+                                        lambda n: _kernels.out_arg(out, (n, self.dim)))
+        if st == STATUS_UNKNOWN_KEY and bad is not None:
+            raise KeyError(f"{self._label}: key {keys[bad]!r} at position {bad} is not in the vocabulary")
+        _check(st, self._label)
+        return out
 
     def sync(self):
         """The handle's sync() (collective)."""

@@ -35,7 +35,7 @@ typedef struct em_route {
 
 /* Buffers a handle keeps between calls, grown and never shrunk, so that a stream of batches does not map and
  * fault in fresh pages at every call (which cost more than the copies themselves). */
-enum { EM_SEND, EM_SLOT, EM_ASKED, EM_ROWS_OUT, EM_ROWS_IN, EM_SCRATCH_N };
+enum { EM_SEND, EM_SLOT, EM_ASKED, EM_ROWS_OUT, EM_ROWS_IN, EM_KEY_ANSWERS, EM_KEY_ROWS, EM_SCRATCH_N };
 typedef struct em_scratch {
 	void *p;
 	size_t cap;

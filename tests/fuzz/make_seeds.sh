@@ -55,3 +55,40 @@ for f in gensim.txt fasttext.vec crlf.txt glove.txt; do
 	cp "$here/../data/vectors/$f" "$here/corpus/vectors_text/seed-$f"
 done
 printf '2 3\nbad 1 nan\nx 1e39 0x1p-3 -0\n' >"$here/corpus/vectors_text/seed-values.txt"
+
+# The descriptions libembstore_mpi's ranks exchange at open (src/mpi/mpi_describe.c writes them, mpi_parse.c
+# reads them; host byte order, little-endian here): two shards of a set split by rows, an ordinary store, a rank
+# with no file, and a rank whose file did not open.
+rm -f "$here"/corpus/mpi_desc/seed-*
+mkdir -p "$here/corpus/mpi_desc"
+"$py" - "$here/corpus/mpi_desc" <<'PY'
+import struct, sys
+
+def s(text):
+    b = text.encode() + b"\0"
+    return struct.pack("<I", len(b)) + b
+
+def part(name, position, first, total, rows, dim, dtype, vocab):
+    return s(name) + struct.pack("<IQQQIII", position, first, total, rows, dim, dtype, vocab)
+
+def file(path, is_shard, set_id, index, count, tables, by, parts):
+    head = s(path) + struct.pack("<I", is_shard) + set_id.encode().ljust(33, b"\0")
+    return head + struct.pack("<IIIII", index, count, tables, by, len(parts)) + b"".join(parts)
+
+def desc(status, detail, files):
+    return struct.pack("<I", status) + s(detail) + struct.pack("<I", len(files)) + b"".join(files)
+
+sid = "0123456789abcdef0123456789abcdef"
+seeds = {
+    "rows": desc(0, "", [file("w-00000-of-00002.emb", 1, sid, 0, 2, 2, 1,
+                              [part("f", 0, 0, 1000, 500, 16, 0, 0), part("v", 1, 0, 90, 45, 6, 1, 1)]),
+                         file("w-00001-of-00002.emb", 1, sid, 1, 2, 2, 1,
+                              [part("f", 0, 500, 1000, 500, 16, 0, 0), part("v", 1, 45, 90, 45, 6, 1, 1)])]),
+    "store": desc(0, "", [file("w.emb", 0, "", 0, 1, 1, 0, [part("t", 0, 0, 3, 3, 4, 3, 0)])]),
+    "none": desc(0, "", []),
+    "failed": desc(5, "'x.emb': No such file or directory", []),
+}
+for name, data in seeds.items():
+    with open(f"{sys.argv[1]}/seed-{name}.bin", "wb") as f:
+        f.write(data)
+PY

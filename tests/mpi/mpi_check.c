@@ -3,7 +3,7 @@
  * and every collective result must equal, bit for bit, the core call on it: gathers, bags pooled by the
  * requester, bags pooled by the owners (bitwise where the docs promise it, else within a tolerance), scatter-add
  * over the concatenation of all ranks' gradients. Then the failures: a bad id on one rank, different calls on
- * different ranks, a shard missing, held twice, of another set, a file that does not open; every rank must get
+ * different ranks; lookups by key against the unsharded vocabulary, an unknown key on one rank; a shard missing, held twice, of another set, a file that does not open; every rank must get
  * the same status and nothing may be written. Plain C (Criterion forks, which MPI ranks must not); prints what
  * failed on stderr and exits 1. */
 #include <embstore_mpi.h>
@@ -78,11 +78,14 @@ static const struct {
 	embstore_dtype dtype;
 	uint64_t rows;
 	uint32_t dim;
+	int keyed;
 } tables[] = {
-	{"f", EMBSTORE_F32, 1000, 16}, {"h", EMBSTORE_F16, 37, 8}, {"q", EMBSTORE_INT8_ROWWISE, 50, 12},
-	{"s", EMBSTORE_F32, 3, 4}, /* fewer rows than shards: some shards of a split by rows lack it */
+	{"f", EMBSTORE_F32, 1000, 16, 0}, {"h", EMBSTORE_F16, 37, 8, 0}, {"q", EMBSTORE_INT8_ROWWISE, 50, 12, 0},
+	{"s", EMBSTORE_F32, 3, 4, 0}, /* fewer rows than shards: some shards of a split by rows lack it */
+	{"v", EMBSTORE_F16, 90, 6, 1}, /* a vocabulary: row r's key is "key-r" */
 };
-#define N_TABLES 4
+#define N_TABLES 5
+#define KEYED 4
 
 static embstore_status write_whole(const char *path)
 {
@@ -95,7 +98,11 @@ static embstore_status write_whole(const char *path)
 		for (uint64_t r = 0; st == EMBSTORE_OK && r < tables[t].rows; r++) {
 			for (uint32_t j = 0; j < tables[t].dim; j++)
 				v[j] = rng_float(&rng) * 4.0f;
-			st = embstore_writer_append(w, v, EMBSTORE_F32, 1, 0);
+			char key[32];
+			const char *k = key;
+			size_t len = (size_t)snprintf(key, sizeof key, "key-%llu", (unsigned long long)r);
+			st = tables[t].keyed ? embstore_writer_append_keyed(w, v, EMBSTORE_F32, 1, 0, &k, &len)
+			                     : embstore_writer_append(w, v, EMBSTORE_F32, 1, 0);
 		}
 	}
 	if (st == EMBSTORE_OK)
@@ -250,6 +257,83 @@ static void lookups(embstore_mpi *h, const embstore *whole, const char *label, i
 					CHECK(st == EMBSTORE_OK && same, "%s: bag of %s, mode %d, weights %d, flags %u: %s", label,
 					      ref.name, mode, weighted, flags, embstore_status_name(st));
 				}
+	}
+}
+
+enum { KEY_LEN = 32 };
+static char key_text[MAX_IDS][KEY_LEN];
+static const char *keys[MAX_IDS];
+static size_t key_lens[MAX_IDS];
+
+/* This rank's keys: those of my_ids' rows in the keyed table (rank 1 has none), repeats included. */
+static size_t my_keys(uint64_t seed)
+{
+	size_t n = my_ids(tables[KEYED].rows, ids, seed);
+	for (size_t i = 0; i < n; i++) {
+		key_lens[i] = (size_t)snprintf(key_text[i], KEY_LEN, "key-%lld", (long long)ids[i]);
+		keys[i] = key_text[i];
+	}
+	return n;
+}
+
+/* Lookups by key against the unsharded store's embstore_table_find_key and embstore_gather_keys. */
+static void key_lookups(embstore_mpi *h, const embstore *whole, const char *label)
+{
+	size_t n = my_keys(21), dim = tables[KEYED].dim;
+	uint64_t rows[MAX_IDS], want_row;
+	memset(rows, 0xff, sizeof rows);
+	embstore_status st = embstore_mpi_find_keys(h, KEYED, keys, key_lens, n, rows, NULL);
+	CHECK(st == EMBSTORE_OK, "%s: find_keys: %s (%s)", label, embstore_status_name(st), embstore_mpi_error_detail());
+	for (size_t i = 0; st == EMBSTORE_OK && i < n; i++) {
+		embstore_status want_st = embstore_table_find_key(whole, KEYED, keys[i], key_lens[i], &want_row);
+		CHECK(want_st == EMBSTORE_OK && rows[i] == want_row && rows[i] == (uint64_t)ids[i],
+		      "%s: key %s: row %llu, want %llu", label, keys[i], (unsigned long long)rows[i],
+		      (unsigned long long)want_row);
+	}
+	memset(want, 0, sizeof want);
+	memset(got, 0xff, sizeof got);
+	st = embstore_gather_keys(whole, KEYED, keys, key_lens, n, want, NULL);
+	CHECK(st == EMBSTORE_OK, "%s: gather_keys on the unsharded store: %s", label, embstore_status_name(st));
+	st = embstore_mpi_gather_keys(h, KEYED, keys, key_lens, n, got, NULL);
+	CHECK(st == EMBSTORE_OK && memcmp(want, got, n * dim * 4) == 0, "%s: gather_keys: %s (%s)", label,
+	      embstore_status_name(st), embstore_mpi_error_detail());
+	st = embstore_mpi_find_keys(h, 0, keys, key_lens, n, rows, NULL);
+	CHECK(st == EMBSTORE_NO_VOCAB, "%s: find_keys in a table without vocabulary: %s", label,
+	      embstore_status_name(st));
+}
+
+/* A key in no vocabulary on the last rank: UNKNOWN_KEY everywhere, its position there, nothing written. */
+static void bad_key(embstore_mpi *h)
+{
+	int bad_rank = size == 2 ? 0 : size - 1; /* rank 1 has no keys */
+	size_t n = my_keys(22);
+	if (rank == bad_rank) {
+		keys[n / 3] = "key-90"; /* the table has rows 0-89 */
+		key_lens[n / 3] = 6;
+	}
+	uint64_t rows[MAX_IDS];
+	memset(rows, 0xab, sizeof rows);
+	size_t where = 777;
+	embstore_status st = embstore_mpi_find_keys(h, KEYED, keys, key_lens, n, rows, &where);
+	CHECK(st == EMBSTORE_UNKNOWN_KEY, "bad key: find_keys gave %s", embstore_status_name(st));
+	CHECK(rank == bad_rank ? where == n / 3 : where == 777, "bad key: bad_index %zu", where);
+	int untouched = 1;
+	for (size_t i = 0; i < MAX_IDS; i++)
+		untouched = untouched && rows[i] == 0xababababababababull;
+	CHECK(untouched, "bad key: rows written");
+	memset(got, 0x7f, sizeof got);
+	where = 777;
+	st = embstore_mpi_gather_keys(h, KEYED, keys, key_lens, n, got, &where);
+	CHECK(st == EMBSTORE_UNKNOWN_KEY, "bad key: gather_keys gave %s", embstore_status_name(st));
+	CHECK(rank == bad_rank ? where == n / 3 : where == 777, "bad key: gather_keys bad_index %zu", where);
+	untouched = 1;
+	for (size_t i = 0; i < MAX_IDS * MAX_DIM; i++)
+		untouched = untouched && ((const unsigned char *)got)[4 * i] == 0x7f;
+	CHECK(untouched, "bad key: gather_keys output written");
+	if (size > 1) {
+		st = rank == 0 ? embstore_mpi_find_keys(h, KEYED, keys, key_lens, 0, rows, NULL)
+		               : embstore_mpi_gather_keys(h, KEYED, keys, key_lens, 0, got, NULL);
+		CHECK(st == EMBSTORE_INVALID_ARGUMENT, "find_keys against gather_keys: %s", embstore_status_name(st));
 	}
 }
 
@@ -446,9 +530,11 @@ int main(int argc, char **argv)
 		char label[64];
 		snprintf(label, sizeof label, "%s%s", sets[s].base, sets[s].all_on_zero ? " (all on rank 0)" : "");
 		lookups(h, whole, label, sets[s].by_table);
+		key_lookups(h, whole, label);
 		if (s == 0) {
 			bytes_of_gather(h, whole);
 			bad_id(h);
+			bad_key(h);
 		}
 		embstore_mpi_close(h);
 	}
@@ -457,6 +543,7 @@ int main(int argc, char **argv)
 	embstore_mpi *h = NULL;
 	require(embstore_mpi_open(MPI_COMM_WORLD, &one, rank == 0, 0, &h), "a store as a set of one");
 	lookups(h, whole, "set of one", 1);
+	key_lookups(h, whole, "set of one");
 	embstore_mpi_close(h);
 	training(whole);
 	bad_sets();

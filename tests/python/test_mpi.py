@@ -1,6 +1,7 @@
 """embstore.mpi under mpirun (run_mpi.sh: every rank runs these cases in the same order): collective lookups,
 bags and scatter-adds over a set whose shards the ranks hold, bit for bit the unsharded store's results; uneven
-shards, a rank with no shard, a rank with no ids, a bad id on one rank, errors that reach every rank.
+shards, a rank with no shard, a rank with no ids, a bad id on one rank, lookups by key and an unknown key on one
+rank, errors that reach every rank.
 
 Each case makes all its collective calls before asserting anything, so that a failed assertion on one rank
 cannot leave the others waiting in a collective that rank never reaches."""
@@ -235,6 +236,59 @@ def test_argument_error_on_one_rank_reaches_every_rank(comm, shared):
         else:
             assert isinstance(e, embstore.Error) and e.status == "INVALID_ARGUMENT", e
     assert still.shape == (ids.size, DIM)
+
+
+def my_keys(comm, salt=0):
+    ids = my_ids(comm, salt)
+    return ids, [f"w{i}" for i in ids.tolist()]
+
+
+def test_keys_equal_the_unsharded_store(comm, shared, held):
+    _, mine, _ = held
+    ids, keys = my_keys(comm, 7)
+    mixed = [k.encode() if i % 2 else k for i, k in enumerate(keys)]  # bytes and str alike
+    with emb_mpi.open(comm, mine) as h:
+        rows = h["voc"].lookup_keys(mixed)
+        into = np.full((len(keys), DIM), 3.0, np.float32)
+        returned = h["voc"].lookup_keys(keys, out=into)
+        one = h["voc"].find(keys[0] if keys else "w3")
+        try:
+            h["f32"].find("w1")
+            no_vocab = None
+        except embstore.Error as e:
+            no_vocab = e.status
+    with embstore.open(os.path.join(shared, "one.emb")) as whole:
+        want = whole["voc"].lookup_keys(keys)
+        want_one = whole["voc"].find(keys[0] if keys else "w3")
+    assert bits(rows) == bits(want) and returned is into and bits(into) == bits(want)
+    assert one == want_one == (int(ids[0]) if keys else 3)
+    assert no_vocab == "NO_VOCAB"
+
+
+def test_unknown_key_on_one_rank_reaches_every_rank(comm, shared):
+    _, mine = split(comm, shared, 3, "rows", name="badkey")
+    last = comm.Get_size() - 1
+    _, keys = my_keys(comm, 8)
+    if comm.Get_rank() == last:
+        keys = keys[:2] + ["nowhere"] + keys[2:]
+    out = np.full((len(keys), DIM), 7.0, np.float32)
+    with emb_mpi.open(comm, mine) as h:
+        errors = []
+        for call in (lambda: h["voc"].lookup_keys(keys, out=out),
+                     lambda: h["voc"].find("nowhere" if comm.Get_rank() == last else "w5")):
+            try:
+                errors.append(call())
+            except (KeyError, embstore.Error) as e:
+                errors.append(e)
+    lookup, found = errors
+    if comm.Get_rank() == last:
+        where = min(2, len(keys) - 1)  # rank 1 has no keys of its own
+        assert isinstance(lookup, KeyError) and f"'nowhere' at position {where}" in str(lookup), lookup
+        assert found is None
+    else:
+        assert isinstance(lookup, embstore.Error) and lookup.status == "UNKNOWN_KEY", lookup
+        assert isinstance(found, embstore.Error) and found.status == "UNKNOWN_KEY", found
+    assert (out == 7.0).all()
 
 
 def test_errors_of_the_set(comm, shared):
