@@ -8,89 +8,31 @@
  * DIR keeps the stores between runs (rank 0 writes DIR/mpi-ROWSxDIM.emb and its split into R shards when they
  * are missing; 1,000,000 x 128 takes 512 MB, and as much again for the shards). Each time is the best of REPS
  * calls, a call's time being the slowest rank's. */
-#include <embstore_mpi.h>
+#include "mpi_bench.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static int rank, size;
-
-static double now(void)
+static embstore_status write_table(const char *path, uint64_t rows, uint32_t dim)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void die(const char *what, embstore_status st)
-{
-	fprintf(stderr, "mpi_gather (rank %d): %s: %s %s %s\n", rank, what, embstore_strerror(st), embstore_error_detail(),
-	        embstore_mpi_error_detail());
-	MPI_Abort(MPI_COMM_WORLD, 1);
-}
-
-static void make_stores(const char *whole, const char *shard0, uint64_t rows, uint32_t dim)
-{
-	if (rank == 0 && access(whole, R_OK) != 0) {
-		embstore_writer *w;
-		embstore_init init = {EMBSTORE_INIT_NORMAL, 1.0, 1};
-		embstore_status st = embstore_writer_create(whole, &w);
-		if (st == EMBSTORE_OK)
-			st = embstore_writer_init_table(w, "t", EMBSTORE_F32, rows, dim, &init);
-		if (st == EMBSTORE_OK)
-			st = embstore_writer_finish(w);
-		embstore_writer_free(w);
-		if (st != EMBSTORE_OK)
-			die("writing the table", st);
-	}
-	if (rank == 0 && size > 1 && access(shard0, R_OK) != 0) {
-		embstore *s;
-		embstore_status st = embstore_open(whole, 0, &s);
-		if (st == EMBSTORE_OK)
-			st = embstore_shard_split(s, whole, (uint32_t)size, EMBSTORE_SHARD_BY_ROWS, 0);
-		embstore_close(s);
-		if (st != EMBSTORE_OK)
-			die("splitting the table", st);
-	}
-	MPI_Barrier(MPI_COMM_WORLD);
-}
-
-/* Sleeps until rank 0 is done alone (a plain barrier would spin on a core the timed rank needs). */
-static void idle_barrier(void)
-{
-	MPI_Request req;
-	int done = 0;
-	MPI_Ibarrier(MPI_COMM_WORLD, &req);
-	while (!done) {
-		MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-		if (!done)
-			nanosleep(&(struct timespec){0, 200000}, NULL);
-	}
-}
-
-static double slowest(double t)
-{
-	double max;
-	MPI_Allreduce(&t, &max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-	return max;
-}
-
-static uint64_t total(uint64_t x)
-{
-	uint64_t sum;
-	MPI_Allreduce(&x, &sum, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-	return sum;
+	embstore_writer *w;
+	embstore_init init = {EMBSTORE_INIT_NORMAL, 1.0, 1};
+	embstore_status st = embstore_writer_create(path, &w);
+	if (st == EMBSTORE_OK)
+		st = embstore_writer_init_table(w, "t", EMBSTORE_F32, rows, dim, &init);
+	if (st == EMBSTORE_OK)
+		st = embstore_writer_finish(w);
+	embstore_writer_free(w);
+	return st;
 }
 
 int main(int argc, char **argv)
 {
-	MPI_Init(&argc, &argv);
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	mb_init(&argc, &argv, "mpi_gather");
 	if (argc < 2) {
-		if (rank == 0)
+		if (mb_rank == 0)
 			fprintf(stderr, "usage: mpirun -np R mpi_gather DIR [ROWS DIM BATCH REPS BAG]\n");
 		MPI_Finalize();
 		return 2;
@@ -102,49 +44,49 @@ int main(int argc, char **argv)
 	size_t bag = argc > 6 ? strtoull(argv[6], NULL, 10) : 20;
 	char whole[512], shard[600];
 	snprintf(whole, sizeof whole, "%s/mpi-%llux%u.emb", argv[1], (unsigned long long)rows, dim);
-	embstore_shard_path(whole, 0, (uint32_t)size, shard, sizeof shard);
-	make_stores(whole, shard, rows, dim);
+	embstore_shard_path(whole, 0, (uint32_t)mb_size, shard, sizeof shard);
+	mb_make_stores(whole, shard, rows, dim, write_table);
 
 	int64_t *ids = malloc(batch * sizeof *ids);
 	float *out = malloc(batch * dim * sizeof *out);
-	uint64_t s = 88172645463325252ull + (uint64_t)rank;
+	uint64_t s = 88172645463325252ull + (uint64_t)mb_rank;
 	for (size_t i = 0; i < batch; i++) {
 		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
 		ids[i] = (int64_t)(s % rows);
 	}
 	/* One process on the whole table, the other ranks asleep. */
 	double single = 1e30;
-	if (rank == 0) {
+	if (mb_rank == 0) {
 		embstore *store;
 		embstore_table t;
 		embstore_status st = embstore_open(whole, 0, &store);
 		if (st != EMBSTORE_OK || (st = embstore_table_at(store, 0, &t)) != EMBSTORE_OK)
-			die("opening the table", st);
+			mb_die("opening the table", st);
 		for (int r = 0; r < reps; r++) {
-			double t0 = now();
+			double t0 = mb_now();
 			embstore_gather(&t.matrix, ids, EMBSTORE_ID64, batch, out, NULL);
-			double dt = now() - t0;
+			double dt = mb_now() - t0;
 			single = dt < single ? dt : single;
 		}
 		embstore_close(store);
 	}
-	idle_barrier();
+	mb_idle_barrier();
 
-	embstore_shard_path(whole, (uint32_t)rank, (uint32_t)size, shard, sizeof shard);
-	const char *mine = size > 1 ? shard : whole;
+	embstore_shard_path(whole, (uint32_t)mb_rank, (uint32_t)mb_size, shard, sizeof shard);
+	const char *mine = mb_size > 1 ? shard : whole;
 	embstore_mpi *h;
 	embstore_status st = embstore_mpi_open(MPI_COMM_WORLD, &mine, 1, 0, &h);
 	if (st != EMBSTORE_OK)
-		die("opening the set", st);
+		mb_die("opening the set", st);
 	double best = 1e30;
 	embstore_mpi_stats stats;
 	for (int r = 0; r < reps; r++) {
 		MPI_Barrier(MPI_COMM_WORLD);
 		embstore_mpi_reset_stats(h);
-		double t0 = now();
+		double t0 = mb_now();
 		if ((st = embstore_mpi_gather(h, 0, ids, EMBSTORE_ID64, batch, out, NULL)) != EMBSTORE_OK)
-			die("gather", st);
-		double dt = slowest(now() - t0);
+			mb_die("gather", st);
+		double dt = mb_slowest(mb_now() - t0);
 		best = dt < best ? dt : best;
 	}
 	embstore_mpi_get_stats(h, &stats);
@@ -152,15 +94,16 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < batch; i++) {
 		int owner;
 		embstore_mpi_owner(h, 0, (uint64_t)ids[i], &owner);
-		remote += owner != rank;
+		remote += owner != mb_rank;
 	}
-	uint64_t sent = total(stats.bytes_sent), all_remote = total(remote), lookups = (uint64_t)batch * (uint64_t)size;
-	if (rank == 0) {
+	uint64_t sent = mb_total(stats.bytes_sent), all_remote = mb_total(remote);
+	uint64_t lookups = (uint64_t)batch * (uint64_t)mb_size;
+	if (mb_rank == 0) {
 		double one = (double)batch / single, many = (double)lookups / best;
 		printf("table %llu x %u f32, %zu random ids per rank and call, best of %d\n", (unsigned long long)rows, dim,
 		       batch, reps);
 		printf("one process, whole table:   %8.2f M lookups/s\n", one / 1e6);
-		printf("%d ranks, set of %d shards:  %8.2f M lookups/s (all ranks)  ratio %.2fx\n", size, size, many / 1e6,
+		printf("%d ranks, set of %d shards:  %8.2f M lookups/s (all ranks)  ratio %.2fx\n", mb_size, mb_size, many / 1e6,
 		       many / one);
 		printf("bytes moved per lookup:     %8.1f (model: %.1f = %.3f remote x (8 + %u))\n",
 		       (double)sent / (double)lookups, (double)all_remote * (8.0 + 4.0 * dim) / (double)lookups,
@@ -177,21 +120,21 @@ int main(int argc, char **argv)
 		for (int r = 0; r < reps; r++) {
 			MPI_Barrier(MPI_COMM_WORLD);
 			embstore_mpi_reset_stats(h);
-			double t0 = now();
+			double t0 = mb_now();
 			st = embstore_mpi_gather_bag(h, 0, ids, EMBSTORE_ID64, n_bags * bag, offsets, n_bags, NULL,
 			                             EMBSTORE_BAG_SUM, flags, out, NULL);
 			if (st != EMBSTORE_OK)
-				die("bag", st);
-			double dt = slowest(now() - t0);
+				mb_die("bag", st);
+			double dt = mb_slowest(mb_now() - t0);
 			bag_best = dt < bag_best ? dt : bag_best;
 		}
 		embstore_mpi_get_stats(h, &stats);
-		uint64_t received = total(stats.bytes_received), bags_all = (uint64_t)n_bags * (uint64_t)size;
-		if (rank == 0)
+		uint64_t received = mb_total(stats.bytes_received), bags_all = (uint64_t)n_bags * (uint64_t)mb_size;
+		if (mb_rank == 0)
 			printf("bags of %zu, sum, %-15s %8.2f M bags/s, %9.1f bytes moved per bag (bound for the partials: "
 			       "%u other owner(s) x %u = %u)\n", bag, flags ? "owner-pooled:" : "requester-pooled:",
-			       (double)bags_all / bag_best / 1e6, (double)received / (double)bags_all, size - 1, 4 * dim,
-			       (unsigned)(size - 1) * 4 * dim);
+			       (double)bags_all / bag_best / 1e6, (double)received / (double)bags_all, mb_size - 1, 4 * dim,
+			       (unsigned)(mb_size - 1) * 4 * dim);
 	}
 	embstore_mpi_close(h);
 	free(ids);

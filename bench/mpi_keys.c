@@ -8,28 +8,12 @@
  *
  * DIR keeps the stores between runs (rank 0 writes DIR/keys-ROWSxDIM.emb and its split when they are missing).
  * Each time is the best of REPS calls, a call's time being the slowest rank's. */
-#include <embstore_mpi.h>
+#include "mpi_bench.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int rank, size;
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void die(const char *what, embstore_status st)
-{
-	fprintf(stderr, "mpi_keys (rank %d): %s: %s %s %s\n", rank, what, embstore_strerror(st), embstore_error_detail(),
-	        embstore_mpi_error_detail());
-	MPI_Abort(MPI_COMM_WORLD, 1);
-}
 
 enum { KEY_LEN = 24, CHUNK = 4096 };
 
@@ -68,57 +52,11 @@ static embstore_status write_table(const char *path, uint64_t rows, uint32_t dim
 	return st;
 }
 
-static void make_stores(const char *whole, const char *shard0, uint64_t rows, uint32_t dim)
-{
-	embstore_status st = EMBSTORE_OK;
-	if (rank == 0 && access(whole, R_OK) != 0)
-		st = write_table(whole, rows, dim);
-	if (rank == 0 && st == EMBSTORE_OK && size > 1 && access(shard0, R_OK) != 0) {
-		embstore *s;
-		st = embstore_open(whole, 0, &s);
-		if (st == EMBSTORE_OK)
-			st = embstore_shard_split(s, whole, (uint32_t)size, EMBSTORE_SHARD_BY_ROWS, 0);
-		embstore_close(s);
-	}
-	if (st != EMBSTORE_OK)
-		die("writing the table", st);
-	MPI_Barrier(MPI_COMM_WORLD);
-}
-
-/* Sleeps until rank 0 is done alone (a plain barrier would spin on a core the timed rank needs). */
-static void idle_barrier(void)
-{
-	MPI_Request req;
-	int done = 0;
-	MPI_Ibarrier(MPI_COMM_WORLD, &req);
-	while (!done) {
-		MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-		if (!done)
-			nanosleep(&(struct timespec){0, 200000}, NULL);
-	}
-}
-
-static double slowest(double t)
-{
-	double max;
-	MPI_Allreduce(&t, &max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-	return max;
-}
-
-static uint64_t total(uint64_t x)
-{
-	uint64_t sum;
-	MPI_Allreduce(&x, &sum, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-	return sum;
-}
-
 int main(int argc, char **argv)
 {
-	MPI_Init(&argc, &argv);
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	mb_init(&argc, &argv, "mpi_keys");
 	if (argc < 2) {
-		if (rank == 0)
+		if (mb_rank == 0)
 			fprintf(stderr, "usage: mpirun -np R mpi_keys DIR [ROWS DIM BATCH REPS]\n");
 		MPI_Finalize();
 		return 2;
@@ -129,15 +67,15 @@ int main(int argc, char **argv)
 	int reps = argc > 5 ? atoi(argv[5]) : 10;
 	char whole[512], shard[600];
 	snprintf(whole, sizeof whole, "%s/keys-%llux%u.emb", argv[1], (unsigned long long)rows, dim);
-	embstore_shard_path(whole, 0, (uint32_t)size, shard, sizeof shard);
-	make_stores(whole, shard, rows, dim);
+	embstore_shard_path(whole, 0, (uint32_t)mb_size, shard, sizeof shard);
+	mb_make_stores(whole, shard, rows, dim, write_table);
 
 	char(*text)[KEY_LEN] = malloc(batch * KEY_LEN);
 	const char **keys = malloc(batch * sizeof *keys);
 	size_t *lens = malloc(batch * sizeof *lens), key_bytes = 0;
 	uint64_t *found = malloc(batch * sizeof *found);
 	float *out = malloc(batch * dim * sizeof *out);
-	uint64_t s = 88172645463325252ull + (uint64_t)rank;
+	uint64_t s = 88172645463325252ull + (uint64_t)mb_rank;
 	for (size_t i = 0; i < batch; i++) {
 		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
 		lens[i] = key_of(s % rows, text[i]);
@@ -146,63 +84,63 @@ int main(int argc, char **argv)
 	}
 	/* One process on the whole table, the other ranks asleep. */
 	double single_find = 1e30, single_gather = 1e30;
-	if (rank == 0) {
+	if (mb_rank == 0) {
 		embstore *store;
 		embstore_status st = embstore_open(whole, 0, &store);
 		if (st != EMBSTORE_OK)
-			die("opening the table", st);
+			mb_die("opening the table", st);
 		for (int r = 0; r < reps; r++) {
-			double t0 = now();
+			double t0 = mb_now();
 			for (size_t i = 0; i < batch && st == EMBSTORE_OK; i++)
 				st = embstore_table_find_key(store, 0, keys[i], lens[i], &found[i]);
-			double t1 = now();
+			double t1 = mb_now();
 			if (st == EMBSTORE_OK)
 				st = embstore_gather_keys(store, 0, keys, lens, batch, out, NULL);
-			double t2 = now();
+			double t2 = mb_now();
 			if (st != EMBSTORE_OK)
-				die("one process", st);
+				mb_die("one process", st);
 			single_find = t1 - t0 < single_find ? t1 - t0 : single_find;
 			single_gather = t2 - t1 < single_gather ? t2 - t1 : single_gather;
 		}
 		embstore_close(store);
 	}
-	idle_barrier();
+	mb_idle_barrier();
 
-	embstore_shard_path(whole, (uint32_t)rank, (uint32_t)size, shard, sizeof shard);
-	const char *mine = size > 1 ? shard : whole;
+	embstore_shard_path(whole, (uint32_t)mb_rank, (uint32_t)mb_size, shard, sizeof shard);
+	const char *mine = mb_size > 1 ? shard : whole;
 	embstore_mpi *h;
 	embstore_status st = embstore_mpi_open(MPI_COMM_WORLD, &mine, 1, 0, &h);
 	if (st != EMBSTORE_OK)
-		die("opening the set", st);
+		mb_die("opening the set", st);
 	double best[2] = {1e30, 1e30};
 	uint64_t moved[2] = {0, 0};
 	for (int call = 0; call < 2; call++)
 		for (int r = 0; r < reps; r++) {
 			MPI_Barrier(MPI_COMM_WORLD);
 			embstore_mpi_reset_stats(h);
-			double t0 = now();
+			double t0 = mb_now();
 			st = call == 0 ? embstore_mpi_find_keys(h, 0, keys, lens, batch, found, NULL)
 			               : embstore_mpi_gather_keys(h, 0, keys, lens, batch, out, NULL);
 			if (st != EMBSTORE_OK)
-				die("key lookup", st);
-			double dt = slowest(now() - t0);
+				mb_die("key lookup", st);
+			double dt = mb_slowest(mb_now() - t0);
 			best[call] = dt < best[call] ? dt : best[call];
 			embstore_mpi_stats stats;
 			embstore_mpi_get_stats(h, &stats);
 			moved[call] = stats.bytes_sent;
 		}
-	uint64_t lookups = (uint64_t)batch * (uint64_t)size, all_key_bytes = total(key_bytes);
-	uint64_t sent[2] = {total(moved[0]), total(moved[1])};
-	if (rank == 0) {
+	uint64_t lookups = (uint64_t)batch * (uint64_t)mb_size, all_key_bytes = mb_total(key_bytes);
+	uint64_t sent[2] = {mb_total(moved[0]), mb_total(moved[1])};
+	if (mb_rank == 0) {
 		printf("table %llu x %u f32 with keys, %zu random keys per rank and call (%.1f bytes each), best of %d\n",
 		       (unsigned long long)rows, dim, batch, (double)all_key_bytes / (double)lookups, reps);
 		printf("one process, find_key:      %8.2f M keys/s\n", (double)batch / single_find / 1e6);
 		printf("one process, gather_keys:   %8.2f M keys/s\n", (double)batch / single_gather / 1e6);
 		printf("%d ranks, find_keys:         %8.2f M keys/s (all ranks), ratio %.2fx, %.1f bytes moved per key\n",
-		       size, (double)lookups / best[0] / 1e6, (double)lookups / best[0] * single_find / (double)batch,
+		       mb_size, (double)lookups / best[0] / 1e6, (double)lookups / best[0] * single_find / (double)batch,
 		       (double)sent[0] / (double)lookups);
 		printf("%d ranks, gather_keys:       %8.2f M keys/s (all ranks), ratio %.2fx, %.1f bytes moved per key\n",
-		       size, (double)lookups / best[1] / 1e6, (double)lookups / best[1] * single_gather / (double)batch,
+		       mb_size, (double)lookups / best[1] / 1e6, (double)lookups / best[1] * single_gather / (double)batch,
 		       (double)sent[1] / (double)lookups);
 	}
 	embstore_mpi_close(h);
