@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ._errors import check
-from ._lib import BF16, C, F16, F32, ID32, ID64, STATUS_ID_OUT_OF_RANGE
+from ._lib import BF16, C, F16, F32, ID32, ID64, STATUS_ID_OUT_OF_RANGE, STATUS_UNKNOWN_KEY
 
 _ID_CODES = {np.dtype(np.int64): ID64, np.dtype(np.int32): ID32}
 _F32 = np.dtype(np.float32)
@@ -284,3 +284,32 @@ def rowwise_adagrad_update(mref, state_ref, store_handle, index, state_index, la
         st = _rowwise_adagrad(mref, state_ref, address(ids), code, ids.size, address(grads), dim, lr, eps, wd,
                               byref(bad))
     _finish(st, bad, label, rows, ids)
+
+
+# Vocabularies: what Table and SetTable share, over their C calls.
+
+def key_bytes(key):
+    """A key as the library takes it: str as UTF-8, anything else as its bytes."""
+    return key.encode() if isinstance(key, str) else bytes(key)
+
+
+def find_key(c_find, handle, index, label, key):
+    """The row c_find gives for `key` (embstore_table_find_key or embstore_set_find_key), None when unknown."""
+    k = key_bytes(key)
+    row = ctypes.c_uint64()
+    st = c_find(handle, index, k, len(k), byref(row))
+    if st == STATUS_UNKNOWN_KEY:
+        return None
+    check(st, label)
+    return row.value
+
+
+def key_of(c_key, handle, index, label, rows, row):
+    """The key of `row` as str, through c_key (embstore_table_key or embstore_set_key)."""
+    row = int(row)
+    if not 0 <= row < rows:
+        raise IndexError(f"{label}: row {row} is out of range (0 <= row < {rows})")
+    ptr, n = ctypes.c_void_p(), c_size_t()
+    check(c_key(handle, index, row, byref(ptr), byref(n)), label)
+    return ctypes.string_at(ptr.value, n.value).decode()
+

@@ -9,14 +9,14 @@ local variable for its duration, so no call runs on a closed set.
 import os
 import threading
 import weakref
-from ctypes import byref, c_char_p, c_size_t, c_uint64, c_void_p, create_string_buffer, string_at
+from ctypes import byref, c_char_p, c_size_t, c_void_p, create_string_buffer
 
 import numpy as np
 
 from . import _kernels
 from ._errors import ClosedError, check
-from ._lib import C, OPEN_VERIFY, OPEN_WRITABLE, SHARD_BY_ROWS, SHARD_BY_TABLE, STATUS_ID_OUT_OF_RANGE, \
-    STATUS_UNKNOWN_KEY, SetInfo, SetTableInfo
+from ._lib import C, OPEN_VERIFY, OPEN_WRITABLE, SHARD_BY_ROWS, SHARD_BY_TABLE, STATUS_ID_OUT_OF_RANGE, SetInfo, \
+    SetTableInfo
 from ._store import DTYPE_NAMES, SHARD_BY, Store
 
 
@@ -146,6 +146,18 @@ def _failed_path(paths):
     return paths[0] if len(paths) == 1 else None
 
 
+def set_table_fields(t, raw):
+    """A set's table as Python sees it, from embstore_set_table (also embstore.mpi's tables)."""
+    t.name = raw.name.decode()
+    t.index = raw.index
+    t.rows = raw.rows
+    t.dim = raw.dim
+    t.dtype = DTYPE_NAMES.get(raw.dtype, str(raw.dtype))
+    t.has_vocab = bool(raw.has_vocab)
+    t.parts = raw.parts
+    t._label = f"table {t.name!r}"
+
+
 class SetTable:
     """One table of a Set, over global ids: `name`, `rows` (in the whole set), `dim`, `dtype`, `has_vocab`,
     `parts` (the shards holding a part of it), `index` (its position in the set)."""
@@ -154,14 +166,7 @@ class SetTable:
 
     def __init__(self, owner, raw):
         self._set = owner
-        self.name = raw.name.decode()
-        self.index = raw.index
-        self.rows = raw.rows
-        self.dim = raw.dim
-        self.dtype = DTYPE_NAMES.get(raw.dtype, str(raw.dtype))
-        self.has_vocab = bool(raw.has_vocab)
-        self.parts = raw.parts
-        self._label = f"table {self.name!r}"
+        set_table_fields(self, raw)
 
     def __repr__(self):
         return f"<embstore.SetTable {self.name!r}: {self.rows} x {self.dim} {self.dtype} in {self.parts} part(s)>"
@@ -236,23 +241,12 @@ class SetTable:
         """The global row of `key` (str or bytes), or None when no part's vocabulary has it.
         embstore.Error NO_VOCAB when the table has no vocabulary."""
         h = self._set._live()
-        k = key.encode() if isinstance(key, str) else bytes(key)
-        row = c_uint64()
-        st = C.embstore_set_find_key(h.handle, self.index, k, len(k), byref(row))
-        if st == STATUS_UNKNOWN_KEY:
-            return None
-        check(st, self._label)
-        return row.value
+        return _kernels.find_key(C.embstore_set_find_key, h.handle, self.index, self._label, key)
 
     def key(self, row):
         """The key of global `row`, as str."""
         h = self._set._live()
-        row = int(row)
-        if not 0 <= row < self.rows:
-            raise IndexError(f"{self._label}: row {row} is out of range (0 <= row < {self.rows})")
-        ptr, n = c_void_p(), c_size_t()
-        check(C.embstore_set_key(h.handle, self.index, row, byref(ptr), byref(n)), self._label)
-        return string_at(ptr.value, n.value).decode()
+        return _kernels.key_of(C.embstore_set_key, h.handle, self.index, self._label, self.rows, row)
 
     def lookup_keys(self, keys, out=None):
         """The rows of `keys` (str or bytes) as float32 (len(keys), dim), like Table.lookup_keys. A key in no

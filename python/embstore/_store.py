@@ -12,7 +12,7 @@ import collections
 import os
 import threading
 import weakref
-from ctypes import byref, c_char_p, c_size_t, c_uint32, c_uint64, c_void_p, string_at
+from ctypes import byref, c_char_p, c_size_t, c_uint32, c_uint64, c_void_p
 
 import numpy as np
 
@@ -306,30 +306,19 @@ class Table:
         """The row of `key` (str or bytes), or None when the vocabulary has no such key.
         embstore.Error NO_VOCAB when the table has no vocabulary."""
         m = self._store._live()
-        k = key.encode() if isinstance(key, str) else bytes(key)
-        row = c_uint64()
-        st = C.embstore_table_find_key(m.handle, self.index, k, len(k), byref(row))
-        if st == STATUS_UNKNOWN_KEY:
-            return None
-        check(st, self._label)
-        return row.value
+        return _kernels.find_key(C.embstore_table_find_key, m.handle, self.index, self._label, key)
 
     def key(self, row):
         """The key of `row`, as str."""
         m = self._store._live()
-        row = int(row)
-        if not 0 <= row < self.rows:
-            raise IndexError(f"{self._label}: row {row} is out of range (0 <= row < {self.rows})")
-        ptr, n = c_void_p(), c_size_t()
-        check(C.embstore_table_key(m.handle, self.index, row, byref(ptr), byref(n)), self._label)
-        return string_at(ptr.value, n.value).decode()
+        return _kernels.key_of(C.embstore_table_key, m.handle, self.index, self._label, self.rows, row)
 
     def lookup_keys(self, keys, out=None):
         """The rows of `keys` (str or bytes) as float32 (len(keys), dim), like lookup. A key not in the
         vocabulary raises KeyError naming it and its position."""
         m = self._store._live()
         keys = list(keys)
-        enc = [k.encode() if isinstance(k, str) else bytes(k) for k in keys]
+        enc = [_kernels.key_bytes(k) for k in keys]
         n = len(enc)
         out = _kernels.out_arg(out, (n, self.dim))
         ptrs = (c_char_p * n)(*enc)

@@ -29,7 +29,8 @@ from . import _kernels
 from ._errors import ClosedError, Error
 from ._lib import ID64, OPEN_VERIFY, OPEN_WRITABLE, STATUS_ID_OUT_OF_RANGE, STATUS_UNKNOWN_KEY, SetTableInfo
 from ._mpilib import POOL_ON_OWNER, M, MpiInfo, MpiStats
-from ._store import DTYPE_NAMES, SHARD_BY
+from ._set import set_table_fields
+from ._store import SHARD_BY
 
 __all__ = ["open", "Handle", "Table", "Stats"]
 
@@ -186,14 +187,7 @@ class Table:
 
     def __init__(self, handle, raw):
         self._handle = handle
-        self.name = raw.name.decode()
-        self.index = raw.index
-        self.rows = raw.rows
-        self.dim = raw.dim
-        self.dtype = DTYPE_NAMES.get(raw.dtype, str(raw.dtype))
-        self.has_vocab = bool(raw.has_vocab)
-        self.parts = raw.parts
-        self._label = f"table {self.name!r}"
+        set_table_fields(self, raw)
 
     def __repr__(self):
         return f"<embstore.mpi.Table {self.name!r}: {self.rows} x {self.dim} {self.dtype} in {self.parts} part(s)>"
