@@ -15,15 +15,15 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cmake -S . -B build-asan -DCMAKE_C_COMPILER="${CC_ASAN:-clang}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DEMBSTORE_BUILD_TESTS=ON -DEMBSTORE_SANITIZE=address,undefined >/dev/null
 cmake --build build-asan -j2 >/dev/null
-# consumer_test builds programs of its own, without the sanitizer runtimes, against the installed libraries:
-# it tests packaging, which the ordinary suite does.
+# consumer_test and consumer_mpi_test build programs of their own, without the sanitizer runtimes, against the
+# installed libraries: they test packaging, which the ordinary suite does.
 # cli_test.py writes some stores through ctypes: Python cannot load the ASan-built library, so it gets the
 # ordinary one (the stores are the same bytes); the CLI it tests is the ASan one.
 cmake -S . -B build >/dev/null
 # The Python package's tests run the interpreter with the ASan runtime preloaded (tests/CMakeLists.txt); the tool
 # they start must then be the ordinary one.
 cmake --build build -j2 --target embstore embstore_cli >/dev/null
-EMBSTORE_TEST_LIBRARY="$PWD/build/libembstore.so" EMBSTORE_TEST_CLI="$PWD/build/embstore" ctest --test-dir build-asan -j2 --output-on-failure -E '@|^consumer_test$'
+EMBSTORE_TEST_LIBRARY="$PWD/build/libembstore.so" EMBSTORE_TEST_CLI="$PWD/build/embstore" ctest --test-dir build-asan -j2 --output-on-failure -E '@|^consumer_(mpi_)?test$'
 
 # Criterion programs cannot start under TSan (their runner maps a shared arena at a random address in a range
 # TSan reserves, and aborts: "Could not initialize inheritable arena"), so the threaded cases run as the plain-C
