@@ -189,10 +189,16 @@ ES_INLINE vfloat row_load_tail(const src_row *s, embstore_dtype dt, size_t j, si
 	}
 }
 
-/* How much of a row to prefetch (kernels.h, ES_PREFETCH_BYTES). */
-ES_INLINE size_t prefetch_bytes(embstore_dtype dt, uint32_t dim)
+/* Tables of at most this many bytes stay in L2 (or close), where prefetching rows only takes load slots:
+ * gathers and bags over them do not prefetch (docs/BENCHMARKS.md: in-cache f32 gather 44 -> 67 Mrows/s). */
+#define QUIET_TABLE_BYTES ((size_t)1 << 20)
+
+/* How much of a row to prefetch (kernels.h, ES_PREFETCH_BYTES): nothing for a table that stays in cache. */
+ES_INLINE size_t prefetch_bytes(const embstore_matrix *t, embstore_dtype dt)
 {
-	size_t bytes = row_bytes(dt, dim);
+	size_t bytes = row_bytes(dt, t->dim);
+	if ((size_t)t->rows * (size_t)t->row_stride <= QUIET_TABLE_BYTES)
+		return 0;
 	return bytes < ES_PREFETCH_BYTES ? bytes : ES_PREFETCH_BYTES;
 }
 
@@ -331,7 +337,7 @@ ES_INLINE void stream_row(out_stream *w, const src_row *s, embstore_dtype dt, si
 ES_INLINE embstore_status gather_streamed(const embstore_matrix *t, const void *ids, size_t n, float *out,
                                           size_t *bad_index, embstore_dtype dt, int wide)
 {
-	size_t dim = t->dim, pf = prefetch_bytes(dt, t->dim);
+	size_t dim = t->dim, pf = prefetch_bytes(t, dt);
 	const unsigned char *end = table_end(t);
 	out_stream w = stream_open(out);
 	int aligned = w.head == 0 && dim % VL == 0; /* every row starts on a vector: nothing to shift */
@@ -362,7 +368,7 @@ ES_INLINE embstore_status gather_impl(const embstore_matrix *t, const void *ids,
 	if (es_gather_streams(out, n, t->dim))
 		return gather_streamed(t, ids, n, out, bad_index, dt, wide);
 #endif
-	size_t dim = t->dim, pf = prefetch_bytes(dt, t->dim);
+	size_t dim = t->dim, pf = prefetch_bytes(t, dt);
 	const unsigned char *end = table_end(t);
 	for (size_t i = 0; i < n; i++) {
 		int64_t id;
@@ -412,7 +418,7 @@ ES_INLINE embstore_status gather_narrow_impl(const embstore_matrix *t, const voi
                                              unsigned char *out, size_t *bad_index, embstore_dtype dt, int wide,
                                              embstore_dtype out_dt)
 {
-	size_t dim = t->dim, pf = prefetch_bytes(dt, t->dim);
+	size_t dim = t->dim, pf = prefetch_bytes(t, dt);
 	const unsigned char *end = table_end(t);
 #ifdef v_stream
 	/* Large outputs stream as the f32 gather's do, two vectors of codes per store, when every row starts on a
@@ -557,7 +563,7 @@ typedef struct bag_call {
 	const unsigned char *end;
 	uint32_t dim;
 	int mean;
-	int prefetch; /* the table is larger than BAG_QUIET_BYTES (bag_dims) */
+	int prefetch; /* the table is larger than QUIET_TABLE_BYTES (bag_dims) */
 	embstore_dtype out; /* F32, or F16 / BF16: bag_narrow rounds each walk's sums */
 } bag_call;
 
@@ -713,10 +719,9 @@ ES_INLINE int bag_rows(const bag_call *c, const int64_t *offsets, size_t n_bags,
 }
 
 /* One loop per dim of BAG_DIMS, the dim a constant; the other dims share one. Rows of at most BAG_QUIET_ROW bytes
- * have a second loop that does not prefetch, for tables of at most BAG_QUIET_BYTES: those stay in L2, and there a
+ * have a second loop that does not prefetch, for tables of at most QUIET_TABLE_BYTES: those stay in L2, and there a
  * prefetch only takes load slots, most of all on short rows (f32 dim 64 bags 14% faster; rows of 512 bytes and
  * more gained nothing). Weighted max, which PyTorch's bags do not offer, has the shared loop only. */
-#define BAG_QUIET_BYTES ((size_t)1 << 20)
 #define BAG_QUIET_ROW 256u
 
 ES_INLINE embstore_status bag_dims(const bag_call *call, const int64_t *offsets, size_t n_bags, unsigned char *out,
@@ -786,7 +791,7 @@ static embstore_status bag_run(const embstore_matrix *t, const void *ids, embsto
 		.end = table_end(t),
 		.dim = t->dim,
 		.mean = mode == EMBSTORE_BAG_MEAN,
-		.prefetch = (size_t)t->rows * (size_t)t->row_stride > BAG_QUIET_BYTES,
+		.prefetch = (size_t)t->rows * (size_t)t->row_stride > QUIET_TABLE_BYTES,
 		.out = out_dtype,
 	};
 	int kind = mode == EMBSTORE_BAG_MAX ? (weights ? FOLD_WMAX : FOLD_MAX) : (weights ? FOLD_FMA : FOLD_ADD);

@@ -297,7 +297,8 @@ ES_INLINE int es_narrow_streams(const void *out, size_t n, size_t dim, size_t vl
  * ES_PREFETCH_AHEAD ids ahead covers the latency with a few misses in flight (a core tracks 10-16 L1 misses, and
  * each prefetched row takes up to ES_PREFETCH_BYTES / 64 of them). Only the first ES_PREFETCH_BYTES of a row are
  * requested: on longer rows the L2 streamer follows the sequential reads within the row by itself. The id is
- * checked first: a bad id must not even form a pointer. (Measurements: docs/BENCHMARKS.md.) */
+ * checked first: a bad id must not even form a pointer. `bytes` 0: no prefetch (a table that stays in cache).
+ * (Measurements: docs/BENCHMARKS.md.) */
 #define ES_PREFETCH_AHEAD 8
 #define ES_PREFETCH_BYTES 256
 
@@ -305,7 +306,7 @@ ES_INLINE void es_prefetch_row(const embstore_matrix *t, const void *ids, int wi
                                size_t bytes)
 {
 #if defined(__GNUC__)
-	if (i + ES_PREFETCH_AHEAD < n) {
+	if (bytes != 0 && i + ES_PREFETCH_AHEAD < n) {
 		int64_t id = es_id_at(ids, wide, i + ES_PREFETCH_AHEAD);
 		if ((uint64_t)id < t->rows) {
 			const char *p = (const char *)es_row(t, id);
