@@ -13,74 +13,8 @@ typedef struct fetched {
 	int64_t *slot;
 } fetched;
 
-/* Rows per peer in one round of the rows' exchange: a round's rows are copied while the previous round is in
- * flight, and still sit in this core's cache when MPI reads them. */
-enum { ROUND_ROWS = 8192, PROGRESS_ROWS = 512 };
-
-/* Round q of blocks counts[k] at displs[k]: rows [q * ROUND_ROWS, ..) of each, into c[] and d[]. */
-static void round_of(const int *counts, const int *displs, int size, int64_t q, int *c, int *d)
-{
-	for (int k = 0; k < size; k++) {
-		int64_t from = q * ROUND_ROWS, left = counts[k] - from;
-		c[k] = left <= 0 ? 0 : (int)(left < ROUND_ROWS ? left : ROUND_ROWS);
-		d[k] = displs[k] + (left <= 0 ? 0 : (int)from);
-	}
-}
-
-/* Copies the stored rows of gids[0 .. n) into dst, letting MPI move the round in flight (*req) meanwhile: Open
- * MPI progresses a non-blocking collective only inside MPI calls. */
-static void copy_progressing(const embstore_mpi *h, const em_table *t, const int64_t *gids, size_t n,
-                             unsigned char *dst, MPI_Request *req)
-{
-	for (size_t i = 0; i < n; i += PROGRESS_ROWS) {
-		size_t k = n - i < PROGRESS_ROWS ? n - i : PROGRESS_ROWS;
-		em_copy_rows(h, t, gids + i, k, dst + i * t->row_bytes);
-		int done;
-		MPI_Test(req, &done, MPI_STATUS_IGNORE);
-	}
-}
-
-/* The rows back to their requesters in `rounds` rounds (MPI_Ialltoallv each), at most two in flight; this
- * rank's own rows (own[0 .. mine) into own_dst) are copied while the last one is. */
-static embstore_status send_rows(embstore_mpi *h, const em_table *t, const int64_t *asked, unsigned char *rows_out,
-                                 unsigned char *rows_in, MPI_Datatype row_type, int64_t rounds, const int64_t *own,
-                                 size_t mine, unsigned char *own_dst)
-{
-	const em_route *r = &h->route;
-	int size = h->size;
-	MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
-	embstore_status st = EMBSTORE_OK;
-	for (int64_t q = 0; q < rounds && st == EMBSTORE_OK; q++) {
-		MPI_Request *prev = &req[(q + 1) % 2];
-		int *sc = r->rounds + (q % 2) * 4 * size, *sd = sc + size, *rc = sd + size, *rd = rc + size;
-		round_of(r->recv_counts, r->recv_displs, size, q, sc, sd);
-		round_of(r->send_counts, r->send_displs, size, q, rc, rd);
-		for (int k = 0; k < size; k++)
-			copy_progressing(h, t, asked + sd[k], (size_t)sc[k], rows_out + (size_t)sd[k] * t->row_bytes, prev);
-		st = em_ialltoallv_counts(h, sc, sd, rows_out, rc, rd, rows_in, row_type, t->row_bytes, &req[q % 2]);
-		if (st == EMBSTORE_OK && MPI_Wait(prev, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-			st = em_mpi_failed("MPI_Wait", MPI_ERR_OTHER);
-	}
-	MPI_Request *last = &req[(rounds + 1) % 2];
-	if (st == EMBSTORE_OK)
-		copy_progressing(h, t, own, mine, own_dst, last);
-	if (st == EMBSTORE_OK && MPI_Wait(last, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-		st = em_mpi_failed("MPI_Wait", MPI_ERR_OTHER);
-	return st;
-}
-
-/* The rounds of this call: enough for the largest block any rank sends another. */
-static int64_t rounds_of(const em_route *r, int size)
-{
-	int64_t most = 0;
-	for (int k = 0; k < size; k++)
-		most = r->in[k].most > most ? r->in[k].most : most;
-	return (most + ROUND_ROWS - 1) / ROUND_ROWS;
-}
-
 /* The exchange: `local` is this rank's verdict on its own arguments; call[] what must agree. Messages: one
- * MPI_Alltoall (records), one MPI_Allreduce (buffers allocated), one MPI_Alltoallv (ids out), and the rows back
- * in rounds of ROUND_ROWS per peer (one MPI_Ialltoallv each). */
+ * MPI_Alltoall (records), one MPI_Allreduce (buffers allocated), two MPI_Alltoallv (ids out, rows back). */
 static embstore_status fetch(embstore_mpi *h, uint32_t table, const void *ids, embstore_id_type type, size_t n,
                              embstore_status local, const int64_t call[3], fetched *f)
 {
@@ -115,9 +49,14 @@ static embstore_status fetch(embstore_mpi *h, uint32_t table, const void *ids, e
 	int me = h->rank, mine = r->send_counts[me];
 	r->send_counts[me] = r->recv_counts[me] = 0;
 	st = em_alltoallv(h, false, send, asked, MPI_INT64_T, 8);
-	if (st == EMBSTORE_OK)
-		st = send_rows(h, t, asked, rows_out, f->rows, row_type, rounds_of(r, h->size), send + r->send_displs[me],
-		               (size_t)mine, f->rows + (size_t)r->send_displs[me] * t->row_bytes);
+	if (st == EMBSTORE_OK) {
+		em_copy_rows(h, t, send + r->send_displs[me], (size_t)mine,
+		             f->rows + (size_t)r->send_displs[me] * t->row_bytes);
+		for (int k = 0; k < h->size; k++)
+			em_copy_rows(h, t, asked + r->recv_displs[k], (size_t)r->recv_counts[k],
+			             rows_out + (size_t)r->recv_displs[k] * t->row_bytes);
+		st = em_alltoallv(h, true, rows_out, f->rows, row_type, t->row_bytes);
+	}
 	r->send_counts[me] = r->recv_counts[me] = mine;
 out:
 	if (row_type != MPI_DATATYPE_NULL)

@@ -24,7 +24,6 @@ typedef struct em_record {
 	int64_t items;   /* ids (or rows) for the receiver */
 	int64_t groups;  /* bags: sub-bags for the receiver */
 	int64_t extra;   /* bags: 1 when weights come along */
-	int64_t most;    /* the most items the sender sends to any other rank (rounds are agreed from it) */
 } em_record;
 
 /* One call's routing: for each rank, how many items go there and where they start in the send order. */
@@ -32,7 +31,6 @@ typedef struct em_route {
 	int *send_counts, *send_displs, *recv_counts, *recv_displs; /* in items; size entries each */
 	size_t sent, received;                                     /* items in all */
 	em_record *in, *out;                                      /* what each rank told this one, and is told */
-	int *rounds;                                              /* 8 x size: two rounds' counts in flight */
 } em_route;
 
 /* Buffers a handle keeps between calls, grown and never shrunk, so that a stream of batches does not map and
@@ -113,9 +111,6 @@ embstore_status em_alltoallv(embstore_mpi *h, bool back, const void *send, void 
 /* The same with other counts and displacements than the route's (the sub-bags of a pooled bag call). */
 embstore_status em_alltoallv_counts(embstore_mpi *h, const int *sc, const int *sd, const void *send, const int *rc,
                                     const int *rd, void *recv, MPI_Datatype type, size_t bytes);
-/* The same started (MPI_Ialltoallv): the arrays and buffers stay untouched until *req completes. */
-embstore_status em_ialltoallv_counts(embstore_mpi *h, const int *sc, const int *sd, const void *send, const int *rc,
-                                     const int *rd, void *recv, MPI_Datatype type, size_t bytes, MPI_Request *req);
 
 /* This rank's checks common to every lookup: table in range, id_type known, every id in range (the first bad
  * position into *bad_index). */

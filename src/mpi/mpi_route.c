@@ -16,8 +16,7 @@ embstore_status em_route_init(const embstore_mpi *h, em_route *r)
 	r->recv_displs = calloc(n, sizeof(int));
 	r->in = calloc(n, sizeof *r->in);
 	r->out = calloc(n, sizeof *r->out);
-	r->rounds = calloc(8 * n, sizeof(int));
-	if (!r->send_counts || !r->send_displs || !r->recv_counts || !r->recv_displs || !r->in || !r->out || !r->rounds)
+	if (!r->send_counts || !r->send_displs || !r->recv_counts || !r->recv_displs || !r->in || !r->out)
 		return EMBSTORE_NO_MEMORY;
 	return EMBSTORE_OK;
 }
@@ -30,7 +29,6 @@ void em_route_free(em_route *r)
 	free(r->recv_displs);
 	free(r->in);
 	free(r->out);
-	free(r->rounds);
 	*r = (em_route){0};
 }
 
@@ -52,15 +50,11 @@ embstore_status em_route_displs(const int *counts, int *displs, int size, size_t
 void em_route_records(embstore_mpi *h, embstore_status status, int64_t c0, int64_t c1, int64_t c2)
 {
 	em_route *r = &h->route;
-	int64_t most = 0;
 	for (int k = 0; k < h->size; k++) {
 		if (status != EMBSTORE_OK)
 			r->send_counts[k] = 0;
-		if (k != h->rank && r->send_counts[k] > most)
-			most = r->send_counts[k];
+		r->out[k] = (em_record){status, {c0, c1, c2}, r->send_counts[k], 0, 0};
 	}
-	for (int k = 0; k < h->size; k++)
-		r->out[k] = (em_record){status, {c0, c1, c2}, r->send_counts[k], 0, 0, most};
 }
 
 embstore_status em_route_exchange(embstore_mpi *h)
@@ -86,7 +80,8 @@ embstore_status em_route_exchange(embstore_mpi *h)
 	return EMBSTORE_OK;
 }
 
-static void count_bytes(embstore_mpi *h, const int *sc, const int *rc, size_t bytes)
+embstore_status em_alltoallv_counts(embstore_mpi *h, const int *sc, const int *sd, const void *send, const int *rc,
+                                    const int *rd, void *recv, MPI_Datatype type, size_t bytes)
 {
 	for (int k = 0; k < h->size; k++) {
 		if (k == h->rank)
@@ -94,20 +89,6 @@ static void count_bytes(embstore_mpi *h, const int *sc, const int *rc, size_t by
 		h->stats.bytes_sent += (uint64_t)sc[k] * bytes;
 		h->stats.bytes_received += (uint64_t)rc[k] * bytes;
 	}
-}
-
-embstore_status em_ialltoallv_counts(embstore_mpi *h, const int *sc, const int *sd, const void *send, const int *rc,
-                                     const int *rd, void *recv, MPI_Datatype type, size_t bytes, MPI_Request *req)
-{
-	count_bytes(h, sc, rc, bytes);
-	EM_MPI(h, MPI_Ialltoallv(send, sc, sd, type, recv, rc, rd, type, h->comm, req), "MPI_Ialltoallv");
-	return EMBSTORE_OK;
-}
-
-embstore_status em_alltoallv_counts(embstore_mpi *h, const int *sc, const int *sd, const void *send, const int *rc,
-                                    const int *rd, void *recv, MPI_Datatype type, size_t bytes)
-{
-	count_bytes(h, sc, rc, bytes);
 	EM_MPI(h, MPI_Alltoallv(send, sc, sd, type, recv, rc, rd, type, h->comm), "MPI_Alltoallv");
 	return EMBSTORE_OK;
 }
@@ -178,27 +159,19 @@ embstore_status em_bucket(const embstore_mpi *h, const em_table *t, const void *
 	return st;
 }
 
-/* Rows this far ahead are prefetched (the kernels do the same): the ids are random, so each row is a miss. */
-enum { PREFETCH_ROWS = 8, PREFETCH_LINES = 16 };
-
 void em_copy_rows(const embstore_mpi *h, const em_table *t, const int64_t *gids, size_t n, unsigned char *dst)
 {
 	const em_piece *piece = NULL;
 	embstore_table view = {0};
-	size_t lines = (t->row_bytes + 63) / 64;
-	lines = lines < PREFETCH_LINES ? lines : PREFETCH_LINES;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t g = (uint64_t)gids[i];
-		if (piece == NULL || g - piece->first >= piece->rows) {
+		if (piece == NULL || g < piece->first || g - piece->first >= piece->rows) {
 			piece = em_owner(t, g);
 			embstore_table_at(h->stores[piece->store], piece->table_index, &view);
 		}
-		const unsigned char *base = view.matrix.data;
-		uint64_t ahead = i + PREFETCH_ROWS < n ? (uint64_t)gids[i + PREFETCH_ROWS] - piece->first : UINT64_MAX;
-		if (ahead < piece->rows)
-			for (size_t l = 0; l < lines; l++)
-				__builtin_prefetch(base + ahead * view.matrix.row_stride + l * 64);
-		memcpy(dst + i * t->row_bytes, base + (g - piece->first) * view.matrix.row_stride, t->row_bytes);
+		const unsigned char *row = (const unsigned char *)view.matrix.data + (g - piece->first) *
+		                           view.matrix.row_stride;
+		memcpy(dst + i * t->row_bytes, row, t->row_bytes);
 	}
 }
 
