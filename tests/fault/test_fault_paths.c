@@ -1,7 +1,8 @@
 /* test_fault_paths.c: the paths that came with the word-vector formats, under the fault shim (fault_shim.h):
  * embstore_export to each format, a word-vector import (text and binary) with a vocabulary big enough to spill its
  * keys to the temporary file and a repeated word that is looked up there, a .npy import through the front that
- * tells the format, a .npz member and safetensors tensors - each import followed by the store's finish. Every call
+ * tells the format, a .npz member and safetensors tensors - each import followed by the store's finish - and a sharded set
+ * merged back into one store. Every call
  * of each wrapped kind fails in turn, by the driver of fault_driver.h, which says what each run must leave. Leaks
  * show under the sanitizers. EMBSTORE_FAULT=KIND:N:ERR (as the failure messages print) runs one case. */
 #include <criterion/criterion.h>
@@ -36,6 +37,7 @@ typedef struct path_case {
 	embstore *src;          /* export: the store exported */
 	uint32_t table;         /* export: its table */
 	embstore_format format; /* export: to; import: from (AUTO: told by the front) */
+	embstore_set *set;      /* merge: the set merged */
 } path_case;
 
 static fault_outcome run_export(const fault_case *fc)
@@ -43,6 +45,15 @@ static fault_outcome run_export(const fault_case *fc)
 	const path_case *pc = (const path_case *)fc;
 	fault_outcome o = FAULT_OUTCOME_OK;
 	fault_ok(&o, embstore_export(pc->src, pc->table, pc->format, fc->out));
+	return o;
+}
+
+/* A set of three shards merged back into one store (embstore_set_merge, through the writer). */
+static fault_outcome run_merge(const fault_case *fc)
+{
+	const path_case *pc = (const path_case *)fc;
+	fault_outcome o = FAULT_OUTCOME_OK;
+	fault_ok(&o, embstore_set_merge(pc->set, fc->out));
 	return o;
 }
 
@@ -211,7 +222,7 @@ static path_case setup(const char *name, fault_outcome (*run)(const fault_case *
 	path_case pc = {.fc = {.name = name, .run = run, .out = tu_join(dir, "out"), .writes = true,
 	                       .expected_kinds = FAULT_WRITER_KINDS},
 	                .format = format};
-	if (run == run_export) {
+	if (run == run_export || run == run_merge) {
 		pc.src = export_source(in_dir);
 		pc.table = strstr(name, "f16") ? 2 : format == EMBSTORE_FORMAT_WORD2VEC_TEXT ? 1 : 0;
 		pc.fc.expected_kinds = FAULT_COMMIT_KINDS;
@@ -223,6 +234,19 @@ static path_case setup(const char *name, fault_outcome (*run)(const fault_case *
 	} else {
 		pc.fc.old = tu_sample_store(&pc.fc.old_len);
 		pc.fc.expected_kinds |= FAULT_BIT(FAULT_OPEN);
+	}
+	if (run == run_merge) { /* the export source split by rows into three shards, opened as a set */
+		char *base = tu_join(in_dir, "shards.emb");
+		char paths[3][512];
+		const char *pp[3];
+		cr_assert_eq(embstore_shard_split(pc.src, base, 3, EMBSTORE_SHARD_BY_ROWS, 0), EMBSTORE_OK, "%s",
+		             embstore_error_detail());
+		for (uint32_t i = 0; i < 3; i++) {
+			cr_assert_lt(embstore_shard_path(base, i, 3, paths[i], sizeof paths[i]), sizeof paths[i]);
+			pp[i] = paths[i];
+		}
+		cr_assert_eq(embstore_set_open(pp, 3, 0, &pc.set), EMBSTORE_OK, "%s", embstore_error_detail());
+		free(base);
 	}
 	if (run == run_import && format != EMBSTORE_FORMAT_NPY) {
 		pc.in = tu_join(in_dir, "vectors");
@@ -260,6 +284,7 @@ static path_case setup(const char *name, fault_outcome (*run)(const fault_case *
 
 static void teardown(path_case *pc)
 {
+	embstore_set_close(pc->set);
 	embstore_close(pc->src);
 	free((char *)pc->fc.out);
 	free(pc->in);
@@ -332,4 +357,9 @@ Test(fault_paths, import_npz_members)
 Test(fault_paths, import_safetensors)
 {
 	check("import-safetensors", run_safetensors, EMBSTORE_FORMAT_AUTO, false);
+}
+
+Test(fault_paths, merge_a_set)
+{
+	check("merge-set", run_merge, EMBSTORE_FORMAT_AUTO, false);
 }
