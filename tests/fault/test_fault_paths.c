@@ -1,10 +1,10 @@
 /* test_fault_paths.c: the paths that came with the word-vector formats, under the fault shim (fault_shim.h):
  * embstore_export to each format, a word-vector import (text and binary) with a vocabulary big enough to spill its
  * keys to the temporary file and a repeated word that is looked up there, a .npy import through the front that
- * tells the format, a .npz member and safetensors tensors - each import followed by the store's finish - and a sharded set
- * merged back into one store. Every call
- * of each wrapped kind fails in turn, by the driver of fault_driver.h, which says what each run must leave. Leaks
- * show under the sanitizers. EMBSTORE_FAULT=KIND:N:ERR (as the failure messages print) runs one case. */
+ * tells the format, a .npz member and safetensors tensors - each import followed by the store's finish - and a
+ * sharded set merged back into one store. Every call of each wrapped kind fails in turn, by the driver of
+ * fault_driver.h, which says what each run must leave. Leaks show under the sanitizers. EMBSTORE_FAULT=KIND:N:ERR
+ * (as the failure messages print) runs one case. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdio.h>
