@@ -809,10 +809,9 @@ EMBSTORE_API embstore_status embstore_set_gather(const embstore_set *set, uint32
                                                  size_t *bad_index);
 /* As embstore_gather_bag. A bag's rows may lie in several shards, and a float sum depends on its order, so the
  * rows are not pooled per shard: a whole table in one shard is pooled by the kernel directly; otherwise each
- * group of bags is first gathered as f32 (exact for every dtype: the kernels widen a row the same way before
- * they fold it) into scratch memory in id order, then pooled by the same kernel over that scratch, which folds
- * in the bag's id order as the unsharded call does. Scratch: up to 4 MiB, or one bag's rows x dim floats when
- * a bag is larger. Errors: those of embstore_gather_bag, NO_MEMORY. */
+ * group of bags has its stored rows copied into scratch memory in id order, then pooled by the same kernel over
+ * that copy, which folds in the bag's id order as the unsharded call does. Scratch: up to 4 MiB, or one bag's
+ * stored rows when a bag is larger. Errors: those of embstore_gather_bag, NO_MEMORY. */
 EMBSTORE_API embstore_status embstore_set_gather_bag(const embstore_set *set, uint32_t table, const void *ids,
                                                      embstore_id_type id_type, size_t n_ids,
                                                      const int64_t *offsets, size_t n_bags, const float *weights,

@@ -6,7 +6,7 @@
 #include "set_impl.h"
 
 #define ID_BATCH 4096u
-#define BAG_SCRATCH_FLOATS ((size_t)1 << 20)
+#define BAG_SCRATCH_BYTES ((size_t)4 << 20)
 
 static int64_t load_id(const void *ids, embstore_id_type type, size_t i)
 {
@@ -99,18 +99,24 @@ static embstore_status check_offsets(const int64_t *offsets, size_t n_bags, size
 	return EMBSTORE_OK;
 }
 
-/* Bags [b0, b1): their rows gathered as f32 into `scratch` in id order, then pooled by the kernel over it. */
+/* Bags [b0, b1): their stored rows copied into `scratch` in id order (row_bytes each), then pooled by the kernel
+ * over that copy, which therefore computes exactly what it computes over the unsharded table. */
 static embstore_status bag_group(const es_set_table *t, const void *ids, embstore_id_type type,
                                  const int64_t *offsets, size_t b0, size_t b1, const float *weights,
-                                 embstore_bag_mode mode, float *out, float *scratch, int64_t *seq,
-                                 int64_t *local_offsets)
+                                 embstore_bag_mode mode, float *out, unsigned char *scratch, size_t row_bytes,
+                                 int64_t *seq, int64_t *local_offsets)
 {
 	size_t lo = (size_t)offsets[b0], m = (size_t)offsets[b1] - lo;
-	const char *id_base = (const char *)ids + lo * (size_t)type;
-	ES_TRY(gather_checked(t, id_base, type, m, scratch));
+	for (size_t i = 0; i < m; i++) {
+		uint64_t id = (uint64_t)load_id(ids, type, lo + i);
+		const es_piece *p = es_set_owner(t, id);
+		const embstore_matrix *pm = &p->table.matrix;
+		memcpy(scratch + i * row_bytes, (const unsigned char *)pm->data + (id - p->first) * pm->row_stride,
+		       row_bytes);
+	}
 	for (size_t b = b0; b <= b1; b++)
 		local_offsets[b - b0] = offsets[b] - (int64_t)lo;
-	embstore_matrix rows = {scratch, m > 0 ? m : 1, (uint64_t)t->info.dim * 4, t->info.dim, EMBSTORE_F32, 0};
+	embstore_matrix rows = {scratch, m > 0 ? m : 1, row_bytes, t->info.dim, t->info.dtype, 0};
 	return embstore_gather_bag(&rows, seq, EMBSTORE_ID64, m, local_offsets, b1 - b0, weights ? weights + lo : NULL,
 	                           mode, out + b0 * t->info.dim, NULL);
 }
@@ -130,14 +136,15 @@ embstore_status embstore_set_gather_bag(const embstore_set *set, uint32_t table,
 	if (t->info.parts == 1)
 		return embstore_gather_bag(&t->pieces[0].table.matrix, ids, id_type, n_ids, offsets, n_bags, weights, mode,
 		                           out, NULL);
-	size_t dim = t->info.dim, cap = BAG_SCRATCH_FLOATS / dim, largest = 1;
+	size_t row_bytes = (size_t)embstore_row_bytes(t->info.dtype, t->info.dim);
+	size_t cap = BAG_SCRATCH_BYTES / row_bytes, largest = 1;
 	for (size_t b = 0; b < n_bags; b++) {
 		size_t len = (size_t)(offsets[b + 1] - offsets[b]);
 		largest = len > largest ? len : largest;
 	}
 	cap = cap > largest ? cap : largest;
 	cap = cap < n_ids ? cap : (n_ids > 0 ? n_ids : 1);
-	float *scratch = malloc(cap * dim * sizeof *scratch);
+	unsigned char *scratch = malloc(cap * row_bytes);
 	int64_t *seq = malloc(cap * sizeof *seq);
 	int64_t *local_offsets = malloc((n_bags + 1) * sizeof *local_offsets);
 	embstore_status st = scratch && seq && local_offsets ? EMBSTORE_OK : EMBSTORE_NO_MEMORY;
@@ -147,7 +154,8 @@ embstore_status embstore_set_gather_bag(const embstore_set *set, uint32_t table,
 		size_t b1 = b0 + 1;
 		while (b1 < n_bags && (size_t)(offsets[b1 + 1] - offsets[b0]) <= cap)
 			b1++;
-		st = bag_group(t, ids, id_type, offsets, b0, b1, weights, mode, out, scratch, seq, local_offsets);
+		st = bag_group(t, ids, id_type, offsets, b0, b1, weights, mode, out, scratch, row_bytes, seq,
+		               local_offsets);
 		b0 = b1;
 	}
 	free(scratch);
