@@ -57,9 +57,9 @@ const embstore_kernel_table *embstore_kernels_for(embstore_isa isa)
 
 /* The table in force after EMBSTORE_ISA named an unusable set: every kernel refuses. */
 static embstore_status refuse_gather(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
-                                     size_t n, float *out, size_t *bad_index)
+                                     size_t n, float *out, int stream, size_t *bad_index)
 {
-	(void)table, (void)ids, (void)id_type, (void)n, (void)out, (void)bad_index;
+	(void)table, (void)ids, (void)id_type, (void)n, (void)out, (void)stream, (void)bad_index;
 	return EMBSTORE_UNSUPPORTED_ISA;
 }
 
@@ -73,9 +73,10 @@ static embstore_status refuse_gather_bag(const embstore_matrix *table, const voi
 }
 
 static embstore_status refuse_gather_narrow(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
-                                            size_t n, embstore_dtype out_dtype, void *out, size_t *bad_index)
+                                            size_t n, embstore_dtype out_dtype, void *out, int stream,
+                                            size_t *bad_index)
 {
-	(void)table, (void)ids, (void)id_type, (void)n, (void)out_dtype, (void)out, (void)bad_index;
+	(void)table, (void)ids, (void)id_type, (void)n, (void)out_dtype, (void)out, (void)stream, (void)bad_index;
 	return EMBSTORE_UNSUPPORTED_ISA;
 }
 

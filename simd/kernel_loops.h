@@ -244,8 +244,9 @@ ES_INLINE void row_store_tail(unsigned char *p, embstore_dtype dt, size_t j, vfl
  *
  * An output too large to be read back from the caches (ES_STREAM_BYTES) is written with non-temporal stores
  * where the set has them (v_stream): each output line then goes to memory once, instead of being read for
- * ownership first and written back later, which moves a third of the bytes of a gather from DRAM. They need
- * vector-aligned addresses, so they are used when every output row starts on one. */
+ * ownership first and written back later, which moves a third of the bytes of a gather from DRAM. Whether the
+ * output is that large is the public call's to say (`stream`): a part of a parallel gather is smaller than the
+ * output it helps write. */
 
 ES_INLINE void gather_row(float *o, const src_row *s, embstore_dtype dt, size_t dim)
 {
@@ -361,12 +362,14 @@ ES_INLINE embstore_status gather_streamed(const embstore_matrix *t, const void *
 }
 #endif
 
-ES_INLINE embstore_status gather_impl(const embstore_matrix *t, const void *ids, size_t n, float *out,
+ES_INLINE embstore_status gather_impl(const embstore_matrix *t, const void *ids, size_t n, float *out, int stream,
                                       size_t *bad_index, embstore_dtype dt, int wide)
 {
 #ifdef v_stream
-	if (es_gather_streams(out, n, t->dim))
+	if (stream && (uintptr_t)out % 4 == 0) /* misaligned floats are allowed, if unwise: ordinary stores */
 		return gather_streamed(t, ids, n, out, bad_index, dt, wide);
+#else
+	(void)stream;
 #endif
 	size_t dim = t->dim, pf = prefetch_bytes(t, dt);
 	const unsigned char *end = table_end(t);
@@ -382,9 +385,9 @@ ES_INLINE embstore_status gather_impl(const embstore_matrix *t, const void *ids,
 }
 
 static embstore_status loops_gather(const embstore_matrix *t, const void *ids, embstore_id_type id_type, size_t n,
-                                    float *out, size_t *bad_index)
+                                    float *out, int stream, size_t *bad_index)
 {
-#define GATHER(dt, wide) gather_impl(t, ids, n, out, bad_index, dt, wide)
+#define GATHER(dt, wide) gather_impl(t, ids, n, out, stream, bad_index, dt, wide)
 	ES_SPECIALIZE(t->dtype, id_type, GATHER);
 #undef GATHER
 }
@@ -415,15 +418,16 @@ ES_INLINE void gather_row_narrow(unsigned char *o, const src_row *s, embstore_dt
 }
 
 ES_INLINE embstore_status gather_narrow_impl(const embstore_matrix *t, const void *ids, size_t n,
-                                             unsigned char *out, size_t *bad_index, embstore_dtype dt, int wide,
-                                             embstore_dtype out_dt)
+                                             unsigned char *out, int stream, size_t *bad_index, embstore_dtype dt,
+                                             int wide, embstore_dtype out_dt)
 {
+	(void)stream; /* sets without v_stream */
 	size_t dim = t->dim, pf = prefetch_bytes(t, dt);
 	const unsigned char *end = table_end(t);
 #ifdef v_stream
 	/* Large outputs stream as the f32 gather's do, two vectors of codes per store, when every row starts on a
 	 * vector (no shifting here: callers that care align their output, as the Python package does). */
-	if (es_narrow_streams(out, n, dim, VL)) {
+	if (stream && dim % (2 * VL) == 0 && (uintptr_t)out % (VL * 4) == 0) {
 		embstore_status st = EMBSTORE_OK;
 		for (size_t i = 0; i < n; i++) {
 			int64_t id;
@@ -458,10 +462,11 @@ ES_INLINE embstore_status gather_narrow_impl(const embstore_matrix *t, const voi
 }
 
 static embstore_status loops_gather_narrow(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
-                                           size_t n, embstore_dtype out_dtype, void *out, size_t *bad_index)
+                                           size_t n, embstore_dtype out_dtype, void *out, int stream,
+                                           size_t *bad_index)
 {
-#define GATHER_F16(dt, wide) gather_narrow_impl(t, ids, n, out, bad_index, dt, wide, EMBSTORE_F16)
-#define GATHER_BF16(dt, wide) gather_narrow_impl(t, ids, n, out, bad_index, dt, wide, EMBSTORE_BF16)
+#define GATHER_F16(dt, wide) gather_narrow_impl(t, ids, n, out, stream, bad_index, dt, wide, EMBSTORE_F16)
+#define GATHER_BF16(dt, wide) gather_narrow_impl(t, ids, n, out, stream, bad_index, dt, wide, EMBSTORE_BF16)
 	if (out_dtype == EMBSTORE_F16)
 		ES_SPECIALIZE(t->dtype, id_type, GATHER_F16);
 	ES_SPECIALIZE(t->dtype, id_type, GATHER_BF16);

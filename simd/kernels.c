@@ -107,7 +107,8 @@ embstore_status embstore_gather_as(const embstore_matrix *table, const void *ids
 	if (s != EMBSTORE_OK)
 		return s;
 	size_t bad = 0;
-	s = es_gather_to(embstore_kernels_active(), table, ids, id_type, n, out_dtype, out, &bad);
+	s = es_gather_to(embstore_kernels_active(), table, ids, id_type, n, out_dtype, out,
+	                 es_output_streams(n, table->dim, out_dtype), &bad);
 	return es_kernel_status(s, bad, bad_index);
 }
 

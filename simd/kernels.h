@@ -57,8 +57,11 @@
 #error "embstore kernels read little-endian table data in place; big-endian hosts are not supported"
 #endif
 
+/* stream: the whole call's output is large (es_output_streams), so the kernel writes it with non-temporal stores
+ * where it has them and the output's alignment allows; a part of a parallel call is told what the call is. */
 typedef embstore_status (*embstore_gather_fn)(const embstore_matrix *table, const void *ids,
-                                              embstore_id_type id_type, size_t n, float *out, size_t *bad_index);
+                                              embstore_id_type id_type, size_t n, float *out, int stream,
+                                              size_t *bad_index);
 /* Bag b (b < n_bags) covers ids[offsets[b] .. offsets[b + 1]) and writes out[b * dim ...]. */
 typedef embstore_status (*embstore_gather_bag_fn)(const embstore_matrix *table, const void *ids,
                                                   embstore_id_type id_type, const int64_t *offsets, size_t n_bags,
@@ -69,7 +72,7 @@ typedef embstore_status (*embstore_gather_bag_fn)(const embstore_matrix *table, 
  * are. */
 typedef embstore_status (*embstore_gather_narrow_fn)(const embstore_matrix *table, const void *ids,
                                                      embstore_id_type id_type, size_t n, embstore_dtype out_dtype,
-                                                     void *out, size_t *bad_index);
+                                                     void *out, int stream, size_t *bad_index);
 typedef embstore_status (*embstore_gather_bag_narrow_fn)(const embstore_matrix *table, const void *ids,
                                                          embstore_id_type id_type, const int64_t *offsets,
                                                          size_t n_bags, const float *weights,
@@ -154,11 +157,11 @@ embstore_status es_sparse_update(const embstore_kernel_table *k, const es_sparse
 /* Gather and bag into an output of any dtype the checks accept: f32 through the f32 entries. */
 ES_INLINE embstore_status es_gather_to(const embstore_kernel_table *k, const embstore_matrix *table, const void *ids,
                                        embstore_id_type id_type, size_t n, embstore_dtype out_dtype, void *out,
-                                       size_t *bad_index)
+                                       int stream, size_t *bad_index)
 {
 	if (out_dtype == EMBSTORE_F32)
-		return k->gather(table, ids, id_type, n, out, bad_index);
-	return k->gather_narrow(table, ids, id_type, n, out_dtype, out, bad_index);
+		return k->gather(table, ids, id_type, n, out, stream, bad_index);
+	return k->gather_narrow(table, ids, id_type, n, out_dtype, out, stream, bad_index);
 }
 
 ES_INLINE embstore_status es_bag_to(const embstore_kernel_table *k, const embstore_matrix *table, const void *ids,
@@ -277,18 +280,11 @@ ES_INLINE void es_elem_put(unsigned char *row, embstore_dtype dt, size_t j, floa
  * 15-40% in the measurements (docs/BENCHMARKS.md, "Non-temporal stores in gather"). */
 #define ES_STREAM_BYTES ((size_t)16 << 20)
 
-/* Whether a gather of n rows of dim floats into out streams: large enough, and out float-aligned (misaligned
- * floats are allowed, if unwise, and take the ordinary stores). */
-ES_INLINE int es_gather_streams(const float *out, size_t n, size_t dim)
+/* Whether a gather call of n rows of dim elements of out_dtype writes enough to stream: decided by the public
+ * call for its whole output, since each part of a parallel call is smaller than the output it helps write. */
+ES_INLINE int es_output_streams(size_t n, size_t dim, embstore_dtype out_dtype)
 {
-	return n * dim >= ES_STREAM_BYTES / 4 && (uintptr_t)out % 4 == 0;
-}
-
-/* Whether a gather of n rows of dim f16 / bf16 codes into out streams: large enough, and every output row
- * starting on a vector of 2 * vl codes. */
-ES_INLINE int es_narrow_streams(const void *out, size_t n, size_t dim, size_t vl)
-{
-	return n * dim * 2 >= ES_STREAM_BYTES && dim % (2 * vl) == 0 && (uintptr_t)out % (vl * 4) == 0;
+	return n * dim * (size_t)es_elem_bytes(out_dtype) >= ES_STREAM_BYTES;
 }
 
 /* Software prefetch for the gather-like loops. Ids come in random order, so the hardware prefetchers cannot

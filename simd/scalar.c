@@ -45,9 +45,11 @@ static void convert(const unsigned char *row, embstore_dtype dtype, uint32_t dim
 	}
 }
 
+/* The reference never streams: how the output is written changes no value. */
 static embstore_status scalar_gather(const embstore_matrix *t, const void *ids, embstore_id_type id_type, size_t n,
-                                     float *out, size_t *bad_index)
+                                     float *out, int stream, size_t *bad_index)
 {
+	(void)stream;
 	int wide = id_type == EMBSTORE_ID64;
 	for (size_t i = 0; i < n; i++) {
 		int64_t id;
@@ -76,8 +78,10 @@ static void put_out(void *out, embstore_dtype out_dtype, size_t j0, const float 
 }
 
 static embstore_status scalar_gather_narrow(const embstore_matrix *t, const void *ids, embstore_id_type id_type,
-                                            size_t n, embstore_dtype out_dtype, void *out, size_t *bad_index)
+                                            size_t n, embstore_dtype out_dtype, void *out, int stream,
+                                            size_t *bad_index)
 {
+	(void)stream;
 	int wide = id_type == EMBSTORE_ID64;
 	uint32_t dim = t->dim;
 	float v[CHUNK];

@@ -32,6 +32,7 @@ typedef struct args {
 	embstore_bag_mode mode;
 	embstore_dtype out_dtype;
 	void *out;
+	int stream; /* gather: the whole output streams (kernels.h) */
 	const float *grads;
 	float alpha;
 	unsigned threads;
@@ -119,7 +120,7 @@ static void gather_part(void *ctx, unsigned p)
 	const void *ids = begin ? (const char *)a->ids + begin * (size_t)a->id_type : a->ids;
 	part_result *r = &c->result[p];
 	r->status = es_gather_to(a->k, a->table, ids, a->id_type, (size_t)(c->bounds[p + 1] - begin), a->out_dtype,
-	                         out_row(a, begin), &r->bad);
+	                         out_row(a, begin), a->stream, &r->bad);
 	r->bad += begin;
 }
 
@@ -160,13 +161,14 @@ embstore_status embstore_gather_as_mt(const embstore_matrix *table, const void *
 	/* One table for the whole call, even if embstore_isa_set runs meanwhile. */
 	const embstore_kernel_table *k = embstore_kernels_active();
 	unsigned count = thread_count(threads, n, n * table->dim);
+	int stream = es_output_streams(n, table->dim, out_dtype);
 	if (count == 1) {
 		size_t bad = 0;
-		s = es_gather_to(k, table, ids, id_type, n, out_dtype, out, &bad);
+		s = es_gather_to(k, table, ids, id_type, n, out_dtype, out, stream, &bad);
 		return es_kernel_status(s, bad, bad_index);
 	}
 	args a = {.k = k, .table = table, .ids = ids, .id_type = id_type, .n = n, .out_dtype = out_dtype, .out = out,
-	          .threads = count};
+	          .stream = stream, .threads = count};
 	return gather_parallel(&a, bad_index);
 }
 

@@ -335,39 +335,43 @@ static const embstore_kernel_table *const scalar = &embstore_kernels_scalar;
 
 /* The gather of gather_case (below) with f16 or bf16 output, whose f32 results (scalar's) were f32. */
 static void gather_narrow_case(const embstore_kernel_table *k, const embstore_matrix *m, const void *ids, int wide,
-                               size_t n, embstore_dtype od, const float *f32, unsigned shift, const char *ctx0)
+                               size_t n, embstore_dtype od, const float *f32, unsigned shift, int stream,
+                               const char *ctx0)
 {
 	char ctx[240];
 	snprintf(ctx, sizeof ctx, "%s, %s out", ctx0, embstore_dtype_name(od));
 	size_t count = n * m->dim, bad;
 	out16 want = out16_new(count, 0), got = out16_new(count, shift);
-	KC_CHECK(scalar->gather_narrow(m, ids, id_type_of(wide), n, od, want.p, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
+	KC_CHECK(scalar->gather_narrow(m, ids, id_type_of(wide), n, od, want.p, 0, &bad) == EMBSTORE_OK, "%s: scalar",
+	         ctx);
 	expect_rounded(od, f32, want.p, count, ctx);
-	KC_CHECK(k->gather_narrow(m, ids, id_type_of(wide), n, od, got.p, &bad) == EMBSTORE_OK, "%s", ctx);
+	KC_CHECK(k->gather_narrow(m, ids, id_type_of(wide), n, od, got.p, stream, &bad) == EMBSTORE_OK, "%s", ctx);
 	expect_codes(od, want.p, got.p, count, 0, ctx);
 	out16_check_guards(&got, ctx);
 	out16_free(&want);
 	out16_free(&got);
 }
 
+/* stream: as the public call passes it for outputs of ES_STREAM_BYTES and more (the kernel writes the same values
+ * either way, with non-temporal stores where the set has them). */
 static void gather_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t dim, uint64_t rows, size_t pad,
-                        size_t n, int wide, unsigned shift, int raw)
+                        size_t n, int wide, unsigned shift, int raw, int stream)
 {
 	char ctx[200];
-	snprintf(ctx, sizeof ctx, "gather %s %s dim %u rows %llu pad %zu n %zu id%d shift %u raw %d",
+	snprintf(ctx, sizeof ctx, "gather %s %s dim %u rows %llu pad %zu n %zu id%d shift %u raw %d stream %d",
 	         embstore_isa_name(k->isa), embstore_dtype_name(dt), dim, (unsigned long long)rows, pad, n,
-	         wide ? 64 : 32, shift, raw);
+	         wide ? 64 : 32, shift, raw, stream);
 	kc_table t;
 	kc_table_new(&t, dt, rows, dim, pad, raw);
 	void *ids = kc_ids_new(n, rows, wide);
 	outbuf want = out_new(n * dim, 0), got = out_new(n * dim, shift);
 	size_t bad = 12345;
-	KC_CHECK(scalar->gather(&t.m, ids, id_type_of(wide), n, want.p, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
-	KC_CHECK(k->gather(&t.m, ids, id_type_of(wide), n, got.p, &bad) == EMBSTORE_OK, "%s", ctx);
+	KC_CHECK(scalar->gather(&t.m, ids, id_type_of(wide), n, want.p, 0, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
+	KC_CHECK(k->gather(&t.m, ids, id_type_of(wide), n, got.p, stream, &bad) == EMBSTORE_OK, "%s", ctx);
 	kc_expect_bitwise(want.p, got.p, n * dim, ctx);
 	out_check_guards(&got, ctx);
 	for (int o = 0; o < 2; o++)
-		gather_narrow_case(k, &t.m, ids, wide, n, narrow_outs[o], want.p, shift, ctx);
+		gather_narrow_case(k, &t.m, ids, wide, n, narrow_outs[o], want.p, shift, stream, ctx);
 	table_check_guard(&t, ctx);
 	out_free(&want);
 	out_free(&got);
@@ -384,36 +388,39 @@ void kc_gather_all_shapes(const embstore_kernel_table *k)
 				uint64_t rows = 1 + below(dim > 200 ? 20 : 100);
 				size_t n = below(dim > 200 ? 12 : 40);
 				gather_case(k, dtypes[ti], dim, rows, below(3) ? 0 : below(9), n, wide,
-				            (unsigned)below(2), (int)below(2));
+				            (unsigned)below(2), (int)below(2), (int)below(2));
 			}
 		}
 	}
 	/* Long batches: many duplicates, prefetching far ahead, the one-row table. */
 	for (size_t ti = 0; ti < N_DTYPES; ti++) {
-		gather_case(k, dtypes[ti], 5, 1000, 1, 100000, 1, 1, 1);
-		gather_case(k, dtypes[ti], 64, 300, 0, 20000, 0, 0, 0);
-		gather_case(k, dtypes[ti], 19, 1, 0, 500, 0, 1, 1);
+		gather_case(k, dtypes[ti], 5, 1000, 1, 100000, 1, 1, 1, 0);
+		gather_case(k, dtypes[ti], 64, 300, 0, 20000, 0, 0, 0, 0);
+		gather_case(k, dtypes[ti], 19, 1, 0, 500, 0, 1, 1, 0);
 	}
-	gather_case(k, EMBSTORE_F32, 1, 7, 0, 0, 1, 0, 0); /* no ids */
+	gather_case(k, EMBSTORE_F32, 1, 7, 0, 0, 1, 0, 0, 0); /* no ids */
+	gather_case(k, EMBSTORE_F32, 1, 7, 0, 0, 1, 0, 0, 1);
 }
 
-/* Gathers whose output reaches the kernels' streaming size (kernels.h, ES_STREAM_BYTES: 16 MiB) take
- * non-temporal stores, shifted onto vector boundaries when rows do not start on one: every dtype, dims that leave
- * every remainder against 8 and 16 lanes, outputs at each float offset from a 64-byte line; then a bad id in the
- * middle of such a gather, whose rows before it must be written and the rest untouched. */
-#define STREAM_FLOATS ((size_t)4 << 20)
+/* Gathers told to stream (as the public calls do for outputs of ES_STREAM_BYTES and more) take non-temporal
+ * stores, shifted onto vector boundaries when rows do not start on one: every dtype, dims that leave every
+ * remainder against 8 and 16 lanes, outputs at each float offset from a 64-byte line, a few rows and many; then a
+ * bad id in the middle of such a gather, whose rows before it must be written and the rest untouched. One case
+ * is as large as the public calls stream. */
+#define STREAM_FLOATS ((size_t)1 << 16)
 
 void kc_gather_streamed(const embstore_kernel_table *k)
 {
 	static const uint32_t dims[] = {1, 3, 8, 16, 17, 100, 128, 300};
 	for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
 		for (size_t ti = 0; ti < N_DTYPES; ti++) {
-			size_t n = STREAM_FLOATS / dims[d] + below(50);
+			size_t n = below(2) ? 1 + below(5) : STREAM_FLOATS / dims[d] + below(50);
 			gather_case(k, dtypes[ti], dims[d], 1 + below(5000), below(2) ? 0 : 8, n, (int)below(2),
-			            (unsigned)below(16), 0);
+			            (unsigned)below(16), 0, 1);
 		}
 	for (unsigned shift = 0; shift < 16; shift++)
-		gather_case(k, EMBSTORE_F32, 17, 3000, 0, STREAM_FLOATS / 17 + 1, 1, shift, 0);
+		gather_case(k, EMBSTORE_F32, 17, 3000, 0, STREAM_FLOATS / 17 + 1, 1, shift, 0, 1);
+	gather_case(k, EMBSTORE_F32, 100, 5000, 0, (ES_STREAM_BYTES / 4) / 100 + 3, 1, 3, 0, 1);
 
 	for (unsigned rep = 0; rep < 4; rep++) {
 		uint32_t dim = rep < 2 ? 128 : 300;
@@ -428,8 +435,9 @@ void kc_gather_streamed(const embstore_kernel_table *k)
 		ids[badpos] = rep % 2 ? -1 : 1000;
 		outbuf want = out_new(n * dim, 0), got = out_new(n * dim, shift);
 		size_t bad = 0;
-		KC_CHECK(scalar->gather(&t.m, ids, EMBSTORE_ID64, badpos, want.p, NULL) == EMBSTORE_OK, "%s: scalar", ctx);
-		KC_CHECK(k->gather(&t.m, ids, EMBSTORE_ID64, n, got.p, &bad) == EMBSTORE_ID_OUT_OF_RANGE && bad == badpos,
+		KC_CHECK(scalar->gather(&t.m, ids, EMBSTORE_ID64, badpos, want.p, 0, NULL) == EMBSTORE_OK, "%s: scalar",
+		         ctx);
+		KC_CHECK(k->gather(&t.m, ids, EMBSTORE_ID64, n, got.p, 1, &bad) == EMBSTORE_ID_OUT_OF_RANGE && bad == badpos,
 		         "%s: status or position %zu", ctx, bad);
 		kc_expect_bitwise(want.p, got.p, badpos * dim, ctx);
 		size_t i = badpos * dim;
@@ -444,7 +452,7 @@ void kc_gather_streamed(const embstore_kernel_table *k)
 	}
 }
 
-/* Gathers with f16 / bf16 output of 16 MiB or more, which stream when every output row starts on a vector:
+/* Gathers with f16 / bf16 output told to stream, which they do when every output row starts on a vector:
  * outputs on a 64-byte boundary (streaming) and 2 bytes past one (ordinary stores), with a bad id in some. The
  * output sits between 64 canary bytes on each side. */
 void kc_gather_narrow_streamed(const embstore_kernel_table *k)
@@ -471,9 +479,9 @@ void kc_gather_narrow_streamed(const embstore_kernel_table *k)
 		memset(buf, OUT16_CANARY, total);
 		unsigned char *got = buf + 64 + off;
 		size_t bad = 0;
-		KC_CHECK(scalar->gather_narrow(&t.m, ids, EMBSTORE_ID64, badpos, od, want, NULL) == EMBSTORE_OK,
+		KC_CHECK(scalar->gather_narrow(&t.m, ids, EMBSTORE_ID64, badpos, od, want, 0, NULL) == EMBSTORE_OK,
 		         "%s: scalar", ctx);
-		embstore_status st = k->gather_narrow(&t.m, ids, EMBSTORE_ID64, n, od, got, &bad);
+		embstore_status st = k->gather_narrow(&t.m, ids, EMBSTORE_ID64, n, od, got, 1, &bad);
 		KC_CHECK(badpos == n ? st == EMBSTORE_OK : st == EMBSTORE_ID_OUT_OF_RANGE && bad == badpos,
 		         "%s: status %d position %zu", ctx, (int)st, bad);
 		expect_codes(od, want, got, badpos * dim, 0, ctx);
@@ -505,7 +513,7 @@ void kc_conversions(const embstore_kernel_table *k)
 		embstore_matrix m = {.data = codes, .rows = 65536, .row_stride = 2, .dim = 1,
 		                     .dtype = bf ? EMBSTORE_BF16 : EMBSTORE_F16};
 		size_t bad;
-		if (!KC_CHECK(k->gather(&m, ids, EMBSTORE_ID32, 65536, out, &bad) == EMBSTORE_OK, "%s %s gather",
+		if (!KC_CHECK(k->gather(&m, ids, EMBSTORE_ID32, 65536, out, 0, &bad) == EMBSTORE_OK, "%s %s gather",
 		              embstore_isa_name(k->isa), name))
 			continue;
 		uint32_t i = 0;
@@ -545,7 +553,7 @@ void kc_int8_from_quantizer(const embstore_kernel_table *k)
 	float want[ROWS * DIM], got[ROWS * DIM];
 	size_t bad;
 	const char *name = embstore_isa_name(k->isa);
-	KC_CHECK(k->gather(&m, ids, EMBSTORE_ID64, ROWS, got, &bad) == EMBSTORE_OK, "%s int8 gather", name);
+	KC_CHECK(k->gather(&m, ids, EMBSTORE_ID64, ROWS, got, 0, &bad) == EMBSTORE_OK, "%s int8 gather", name);
 	int i = 0;
 	while (i < ROWS * DIM && fabsf(got[i] - src[i / DIM][i % DIM]) <= 10.0f / 255 + 1e-4f)
 		i++;
@@ -555,7 +563,7 @@ void kc_int8_from_quantizer(const embstore_kernel_table *k)
 	else
 		KC_CHECK(1, "int8 near its source");
 	if (k != scalar) {
-		KC_CHECK(scalar->gather(&m, ids, EMBSTORE_ID64, ROWS, want, &bad) == EMBSTORE_OK, "scalar int8 gather");
+		KC_CHECK(scalar->gather(&m, ids, EMBSTORE_ID64, ROWS, want, 0, &bad) == EMBSTORE_OK, "scalar int8 gather");
 		kc_expect_bitwise(want, got, ROWS * DIM, name);
 	}
 	free(mem);
@@ -979,9 +987,9 @@ static void oor_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 	/* gather: rows before pos written as scalar writes them, nothing from pos on. */
 	outbuf want = out_new(n * dim, 0), got = out_new(n * dim, 1);
 	if (pos > 0)
-		KC_CHECK(scalar->gather(&t.m, ids, id_type_of(wide), pos, want.p, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
+		KC_CHECK(scalar->gather(&t.m, ids, id_type_of(wide), pos, want.p, 0, &bad) == EMBSTORE_OK, "%s: scalar", ctx);
 	bad = SIZE_MAX;
-	KC_CHECK(k->gather(&t.m, ids, id_type_of(wide), n, got.p, &bad) == EMBSTORE_ID_OUT_OF_RANGE, "%s: gather status",
+	KC_CHECK(k->gather(&t.m, ids, id_type_of(wide), n, got.p, 0, &bad) == EMBSTORE_ID_OUT_OF_RANGE, "%s: gather status",
 	         ctx);
 	KC_CHECK(bad == pos, "%s: gather says %zu", ctx, bad);
 	kc_expect_bitwise(want.p, got.p, pos * dim, ctx);
@@ -994,10 +1002,10 @@ static void oor_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t
 		embstore_dtype od = narrow_outs[o];
 		out16 want16 = out16_new(n * dim, 0), got16 = out16_new(n * dim, 1);
 		if (pos > 0)
-			KC_CHECK(scalar->gather_narrow(&t.m, ids, id_type_of(wide), pos, od, want16.p, &bad) == EMBSTORE_OK,
+			KC_CHECK(scalar->gather_narrow(&t.m, ids, id_type_of(wide), pos, od, want16.p, 0, &bad) == EMBSTORE_OK,
 			         "%s: scalar %s", ctx, embstore_dtype_name(od));
 		bad = SIZE_MAX;
-		KC_CHECK(k->gather_narrow(&t.m, ids, id_type_of(wide), n, od, got16.p, &bad) == EMBSTORE_ID_OUT_OF_RANGE,
+		KC_CHECK(k->gather_narrow(&t.m, ids, id_type_of(wide), n, od, got16.p, 0, &bad) == EMBSTORE_ID_OUT_OF_RANGE,
 		         "%s: gather %s status", ctx, embstore_dtype_name(od));
 		KC_CHECK(bad == pos, "%s: gather %s says %zu", ctx, embstore_dtype_name(od), bad);
 		expect_codes(od, want16.p, got16.p, pos * dim, 0, ctx);

@@ -254,7 +254,7 @@ Test(api, public_calls_match_scalar)
 	void *ids = kc_ids_new(n, 50, 1);
 	float *want = kc_alloc(n * 21 * 4), *got = kc_alloc(n * 21 * 4);
 	size_t bad;
-	cr_assert_eq(scalar->gather(&t.m, ids, EMBSTORE_ID64, n, want, &bad), EMBSTORE_OK);
+	cr_assert_eq(scalar->gather(&t.m, ids, EMBSTORE_ID64, n, want, 0, &bad), EMBSTORE_OK);
 	cr_assert_eq(embstore_gather(&t.m, ids, EMBSTORE_ID64, n, got, &bad), EMBSTORE_OK);
 	kc_expect_bitwise(want, got, n * 21, "embstore_gather");
 	int64_t offsets[4] = {0, 100, 100, 300};
@@ -265,7 +265,7 @@ Test(api, public_calls_match_scalar)
 	kc_expect_close(want, got, 3 * 21, "embstore_gather_bag");
 	/* f16 output: the f32 results rounded, bit for bit. */
 	uint16_t *codes = kc_alloc(n * 21 * 2);
-	cr_assert_eq(scalar->gather(&t.m, ids, EMBSTORE_ID64, n, want, &bad), EMBSTORE_OK);
+	cr_assert_eq(scalar->gather(&t.m, ids, EMBSTORE_ID64, n, want, 0, &bad), EMBSTORE_OK);
 	cr_assert_eq(embstore_gather_as(&t.m, ids, EMBSTORE_ID64, n, EMBSTORE_F16, codes, &bad), EMBSTORE_OK);
 	for (size_t i = 0; i < n * 21; i++)
 		cr_assert_eq(codes[i], embstore_f32_to_f16(want[i]), "code %zu", i);

@@ -16,7 +16,7 @@ Test(scalar, gather_known_values)
 	size_t bad;
 	embstore_matrix m = {.data = h, .rows = 1, .row_stride = 12, .dim = 6, .dtype = EMBSTORE_F16};
 	int32_t id = 0;
-	cr_assert_eq(scalar->gather(&m, &id, EMBSTORE_ID32, 1, out, &bad), EMBSTORE_OK);
+	cr_assert_eq(scalar->gather(&m, &id, EMBSTORE_ID32, 1, out, 0, &bad), EMBSTORE_OK);
 	for (int i = 0; i < 6; i++)
 		cr_assert(i == 4 ? isnan(out[i]) : out[i] == want[i], "f16 element %d: %g", i, (double)out[i]);
 	uint32_t nan_bits;
@@ -28,7 +28,7 @@ Test(scalar, gather_known_values)
 	memcpy(q + 3, &scale, 4);
 	memcpy(q + 7, &bias, 4);
 	m = (embstore_matrix){.data = q, .rows = 1, .row_stride = 11, .dim = 3, .dtype = EMBSTORE_INT8_ROWWISE};
-	cr_assert_eq(scalar->gather(&m, &id, EMBSTORE_ID32, 1, out, &bad), EMBSTORE_OK);
+	cr_assert_eq(scalar->gather(&m, &id, EMBSTORE_ID32, 1, out, 0, &bad), EMBSTORE_OK);
 	cr_assert(out[0] == -1.0f && out[1] == 63.0f && out[2] == 126.5f, "int8: %g %g %g", (double)out[0],
 	          (double)out[1], (double)out[2]);
 }
