@@ -737,9 +737,11 @@ EMBSTORE_API size_t embstore_shard_path(const char *out, uint32_t index, uint32_
  * empty does not hold the table); by table, whole tables are spread by data size. All or nothing as far as a
  * file system allows: every shard is written and made durable unnamed, then every file it replaces is locked
  * as embstore_writer_finish locks one (in index order), and only then is the first renamed into place, so a
- * failure before that, LOCKED included, leaves every existing file as it was; a rename that fails after others
- * succeeded removes the new shards already in place (an older set of the same names is then incomplete, and its
- * missing shards are named by embstore_set_open). With `wait` non-zero, waits for each locked file as
+ * failure before that, LOCKED included, leaves every existing file as it was. Each file replaced gets a second,
+ * hidden name beside it (".NAME.PID.N.old") before its rename, so a failure after some renames puts the replaced
+ * files back (and removes the new shards that replaced nothing): an older set of the same names stays whole.
+ * A process killed between the renames leaves a mixed set, which embstore_set_open refuses, and the replaced
+ * files under their hidden names, to be renamed back by hand. With `wait` non-zero, waits for each locked file as
  * embstore_writer_set_wait says. Until the renames, it holds one descriptor per shard and one per file it
  * replaces: up to 2 x count, against the process's RLIMIT_NOFILE.
  * Errors: INVALID_ARGUMENT (NULL, count 0 or above EMBSTORE_SHARD_MAX, unknown `by`, a store that is a shard

@@ -263,7 +263,8 @@ static embstore_status sync_dir(const char *dir)
 	return EMBSTORE_OK;
 }
 
-embstore_status es_commit_finish(es_commit *c)
+/* The content made durable and named beside the target: all that can fail before the rename. */
+static embstore_status prepare(es_commit *c)
 {
 	ES_CHECK(c->fd >= 0, EMBSTORE_STATE);
 	ES_TRY(keep_mode(c));
@@ -272,9 +273,101 @@ embstore_status es_commit_finish(es_commit *c)
 	int rc = close(c->fd);
 	c->fd = -1;
 	ES_CHECK(rc == 0, EMBSTORE_IO);
+	return EMBSTORE_OK;
+}
+
+embstore_status es_commit_finish(es_commit *c)
+{
+	ES_TRY(prepare(c));
 	ES_CHECK(rename(c->tmp_path, c->target) == 0, EMBSTORE_IO);
 	c->named = false; /* committed: nothing left to remove */
 	return sync_dir(c->dir);
+}
+
+/* A second name for the file the commit replaces, ".NAME.PID.N.old" beside it, so that a failed group can put it
+ * back; *kept stays NULL when there is no such file. */
+static embstore_status keep_replaced(const es_commit *c, char **kept)
+{
+	*kept = NULL;
+	size_t dir_len = (size_t)(c->name - c->target), cap = dir_len + strlen(c->name) + TMP_NAME_ROOM;
+	char *name = malloc(cap);
+	ES_CHECK(name, EMBSTORE_NO_MEMORY);
+	static atomic_uint counter;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		snprintf(name, cap, "%.*s.%s.%ld.%u.old", (int)dir_len, c->target, c->name, (long)getpid(),
+		         atomic_fetch_add(&counter, 1u));
+		if (linkat(AT_FDCWD, c->target, AT_FDCWD, name, 0) == 0) {
+			*kept = name;
+			return EMBSTORE_OK;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	int err = errno;
+	free(name);
+	errno = err;
+	return err == ENOENT ? EMBSTORE_OK : EMBSTORE_IO;
+}
+
+/* Puts the files of commits [0, done) back as they were: the replaced file under its name again, or no file. */
+static void roll_back(es_commit *const *c, char **kept, size_t done)
+{
+	int saved = errno;
+	for (size_t i = done; i-- > 0;) {
+		if (kept[i])
+			(void)rename(kept[i], c[i]->target);
+		else
+			(void)unlink(c[i]->target);
+		free(kept[i]);
+		kept[i] = NULL;
+		(void)sync_dir(c[i]->dir);
+	}
+	errno = saved;
+}
+
+embstore_status es_commit_finish_all(es_commit *const *c, size_t n, size_t *failed)
+{
+	*failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		*failed = i;
+		ES_TRY(prepare(c[i]));
+	}
+	char **kept = calloc(n ? n : 1, sizeof *kept);
+	ES_CHECK(kept, EMBSTORE_NO_MEMORY);
+	embstore_status st = EMBSTORE_OK;
+	size_t done = 0;
+	for (; done < n; done++) {
+		*failed = done;
+		st = keep_replaced(c[done], &kept[done]);
+		if (st == EMBSTORE_OK && rename(c[done]->tmp_path, c[done]->target) != 0)
+			st = EMBSTORE_IO;
+		if (st != EMBSTORE_OK)
+			break;
+		c[done]->named = false;
+	}
+	if (st != EMBSTORE_OK) {
+		if (kept[done]) { /* kept, then the rename failed: the file is still in place */
+			int saved = errno;
+			unlink(kept[done]);
+			free(kept[done]);
+			errno = saved;
+		}
+		roll_back(c, kept, done);
+		free(kept);
+		return st;
+	}
+	/* All in place: the second names go, then each directory is made durable (new files and removals both). */
+	for (size_t i = 0; i < n; i++) {
+		if (kept[i])
+			(void)unlink(kept[i]);
+		free(kept[i]);
+	}
+	free(kept);
+	for (size_t i = 0; i < n; i++) {
+		*failed = i;
+		ES_TRY(sync_dir(c[i]->dir));
+	}
+	return EMBSTORE_OK;
 }
 
 void es_commit_abandon(es_commit *c)

@@ -30,6 +30,14 @@ embstore_status es_commit_begin(es_commit *c, const char *path);
 /* Makes the content durable and puts it at the target. Errors: IO (errno kept); then abandon. An error from the
  * final directory fsync comes after the rename: the new file is in place, not yet known to be durable. */
 embstore_status es_commit_finish(es_commit *c);
+/* es_commit_finish for a group of n commits (the shards of a set) that must appear together: all are made durable
+ * and named first, then each replaced file gets a second name (".NAME.PID.N.old") before its rename, so that a
+ * failure puts the files renamed so far back as they were (or removes them where there was none): the group's
+ * targets hold the old files or all the new ones. Once all are renamed the second names go and the directories
+ * are fsynced; an error from that fsync, as for one commit, comes with the new files in place. A process killed
+ * between the renames leaves the group mixed, with the replaced files under their ".old" names for recovery.
+ * *failed is the commit the error is about. Errors: IO (errno kept), NO_MEMORY, STATE; then abandon each. */
+embstore_status es_commit_finish_all(es_commit *const *c, size_t n, size_t *failed);
 /* Removes the temporary file if it is still ours and frees everything; the target is untouched. Keeps errno. */
 void es_commit_abandon(es_commit *c);
 

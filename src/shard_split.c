@@ -233,12 +233,10 @@ embstore_status embstore_shard_split(const embstore *store, const char *out, uin
 	}
 	/* Every file to be replaced is locked, in index order, before the first is: a trainer holding any of them
 	 * makes the split fail (or wait) with the old set whole. A writable open never waits for a lock, and another
-	 * split of the same names locks in the same order: waiting cannot deadlock. */
-	for (uint32_t i = 0; st == EMBSTORE_OK && i < count; i++)
-		st = es_writer_hold(w[i]);
-	uint32_t published = 0;
-	for (; st == EMBSTORE_OK && published < count; published++)
-		st = es_writer_publish(w[published]);
+	 * split of the same names locks in the same order: waiting cannot deadlock. Then all the shards are put in
+	 * place, or none: a failure on the way puts back the files replaced so far. */
+	if (st == EMBSTORE_OK)
+		st = es_writers_publish(w, count);
 	if (st == EMBSTORE_IO && errno == EMFILE) {
 		char detail[320];
 		snprintf(detail, sizeof detail, "%s", embstore_error_detail());
@@ -246,16 +244,6 @@ embstore_status embstore_shard_split(const embstore *store, const char *out, uin
 		es_detail("RLIMIT_NOFILE too low for %u shards (a descriptor each and one per file replaced): %s", count,
 		          detail);
 		errno = EMFILE;
-	}
-	if (st != EMBSTORE_OK) {
-		/* the new shards already in place go: a set is all or nothing; keep the failure's errno and detail */
-		int saved = errno;
-		char detail[320];
-		snprintf(detail, sizeof detail, "%s", embstore_error_detail());
-		for (uint32_t i = 0; i + 1 < published; i++)
-			unlink(paths + i * cap);
-		es_detail("%s", detail);
-		errno = saved;
 	}
 	for (uint32_t i = 0; w != NULL && i < count; i++)
 		embstore_writer_free(w[i]);

@@ -675,21 +675,31 @@ embstore_status es_writer_seal(embstore_writer *w)
 	return st;
 }
 
-embstore_status es_writer_hold(embstore_writer *w)
+embstore_status es_writers_publish(embstore_writer *const *w, uint32_t n)
 {
 	es_detail_clear();
-	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
-	ES_CHECKF(w->state == W_SEALED, EMBSTORE_STATE, "the writer is not sealed");
-	return hold(w);
-}
-
-embstore_status es_writer_publish(embstore_writer *w)
-{
-	es_detail_clear();
-	ES_CHECK(w, EMBSTORE_INVALID_ARGUMENT);
-	ES_CHECKF(w->state == W_SEALED, EMBSTORE_STATE, "the writer is not sealed");
-	embstore_status st = publish(w);
-	w->state = st == EMBSTORE_OK ? W_FINISHED : W_FAILED;
+	for (uint32_t i = 0; i < n; i++) {
+		ES_CHECK(w[i], EMBSTORE_INVALID_ARGUMENT);
+		ES_CHECKF(w[i]->state == W_SEALED, EMBSTORE_STATE, "the writer is not sealed");
+	}
+	es_commit **c = malloc((n ? n : 1) * sizeof *c);
+	ES_CHECK(c, EMBSTORE_NO_MEMORY);
+	embstore_status st = EMBSTORE_OK;
+	for (uint32_t i = 0; i < n && st == EMBSTORE_OK; i++) {
+		st = hold(w[i]);
+		c[i] = &w[i]->file;
+	}
+	if (st == EMBSTORE_OK) {
+		size_t failed = 0;
+		st = es_commit_finish_all(c, n, &failed);
+		if (st == EMBSTORE_IO)
+			file_error(st, "committing", w[failed]->file.path);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		release(w[i]);
+		w[i]->state = st == EMBSTORE_OK ? W_FINISHED : W_FAILED;
+	}
+	free(c);
 	return st;
 }
 

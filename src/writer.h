@@ -21,15 +21,12 @@ embstore_status es_writer_append_keyed_rows(embstore_writer *w, const void *src,
 /* The value of metadata `key` added so far, or NULL. */
 const char *es_writer_meta_value(const embstore_writer *w, const char *key);
 
-/* embstore_writer_finish in two steps, for a set of files that should appear together (shard_split.c): seal
- * writes everything but the name and makes it durable (the file stays unnamed); publish puts it at its path as
- * finish does. Errors: those of finish, split between the two. */
+/* embstore_writer_finish in two steps, for a set of files that must appear together (shard_split.c): seal
+ * writes everything but the name and makes it durable (the file stays unnamed); publish takes, in order, the lock
+ * finish takes on each file at a path (see embstore_writer_set_wait; a writer holding any of them is found before
+ * the first is replaced), then puts them all in place or none (es_commit_finish_all). Errors: those of finish,
+ * split between the two. */
 embstore_status es_writer_seal(embstore_writer *w);
-embstore_status es_writer_publish(embstore_writer *w);
-/* Takes now, on a sealed writer, the lock publish takes on the file at the path (see embstore_writer_set_wait),
- * and keeps it (one descriptor, when a file is there) until publish or free: a set of files to be replaced
- * together learns that a writer holds any of them before the first is replaced. Errors: STATE (not sealed),
- * LOCKED, IO. */
-embstore_status es_writer_hold(embstore_writer *w);
+embstore_status es_writers_publish(embstore_writer *const *w, uint32_t n);
 
 #endif

@@ -32,7 +32,7 @@ typedef struct collect {
 	size_t key_end[256];
 	float values[4096];
 	es_vec_pos pos[256];
-	uint64_t fail_at; /* row + 1 whose call fails; 0 never */
+	uint64_t fail_at; /* row + 1 whose call fails; 0 never. parse_in clears only what comes before it */
 } collect;
 
 static embstore_status c_begin(void *ctx, uint64_t hint, uint32_t dim)
@@ -142,7 +142,7 @@ static void parses_like_gensim(kind k, const char *name, const es_vec_options *o
 {
 	size_t len;
 	uint8_t *b = fixture(name, &len);
-	collect c;
+	collect c = {0};
 	ok(parse(k, b, len, o, &c));
 	same_as_gensim(&c, name);
 	free(b);
@@ -159,7 +159,7 @@ Test(gensim, newline_after_each_binary_vector)
 	parses_like_gensim(W2V, "newlines.bin", NULL);
 	size_t len;
 	uint8_t *b = fixture("newlines.bin", &len);
-	collect c;
+	collect c = {0};
 	ok(parse(W2V, b, len, NULL, &c));
 	/* Rows are where their words start, after the newline: "3 2\n", "a " + 8 bytes + "\n", then "b\xc3\xa9 ". */
 	cr_assert_eq(c.pos[1].offset, 15);
@@ -171,7 +171,7 @@ Test(gensim, newline_after_each_binary_vector)
 Test(gensim, binary_word_with_a_space_ends_there_as_in_gensim)
 {
 	parses_like_gensim(W2V, "space.bin", NULL);
-	collect c;
+	collect c = {0};
 	size_t len;
 	uint8_t *b = fixture("space.bin", &len);
 	ok(parse(W2V, b, len, NULL, &c));
@@ -185,7 +185,7 @@ Test(gensim, invalid_utf8_replaced_as_gensim_replaces_it)
 	parses_like_gensim(W2V, "replace.bin", &(es_vec_options){.unicode_replace = true});
 	size_t len;
 	uint8_t *b = fixture("replace.bin", &len);
-	collect c;
+	collect c = {0};
 	fails(parse(W2V, b, len, NULL, &c), EMBSTORE_BAD_INPUT, "byte offset 4: the word \"caf\\xc3\" is not valid UTF-8");
 	free(b);
 }
@@ -214,7 +214,7 @@ Test(stream, any_split_and_buffer_reads_the_same_rows)
 			tu_write_file(path, b + head, len - head);
 			int fd = open(path, O_RDONLY);
 			cr_assert(fd >= 0);
-			collect c;
+			collect c = {0};
 			es_vec_input in = {.fd = fd, .head = b, .head_len = head};
 			ok(parse_in(files[f].k, &in, &(es_vec_options){.buffer_bytes = 1}, &c));
 			close(fd);
@@ -249,7 +249,7 @@ Test(stream, failing_and_short_reads_and_allocations)
 			for (unsigned long n = 1;; n++) {
 				int fd = open(path, O_RDONLY);
 				cr_assert(fd >= 0);
-				collect c;
+				collect c = {0};
 				fault_arm(faults[k].kind, n, faults[k].err);
 				embstore_status st = parse_in(files[f].k, &(es_vec_input){.fd = fd},
 				                              &(es_vec_options){.buffer_bytes = 64}, &c);
@@ -287,7 +287,7 @@ Test(stream, reads_a_pipe)
 		_exit(0);
 	}
 	close(p[1]);
-	collect c;
+	collect c = {0};
 	ok(parse_in(TEXT, &(es_vec_input){.fd = p[0]}, &(es_vec_options){.buffer_bytes = 100}, &c));
 	close(p[0]);
 	int status;
@@ -298,7 +298,7 @@ Test(stream, reads_a_pipe)
 
 Test(stream, read_error_names_the_offset)
 {
-	collect c;
+	collect c = {0};
 	char *path = tu_path("dir");
 	cr_assert_eq(mkdir(path, 0700), 0);
 	int fd = open(path, O_RDONLY | O_DIRECTORY);
@@ -311,7 +311,7 @@ Test(stream, read_error_names_the_offset)
 
 Test(text, positions_of_rows)
 {
-	collect c;
+	collect c = {0};
 	ok(parse_str(TEXT, "2 1\r\na 1\r\nb 2 \t \r\n", NULL, &c));
 	cr_assert_eq(c.hint, 2);
 	key_is(&c, 1, "b");
@@ -338,7 +338,7 @@ Test(text, byte_order_mark_skipped)
 			tu_write_file(path, cases[i].data + head, len - head);
 			int fd = open(path, O_RDONLY);
 			cr_assert(fd >= 0);
-			collect c;
+			collect c = {0};
 			ok(parse_in(cases[i].k, &(es_vec_input){.fd = fd, .head = (const uint8_t *)cases[i].data,
 			                                         .head_len = head},
 			            &(es_vec_options){.buffer_bytes = 1}, &c));
@@ -354,7 +354,7 @@ Test(text, byte_order_mark_skipped)
 		             cases[i].k == GLOVE ? ES_VEC_GLOVE : ES_VEC_TEXT_HEADER);
 	}
 	free(path);
-	collect c;
+	collect c = {0};
 	/* Offsets still count every byte of the input. */
 	ok(parse_str(GLOVE, "\xEF\xBB\xBF" "a 1\n", NULL, &c));
 	cr_assert_eq(c.pos[0].offset, 3);
@@ -372,7 +372,7 @@ Test(text, byte_order_mark_skipped)
 
 Test(text, header_count_mismatch_both_ways)
 {
-	collect c;
+	collect c = {0};
 	fails(parse_str(TEXT, "3 2\na 1 2\nb 3 4\n", NULL, &c), EMBSTORE_BAD_INPUT,
 	      "line 1: the header says 3 rows, the file has 2");
 	fails(parse_str(TEXT, "2 2\na 1 2\nb 3 4\nc 5 6\n\nd 7 8", NULL, &c), EMBSTORE_BAD_INPUT,
@@ -384,7 +384,7 @@ Test(text, header_count_mismatch_both_ways)
 
 Test(binary, header_count_mismatch_both_ways)
 {
-	collect c;
+	collect c = {0};
 	uint8_t b[64];
 	memcpy(b, "3 1\na \0\0\x80\x3f" "b \0\0\0\x40\n", 17);
 	fails(parse(W2V, b, 17, NULL, &c), EMBSTORE_BAD_INPUT, "byte offset 17: the header says 3 rows, the file has 2");
@@ -400,7 +400,7 @@ Test(binary, header_count_mismatch_both_ways)
 
 Test(text, wrong_number_of_values_names_the_line)
 {
-	collect c;
+	collect c = {0};
 	fails(parse_str(TEXT, "3 3\na 1 2 3\nb 1 2\nc 1 2 3\n", NULL, &c), EMBSTORE_BAD_INPUT,
 	      "line 3 has 2 values; the header says 3");
 	fails(parse_str(TEXT, "2 3\na 1 2 3\nb 1 2 3 4 5\n", NULL, &c), EMBSTORE_BAD_INPUT,
@@ -412,7 +412,7 @@ Test(text, wrong_number_of_values_names_the_line)
 
 Test(text, glove_dim_and_count_from_the_data)
 {
-	collect c;
+	collect c = {0};
 	ok(parse_str(GLOVE, "a 1 2 3\nb 4 5 6\n\n\n", NULL, &c));
 	cr_assert_eq(c.begins, 1);
 	cr_assert_eq(c.hint, 0);
@@ -427,7 +427,7 @@ Test(text, non_finite_refused_unless_allowed)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char s[64];
 		snprintf(s, sizeof s, "2 2\na 1 2\nb 0 %s\n", bad[i]);
-		collect c;
+		collect c = {0};
 		char want[64];
 		snprintf(want, sizeof want, "line 3, value 2: \"%s\" is not a finite f32", bad[i]);
 		fails(parse_str(TEXT, s, NULL, &c), EMBSTORE_NON_FINITE, want);
@@ -440,7 +440,7 @@ Test(binary, non_finite_refused_unless_allowed)
 {
 	uint8_t b[32];
 	memcpy(b, "1 2\nab \0\0\x80\x3f\x01\0\xc0\x7f", 15); /* 1.0 and a NaN with a payload */
-	collect c;
+	collect c = {0};
 	fails(parse(W2V, b, 15, NULL, &c), EMBSTORE_NON_FINITE,
 	      "byte offset 11: value 2 of row 1 (\"ab\") is NaN, not a finite f32");
 	ok(parse(W2V, b, 15, &(es_vec_options){.allow_nonfinite = true}, &c));
@@ -451,7 +451,7 @@ Test(binary, non_finite_refused_unless_allowed)
 
 Test(options, limit_keeps_the_first_rows_and_reads_no_further)
 {
-	collect c;
+	collect c = {0};
 	ok(parse_str(TEXT, "4 1\na 1\nb 2\nthis line is broken\n", &(es_vec_options){.limit = 2}, &c));
 	cr_assert_eq(c.rows, 2);
 	cr_assert_eq(c.hint, 2);
@@ -469,7 +469,7 @@ Test(options, limit_keeps_the_first_rows_and_reads_no_further)
 
 Test(options, empty_inputs)
 {
-	collect c;
+	collect c = {0};
 	fails(parse_str(TEXT, "", NULL, &c), EMBSTORE_BAD_INPUT, "the input is empty");
 	fails(parse_str(W2V, "", NULL, &c), EMBSTORE_BAD_INPUT, "the input is empty");
 	fails(parse_str(GLOVE, "", NULL, &c), EMBSTORE_BAD_INPUT, "the input is empty");
@@ -486,7 +486,7 @@ Test(binary, truncated_vector_and_word)
 {
 	uint8_t b[32];
 	memcpy(b, "2 2\na \0\0\x80\x3f\0\0\0\x40" "bc \0\0\x80", 20);
-	collect c;
+	collect c = {0};
 	fails(parse(W2V, b, 20, NULL, &c), EMBSTORE_BAD_INPUT,
 	      "byte offset 17: the file ends in the vector of row 2 (\"bc\") after 3 of its 8 bytes");
 	cr_assert_eq(c.rows, 1);
@@ -496,13 +496,13 @@ Test(binary, truncated_vector_and_word)
 
 Test(binary, empty_word_refused)
 {
-	collect c;
+	collect c = {0};
 	fails(parse(W2V, "1 1\n\n \0\0\x80\x3f", 10, NULL, &c), EMBSTORE_BAD_INPUT, "byte offset 5: empty word");
 }
 
 Test(text, invalid_utf8_refused_naming_the_line_or_replaced)
 {
-	collect c;
+	collect c = {0};
 	const char *s = "2 1\nok 1\nna\xefve 2\n";
 	fails(parse_str(TEXT, s, NULL, &c), EMBSTORE_BAD_INPUT,
 	      "line 3: the word \"na\\xefve\" is not valid UTF-8 (its byte 3, 0xef)");
@@ -542,7 +542,7 @@ Test(stream, word_longer_than_the_buffer)
 {
 	char s[200];
 	snprintf(s, sizeof s, "1 1\n%0100d 1\n", 7);
-	collect c;
+	collect c = {0};
 	fails(parse_str(TEXT, s, &(es_vec_options){.buffer_bytes = 64}, &c), EMBSTORE_LIMIT,
 	      "line 2: the word is longer than 64 bytes");
 	snprintf(s, sizeof s, "1 1\n%0100d ", 7);
@@ -555,7 +555,7 @@ Test(stream, word_longer_than_the_buffer)
 
 Test(text, malformed_values_and_lines)
 {
-	collect c;
+	collect c = {0};
 	fails(parse_str(TEXT, "1 2\na 1 2x\n", NULL, &c), EMBSTORE_BAD_INPUT, "line 2, value 2: \"2x\" is not a number");
 	fails(parse_str(TEXT, "1 2\na 1,5 2\n", NULL, &c), EMBSTORE_BAD_INPUT, "line 2, value 1: \"1,5\" is not a number");
 	fails(parse_str(TEXT, "1 2\na 1 \"\n", NULL, &c), EMBSTORE_BAD_INPUT, "line 2, value 2: \"\\x22\" is not");
@@ -572,7 +572,7 @@ Test(text, malformed_values_and_lines)
 
 Test(header, malformed_headers)
 {
-	collect c;
+	collect c = {0};
 	fails(parse_str(TEXT, "3\na 1\n", NULL, &c), EMBSTORE_BAD_INPUT, "line 1: the header should be \"count dim\"");
 	fails(parse_str(W2V, "3 x\n", NULL, &c), EMBSTORE_BAD_INPUT, "not \"3 x\"");
 	fails(parse_str(TEXT, "3 2 1\n", NULL, &c), EMBSTORE_BAD_INPUT, "line 1: the header should be");
@@ -676,7 +676,7 @@ Test(values, independent_of_the_programs_locale)
 	cr_assert_eq(setenv("LOCPATH", dir, 1), 0);
 	cr_assert_not_null(setlocale(LC_NUMERIC, "comma"));
 	cr_assert_eq(strtof("0.5", NULL), 0.0f, "the comma locale is not in force");
-	collect c;
+	collect c = {0};
 	ok(parse_str(TEXT, "1 2\na 0.5 -1.25e1\n", NULL, &c));
 	cr_assert_eq(c.values[0], 0.5f);
 	cr_assert_eq(c.values[1], -12.5f);

@@ -22,8 +22,24 @@ bool fault_ok(fault_outcome *o, embstore_status st)
 	return false;
 }
 
+/* The targets as they are before each run. */
+static void write_old(const fault_case *fc)
+{
+	if (fc->n_outs == 0)
+		tu_write_file(fc->out, fc->old, fc->old_len);
+	for (size_t i = 0; i < fc->n_outs; i++)
+		tu_write_file(fc->outs[i], fc->olds[i], fc->old_lens[i]);
+}
+
 void fault_record_new(fault_case *fc)
 {
+	if (fc->n_outs) {
+		write_old(fc);
+		fault_outcome o = fc->run(fc);
+		cr_assert_eq(o.st, EMBSTORE_OK, "%s: %s", fc->name, o.detail);
+		cr_assert(fc->holds_new(fc), "%s: a clean run does not leave the new group", fc->name);
+		return;
+	}
 	tu_write_file(fc->out, fc->old, fc->old_len);
 	fault_outcome o = fc->run(fc);
 	cr_assert_eq(o.st, EMBSTORE_OK, "%s: %s", fc->name, o.detail);
@@ -54,8 +70,39 @@ static int open_fds(void)
 	return tu_count_entries("/proc/self/fd");
 }
 
+static bool file_is(const char *path, const uint8_t *bytes, size_t n)
+{
+	size_t len;
+	uint8_t *b = tu_read_file(path, &len);
+	bool same = len == n && memcmp(b, bytes, len) == 0;
+	free(b);
+	return same;
+}
+
+/* A group's targets: each old file, or the whole new group; nothing else in their directory. */
+static void check_group(const fault_case *fc, fault_kind kind, embstore_status st, const char *spec)
+{
+	bool all_old = true;
+	for (size_t i = 0; i < fc->n_outs && all_old; i++)
+		all_old = file_is(fc->outs[i], fc->olds[i], fc->old_lens[i]);
+	bool after_rename = kind == FAULT_OPEN || kind == FAULT_FSYNC;
+	bool is_new = !all_old && fc->holds_new(fc);
+	cr_assert(st == EMBSTORE_OK ? is_new : all_old || (is_new && after_rename), "%s (%s): the targets hold %s", spec,
+	          embstore_status_name(st),
+	          all_old ? "the old files" : is_new ? "the new group" : "neither the old files nor the new group");
+	char *dir = strdup(fc->out);
+	cr_assert_not_null(dir);
+	*strrchr(dir, '/') = 0;
+	cr_assert_eq(tu_count_entries(dir), (int)fc->n_outs, "%s: a temporary or second name was left behind", spec);
+	free(dir);
+}
+
 static void check_target(const fault_case *fc, fault_kind kind, embstore_status st, const char *spec)
 {
+	if (fc->n_outs) {
+		check_group(fc, kind, st, spec);
+		return;
+	}
 	size_t len;
 	uint8_t *b = tu_read_file(fc->out, &len);
 	bool is_old = len == fc->old_len && memcmp(b, fc->old, len) == 0;
@@ -78,7 +125,7 @@ static bool run_one(const fault_case *fc, fault_kind kind, unsigned long n, int 
 	char spec[96];
 	snprintf(spec, sizeof spec, "%s: EMBSTORE_FAULT=%s:%lu:%s", fc->name, fault_kind_name(kind), n, err_name(err));
 	if (fc->writes)
-		tu_write_file(fc->out, fc->old, fc->old_len);
+		write_old(fc);
 	int fds = open_fds();
 	fault_arm(kind, n, err);
 	fault_outcome o = fc->run(fc);

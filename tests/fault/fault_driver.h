@@ -46,10 +46,19 @@ struct fault_case {
 	unsigned expected_kinds; /* FAULT_BITs: a run makes at least one call of each */
 	uint8_t *old, *new_;     /* writes: the target before, and after any run that succeeds (fault_record_new) */
 	size_t old_len, new_len;
+	/* A case that writes a group of files that must appear together (a set's shards): n_outs > 0 targets, outs[0]
+	 * is `out` and all share its directory. olds[i] (old_lens[i] bytes) is written to outs[i] before each run; a
+	 * run must then leave every target with its old bytes, or the whole new group, which holds_new judges (the
+	 * new files' bytes may differ from run to run). old / new_ are unused. */
+	const char *const *outs;
+	size_t n_outs;
+	uint8_t *const *olds;
+	const size_t *old_lens;
+	bool (*holds_new)(const fault_case *fc);
 };
 
 /* Writes `old` to the target, runs the case once without a fault and keeps what it leaves as `new_`, which must
- * differ from `old`. */
+ * differ from `old`. A group case: runs it once without a fault and checks that holds_new says so. */
 void fault_record_new(fault_case *fc);
 
 /* Every fault of every kind, or the one EMBSTORE_FAULT names; prints the calls of each kind the case makes. */

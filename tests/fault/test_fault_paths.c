@@ -1,10 +1,10 @@
 /* test_fault_paths.c: the paths that came with the word-vector formats, under the fault shim (fault_shim.h):
  * embstore_export to each format, a word-vector import (text and binary) with a vocabulary big enough to spill its
  * keys to the temporary file and a repeated word that is looked up there, a .npy import through the front that
- * tells the format, a .npz member and safetensors tensors - each import followed by the store's finish - and a
- * sharded set merged back into one store. Every call of each wrapped kind fails in turn, by the driver of
- * fault_driver.h, which says what each run must leave. Leaks show under the sanitizers. EMBSTORE_FAULT=KIND:N:ERR
- * (as the failure messages print) runs one case. */
+ * tells the format, a .npz member and safetensors tensors - each import followed by the store's finish - a
+ * sharded set merged back into one store, and a store split into a set over a previous one. Every call of each
+ * wrapped kind fails in turn, by the driver of fault_driver.h, which says what each run must leave. Leaks show
+ * under the sanitizers. EMBSTORE_FAULT=KIND:N:ERR (as the failure messages print) runs one case. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,6 +30,7 @@
 #define EXPORT_ROWS 2600u
 #define EXPORT_DIM 128u
 #define TEXT_ROWS 800u
+#define SPLIT_SHARDS 3u
 
 typedef struct path_case {
 	fault_case fc;          /* out: the file written */
@@ -38,6 +39,10 @@ typedef struct path_case {
 	uint32_t table;         /* export: its table */
 	embstore_format format; /* export: to; import: from (AUTO: told by the front) */
 	embstore_set *set;      /* merge: the set merged */
+	char *base;             /* split: the name the shards are named after */
+	const char **outs;      /* split: the shards' paths, and the previous files there (SPLIT_SHARDS each) */
+	uint8_t **olds;
+	size_t *old_lens;
 } path_case;
 
 static fault_outcome run_export(const fault_case *fc)
@@ -55,6 +60,45 @@ static fault_outcome run_merge(const fault_case *fc)
 	fault_outcome o = FAULT_OUTCOME_OK;
 	fault_ok(&o, embstore_set_merge(pc->set, fc->out));
 	return o;
+}
+
+/* The export source split by rows into three shards, over a previous set of three (embstore_shard_split). */
+static fault_outcome run_split(const fault_case *fc)
+{
+	const path_case *pc = (const path_case *)fc;
+	fault_outcome o = FAULT_OUTCOME_OK;
+	fault_ok(&o, embstore_shard_split(pc->src, pc->base, SPLIT_SHARDS, EMBSTORE_SHARD_BY_ROWS, 0));
+	return o;
+}
+
+/* Whether the shards are a whole set (every checksum checked) holding every row of every table of the source. */
+static bool split_holds_new(const fault_case *fc)
+{
+	const path_case *pc = (const path_case *)fc;
+	embstore_set *set;
+	if (embstore_set_open(pc->outs, SPLIT_SHARDS, EMBSTORE_OPEN_VERIFY, &set) != EMBSTORE_OK)
+		return false;
+	embstore_info info;
+	embstore_get_info(pc->src, &info);
+	bool same = true;
+	for (uint32_t t = 0; t < info.table_count && same; t++) {
+		embstore_table table;
+		embstore_table_at(pc->src, t, &table);
+		size_t n = (size_t)table.matrix.rows, count = n * table.matrix.dim;
+		int64_t *ids = malloc(n * sizeof *ids);
+		float *want = malloc(count * sizeof *want), *got = malloc(count * sizeof *got);
+		cr_assert(ids && want && got);
+		for (size_t i = 0; i < n; i++)
+			ids[i] = (int64_t)i;
+		same = embstore_gather(&table.matrix, ids, EMBSTORE_ID64, n, want, NULL) == EMBSTORE_OK &&
+		       embstore_set_gather(set, t, ids, EMBSTORE_ID64, n, got, NULL) == EMBSTORE_OK &&
+		       memcmp(want, got, count * sizeof *got) == 0;
+		free(ids);
+		free(want);
+		free(got);
+	}
+	embstore_set_close(set);
+	return same;
 }
 
 /* Table "v" from the input, through embstore_writer_import, and the store's finish. */
@@ -222,7 +266,7 @@ static path_case setup(const char *name, fault_outcome (*run)(const fault_case *
 	path_case pc = {.fc = {.name = name, .run = run, .out = tu_join(dir, "out"), .writes = true,
 	                       .expected_kinds = FAULT_WRITER_KINDS},
 	                .format = format};
-	if (run == run_export || run == run_merge) {
+	if (run == run_export || run == run_merge || run == run_split) {
 		pc.src = export_source(in_dir);
 		pc.table = strstr(name, "f16") ? 2 : format == EMBSTORE_FORMAT_WORD2VEC_TEXT ? 1 : 0;
 		pc.fc.expected_kinds = FAULT_COMMIT_KINDS;
@@ -234,6 +278,31 @@ static path_case setup(const char *name, fault_outcome (*run)(const fault_case *
 	} else {
 		pc.fc.old = tu_sample_store(&pc.fc.old_len);
 		pc.fc.expected_kinds |= FAULT_BIT(FAULT_OPEN);
+	}
+	if (run == run_split) { /* three shards in the target's directory, over three previous files */
+		pc.base = tu_join(dir, "set.emb");
+		pc.outs = calloc(SPLIT_SHARDS, sizeof *pc.outs);
+		pc.olds = calloc(SPLIT_SHARDS, sizeof *pc.olds);
+		pc.old_lens = calloc(SPLIT_SHARDS, sizeof *pc.old_lens);
+		cr_assert(pc.outs && pc.olds && pc.old_lens);
+		for (uint32_t i = 0; i < SPLIT_SHARDS; i++) {
+			char path[512];
+			cr_assert_lt(embstore_shard_path(pc.base, i, SPLIT_SHARDS, path, sizeof path), sizeof path);
+			pc.outs[i] = strdup(path);
+			char previous[64];
+			pc.old_lens[i] = (size_t)snprintf(previous, sizeof previous, "previous shard %u, to be kept\n", i);
+			pc.olds[i] = malloc(pc.old_lens[i]);
+			cr_assert(pc.outs[i] && pc.olds[i]);
+			memcpy(pc.olds[i], previous, pc.old_lens[i]);
+		}
+		free((char *)pc.fc.out);
+		pc.fc.out = strdup(pc.outs[0]);
+		pc.fc.outs = (const char *const *)pc.outs;
+		pc.fc.n_outs = SPLIT_SHARDS;
+		pc.fc.olds = pc.olds;
+		pc.fc.old_lens = pc.old_lens;
+		pc.fc.holds_new = split_holds_new;
+		pc.fc.expected_kinds |= FAULT_BIT(FAULT_PWRITE);
 	}
 	if (run == run_merge) { /* the export source split by rows into three shards, opened as a set */
 		char *base = tu_join(in_dir, "shards.emb");
@@ -274,7 +343,7 @@ static path_case setup(const char *name, fault_outcome (*run)(const fault_case *
 	free(in_dir);
 
 	fault_record_new(&pc.fc);
-	if (run != run_export) {
+	if (run != run_export && run != run_split) {
 		embstore *s;
 		cr_assert_eq(embstore_open(pc.fc.out, EMBSTORE_OPEN_VERIFY, &s), EMBSTORE_OK);
 		embstore_close(s);
@@ -287,6 +356,14 @@ static void teardown(path_case *pc)
 	embstore_set_close(pc->set);
 	embstore_close(pc->src);
 	free((char *)pc->fc.out);
+	free(pc->base);
+	for (uint32_t i = 0; pc->outs && i < SPLIT_SHARDS; i++) {
+		free((char *)pc->outs[i]);
+		free(pc->olds[i]);
+	}
+	free(pc->outs);
+	free(pc->olds);
+	free(pc->old_lens);
 	free(pc->in);
 	free(pc->fc.old);
 	free(pc->fc.new_);
@@ -362,4 +439,11 @@ Test(fault_paths, import_safetensors)
 Test(fault_paths, merge_a_set)
 {
 	check("merge-set", run_merge, EMBSTORE_FORMAT_AUTO, false);
+}
+
+/* Three files replaced together: each failure leaves the three previous files (the ones renamed so far put back)
+ * or, after the last rename, the whole new set. */
+Test(fault_paths, split_into_a_set)
+{
+	check("split-set", run_split, EMBSTORE_FORMAT_AUTO, false);
 }
