@@ -344,9 +344,12 @@ def run(args):
     # the cost of a call: 1000 lookups of one id each
     T.update(measure({"one id out=": one_id_calls(True), "one id": one_id_calls(False)}, R, S))
     # bag sum, bags of 32
+    # and the same kernel over rows in order, which the hardware prefetchers stream: the read ceiling of one thread
+    in_order = (np.arange(n, dtype=np.int64) + (rows - n) // 2) if rows >= n else ids
     T.update(measure({
         "bag": lambda: bag_sum(t32, ids),
         "torch embedding_bag": lambda: F.embedding_bag(ids_t, w_t, offsets_t, mode="sum"),
+        "bag in order": lambda: bag_sum(t32, in_order),
     }, R, S))
     # scatter-add: both update the same in-memory copy of the table (freed when measured)
     grads = rng.standard_normal((n, dim), dtype=np.float32) * np.float32(1e-3)
@@ -409,6 +412,8 @@ def run(args):
                          n * row_bytes[k], note="calls of 4096 ids into the same f16 output rows") for k in dts}
     b = res.add("bag sum, bags of 32", e, T["bag"], n, gb)
     bt = res.add("bag sum, bags of 32", "torch.nn.functional.embedding_bag(sum)", T["torch embedding_bag"], n, gb)
+    res.add("bag sum, bags of 32", "embstore, ids in order (rows streamed)", T["bag in order"], n, gb,
+            note="the same kernel over consecutive rows: what one thread reads when no row waits on a miss")
     sc = res.add("scatter-add f32", e, T["scatter"], n, gb)
     st = res.add("scatter-add f32", "torch.Tensor.index_add_", T["torch index_add_"], n, gb)
     inc = {}
