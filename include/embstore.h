@@ -803,7 +803,8 @@ EMBSTORE_API embstore_status embstore_set_table_find(const embstore_set *set, co
  * the call with ID_OUT_OF_RANGE and its position in *bad_index (when not NULL), the output and the tables
  * untouched (the first bad position, where the single-store kernels may have written rows before it). */
 
-/* As embstore_gather, into out[i * dim ..]. Each run of ids owned by one shard is one kernel call.
+/* As embstore_gather, into out[i * dim ..], as fast: the kernel reads each id's row from whichever shard holds
+ * it (prefetching across shards, streaming a large output as embstore_gather does).
  * Errors: INVALID_ARGUMENT (NULL with n > 0, table out of range, unknown id_type), ID_OUT_OF_RANGE,
  * NO_MEMORY (when the set is sharded by rows: 8 bytes per id, in batches of 4,096), UNSUPPORTED_ISA. */
 EMBSTORE_API embstore_status embstore_set_gather(const embstore_set *set, uint32_t table, const void *ids,

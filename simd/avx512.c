@@ -115,6 +115,7 @@ ES_INLINE void narrow_bf16(unsigned char *p, vfloat v)
 const embstore_kernel_table embstore_kernels_avx512 = {
 	EMBSTORE_ISA_AVX512,
 	loops_gather,
+	loops_gather_rows,
 	loops_gather_bag,
 	loops_gather_narrow,
 	loops_gather_bag_narrow,

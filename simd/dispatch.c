@@ -63,6 +63,13 @@ static embstore_status refuse_gather(const embstore_matrix *table, const void *i
 	return EMBSTORE_UNSUPPORTED_ISA;
 }
 
+static embstore_status refuse_gather_rows(const unsigned char *const *rows, size_t n, embstore_dtype dtype,
+                                          uint32_t dim, float *out, int stream)
+{
+	(void)rows, (void)n, (void)dtype, (void)dim, (void)out, (void)stream;
+	return EMBSTORE_UNSUPPORTED_ISA;
+}
+
 static embstore_status refuse_gather_bag(const embstore_matrix *table, const void *ids, embstore_id_type id_type,
                                          const int64_t *offsets, size_t n_bags, const float *weights,
                                          embstore_bag_mode mode, float *out, size_t *bad_index)
@@ -102,6 +109,7 @@ static embstore_status refuse_scatter_add(const embstore_matrix *table, const vo
 static const embstore_kernel_table refusing = {
 	EMBSTORE_ISA_COUNT,
 	refuse_gather,
+	refuse_gather_rows,
 	refuse_gather_bag,
 	refuse_gather_narrow,
 	refuse_gather_bag_narrow,

@@ -1,8 +1,8 @@
 /* kernel_loops.h: the loops of the SIMD kernel sets (gather, bags, scatter-add, the optimizers' row updates),
  * written once over a few vector primitives. avx2.c, avx512.c and neon.c each define the primitives for their
  * instruction set, include this file once, and publish the static functions it defines (loops_gather,
- * loops_gather_bag, loops_gather_narrow, loops_gather_bag_narrow, loops_scatter_add, loops_add_rows,
- * loops_sgd_row, loops_adagrad_row) in their kernel table. scalar.c does not include it: the reference the sets
+ * loops_gather_rows, loops_gather_bag, loops_gather_narrow, loops_gather_bag_narrow, loops_scatter_add,
+ * loops_add_rows, loops_sgd_row, loops_adagrad_row) in their kernel table. scalar.c does not include it: the reference the sets
  * are tested against shares nothing with them but kernels.h's helpers.
  *
  * The including file defines first, as macros:
@@ -390,6 +390,76 @@ static embstore_status loops_gather(const embstore_matrix *t, const void *ids, e
 #define GATHER(dt, wide) gather_impl(t, ids, n, out, stream, bad_index, dt, wide)
 	ES_SPECIALIZE(t->dtype, id_type, GATHER);
 #undef GATHER
+}
+
+/* ---- gather from row addresses (the shards of a set) ----
+ *
+ * The loop above over rows the caller found: prefetched by address ES_PREFETCH_AHEAD rows ahead, streamed when
+ * the call's output is large. Each row is its own table as far as a tail read goes (open_row_at's end), so a set
+ * without a masked load copies a row's last partial vector rather than read past the row. */
+
+ES_INLINE void prefetch_at(const unsigned char *const *rows, size_t i, size_t n, size_t bytes)
+{
+#if defined(__GNUC__)
+	if (i + ES_PREFETCH_AHEAD < n) {
+		const char *p = (const char *)rows[i + ES_PREFETCH_AHEAD];
+		for (size_t b = 0; b < bytes; b += 64)
+			__builtin_prefetch(p + b, 0, 3);
+		__builtin_prefetch(p + bytes - 1, 0, 3);
+	}
+#else
+	(void)rows, (void)i, (void)n, (void)bytes;
+#endif
+}
+
+ES_INLINE void gather_rows_impl(const unsigned char *const *rows, size_t n, size_t dim, float *out, int stream,
+                                embstore_dtype dt)
+{
+	size_t bytes = row_bytes(dt, (uint32_t)dim), pf = bytes < ES_PREFETCH_BYTES ? bytes : ES_PREFETCH_BYTES;
+#ifdef v_stream
+	if (stream && (uintptr_t)out % 4 == 0) {
+		out_stream w = stream_open(out);
+		int aligned = w.head == 0 && dim % VL == 0;
+		for (size_t i = 0; i < n; i++) {
+			prefetch_at(rows, i, n, pf);
+			src_row s = open_row_at(rows[i], (uint32_t)dim, dt, rows[i] + bytes);
+			if (aligned)
+				for (size_t j = 0; j < dim; j += VL)
+					v_stream(out + i * dim + j, row_load(&s, dt, j));
+			else
+				stream_row(&w, &s, dt, dim);
+		}
+		stream_close(&w);
+		return;
+	}
+#else
+	(void)stream;
+#endif
+	for (size_t i = 0; i < n; i++) {
+		prefetch_at(rows, i, n, pf);
+		src_row s = open_row_at(rows[i], (uint32_t)dim, dt, rows[i] + bytes);
+		gather_row(out + i * dim, &s, dt, dim);
+	}
+}
+
+static embstore_status loops_gather_rows(const unsigned char *const *rows, size_t n, embstore_dtype dtype,
+                                         uint32_t dim, float *out, int stream)
+{
+	switch (dtype) {
+	case EMBSTORE_F32:
+		gather_rows_impl(rows, n, dim, out, stream, EMBSTORE_F32);
+		break;
+	case EMBSTORE_F16:
+		gather_rows_impl(rows, n, dim, out, stream, EMBSTORE_F16);
+		break;
+	case EMBSTORE_BF16:
+		gather_rows_impl(rows, n, dim, out, stream, EMBSTORE_BF16);
+		break;
+	default:
+		gather_rows_impl(rows, n, dim, out, stream, EMBSTORE_INT8_ROWWISE);
+		break;
+	}
+	return EMBSTORE_OK;
 }
 
 /* ---- gather with f16 or bf16 output ----

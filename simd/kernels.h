@@ -62,6 +62,12 @@
 typedef embstore_status (*embstore_gather_fn)(const embstore_matrix *table, const void *ids,
                                               embstore_id_type id_type, size_t n, float *out, int stream,
                                               size_t *bad_index);
+/* The gather of rows already found and checked by the caller, one address each, which may lie in different tables
+ * of the same dtype and dim (the shards of a set): rows[i] is row i's first byte, and at least row_bytes(dtype,
+ * dim) bytes are readable there. Writes out[i * dim ...] as gather does; OK, or UNSUPPORTED_ISA from the refusing
+ * table. */
+typedef embstore_status (*embstore_gather_rows_fn)(const unsigned char *const *rows, size_t n, embstore_dtype dtype,
+                                                   uint32_t dim, float *out, int stream);
 /* Bag b (b < n_bags) covers ids[offsets[b] .. offsets[b + 1]) and writes out[b * dim ...]. */
 typedef embstore_status (*embstore_gather_bag_fn)(const embstore_matrix *table, const void *ids,
                                                   embstore_id_type id_type, const int64_t *offsets, size_t n_bags,
@@ -95,6 +101,7 @@ typedef void (*embstore_adagrad_row_fn)(const embstore_matrix *table, uint64_t i
 typedef struct embstore_kernel_table {
 	embstore_isa isa; /* EMBSTORE_ISA_COUNT only for dispatch.c's table that refuses every call */
 	embstore_gather_fn gather;
+	embstore_gather_rows_fn gather_rows;
 	embstore_gather_bag_fn gather_bag;
 	embstore_gather_narrow_fn gather_narrow;
 	embstore_gather_bag_narrow_fn gather_bag_narrow;

@@ -86,6 +86,7 @@ ES_INLINE void narrow_bf16(unsigned char *p, vfloat v)
 const embstore_kernel_table embstore_kernels_neon = {
 	EMBSTORE_ISA_NEON,
 	loops_gather,
+	loops_gather_rows,
 	loops_gather_bag,
 	loops_gather_narrow,
 	loops_gather_bag_narrow,

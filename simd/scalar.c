@@ -60,6 +60,15 @@ static embstore_status scalar_gather(const embstore_matrix *t, const void *ids, 
 	return EMBSTORE_OK;
 }
 
+static embstore_status scalar_gather_rows(const unsigned char *const *rows, size_t n, embstore_dtype dtype,
+                                          uint32_t dim, float *out, int stream)
+{
+	(void)stream;
+	for (size_t i = 0; i < n; i++)
+		convert(rows[i], dtype, dim, 0, dim, out + i * dim);
+	return EMBSTORE_OK;
+}
+
 /* Narrow outputs and bags go CHUNK elements of a row at a time. */
 #define CHUNK 64u
 
@@ -222,6 +231,7 @@ static void scalar_adagrad_row(const embstore_matrix *t, uint64_t id, unsigned c
 const embstore_kernel_table embstore_kernels_scalar = {
 	EMBSTORE_ISA_SCALAR,
 	scalar_gather,
+	scalar_gather_rows,
 	scalar_gather_bag,
 	scalar_gather_narrow,
 	scalar_gather_bag_narrow,

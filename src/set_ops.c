@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "set_impl.h"
 
 #define ID_BATCH 4096u
@@ -61,24 +62,31 @@ static embstore_status for_runs(const es_set_table *t, const void *ids, embstore
 	return st;
 }
 
-typedef struct gather_ctx {
-	float *out;
-	uint32_t dim;
-} gather_ctx;
-
-static embstore_status gather_run(void *opaque, const es_piece *piece, const int64_t *local, size_t start, size_t n)
-{
-	gather_ctx *c = opaque;
-	return embstore_gather(&piece->table.matrix, local, EMBSTORE_ID64, n, c->out + start * c->dim, NULL);
-}
-
+/* The rows of ids, checked, from their shards: their addresses a batch at a time, read by the kernel set's
+ * gather_rows, which prefetches across shards and streams a large output as a gather from one store does. */
 static embstore_status gather_checked(const es_set_table *t, const void *ids, embstore_id_type type, size_t n,
                                       float *out)
 {
 	if (t->info.parts == 1)
 		return embstore_gather(&t->pieces[0].table.matrix, ids, type, n, out, NULL);
-	gather_ctx c = {out, t->info.dim};
-	return for_runs(t, ids, type, n, gather_run, &c);
+	const unsigned char **rows = malloc(ID_BATCH * sizeof *rows);
+	ES_CHECK(rows, EMBSTORE_NO_MEMORY);
+	const embstore_kernel_table *k = embstore_kernels_active();
+	size_t dim = t->info.dim;
+	int stream = es_output_streams(n, dim, EMBSTORE_F32);
+	embstore_status st = EMBSTORE_OK;
+	for (size_t start = 0; start < n && st == EMBSTORE_OK; start += ID_BATCH) {
+		size_t m = n - start < ID_BATCH ? n - start : ID_BATCH;
+		for (size_t i = 0; i < m; i++) {
+			uint64_t id = (uint64_t)load_id(ids, type, start + i);
+			const es_piece *p = es_set_owner(t, id);
+			const embstore_matrix *pm = &p->table.matrix;
+			rows[i] = (const unsigned char *)pm->data + (id - p->first) * pm->row_stride;
+		}
+		st = k->gather_rows(rows, m, t->info.dtype, t->info.dim, out + start * dim, stream);
+	}
+	free(rows);
+	return st;
 }
 
 embstore_status embstore_set_gather(const embstore_set *set, uint32_t table, const void *ids,

@@ -402,6 +402,53 @@ void kc_gather_all_shapes(const embstore_kernel_table *k)
 	gather_case(k, EMBSTORE_F32, 1, 7, 0, 0, 1, 0, 0, 1);
 }
 
+/* gather_rows: rows of three tables of one dtype and dim (as a set's shards hold them), addressed one by one and
+ * often the last row of a table (whose tail ends it), against scalar's gather from each table: bitwise, streamed
+ * and not, at output offsets of 0 and 1 float. */
+static void gather_rows_case(const embstore_kernel_table *k, embstore_dtype dt, uint32_t dim, size_t n,
+                             unsigned shift, int stream)
+{
+	char ctx[160];
+	snprintf(ctx, sizeof ctx, "gather_rows %s %s dim %u n %zu shift %u stream %d", embstore_isa_name(k->isa),
+	         embstore_dtype_name(dt), dim, n, shift, stream);
+	kc_table t[3];
+	for (int p = 0; p < 3; p++)
+		kc_table_new(&t[p], dt, 1 + below(50), dim, below(2) ? 0 : below(9), (int)below(2));
+	const unsigned char **rows = kc_alloc((n + 1) * sizeof *rows);
+	outbuf want = out_new(n * dim, 0), got = out_new(n * dim, shift);
+	size_t bad;
+	for (size_t i = 0; i < n; i++) {
+		const embstore_matrix *m = &t[below(3)].m;
+		int64_t id = below(4) ? (int64_t)below(m->rows) : (int64_t)m->rows - 1;
+		rows[i] = (const unsigned char *)m->data + (size_t)id * m->row_stride;
+		KC_CHECK(scalar->gather(m, &id, EMBSTORE_ID64, 1, want.p + i * dim, 0, &bad) == EMBSTORE_OK, "%s: scalar",
+		         ctx);
+	}
+	outbuf ref = out_new(n * dim, 0); /* scalar's gather_rows, in a buffer of its own */
+	KC_CHECK(scalar->gather_rows(rows, n, dt, dim, ref.p, 0) == EMBSTORE_OK, "%s: scalar gather_rows", ctx);
+	kc_expect_bitwise(want.p, ref.p, n * dim, ctx);
+	out_free(&ref);
+	KC_CHECK(k->gather_rows(rows, n, dt, dim, got.p, stream) == EMBSTORE_OK, "%s", ctx);
+	kc_expect_bitwise(want.p, got.p, n * dim, ctx);
+	out_check_guards(&got, ctx);
+	for (int p = 0; p < 3; p++) {
+		table_check_guard(&t[p], ctx);
+		kc_table_free(&t[p]);
+	}
+	free(rows);
+	out_free(&want);
+	out_free(&got);
+}
+
+void kc_gather_rows(const embstore_kernel_table *k)
+{
+	for (size_t d = 0; d < N_DIMS; d++)
+		for (size_t ti = 0; ti < N_DTYPES; ti++)
+			gather_rows_case(k, dtypes[ti], dim_at(d), below(40), (unsigned)below(2), (int)below(2));
+	for (size_t ti = 0; ti < N_DTYPES; ti++) /* long: prefetching far ahead; streamed, with the shift */
+		gather_rows_case(k, dtypes[ti], 100, 20000, 1, 1);
+}
+
 /* Gathers told to stream (as the public calls do for outputs of ES_STREAM_BYTES and more) take non-temporal
  * stores, shifted onto vector boundaries when rows do not start on one: every dtype, dims that leave every
  * remainder against 8 and 16 lanes, outputs at each float offset from a 64-byte line, a few rows and many; then a

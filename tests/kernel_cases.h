@@ -56,6 +56,8 @@ int kc_expect_close(const float *want, const float *got, size_t n, const char *c
 void kc_gather_all_shapes(const embstore_kernel_table *k);
 /* Outputs large enough for non-temporal stores, at every alignment; a bad id in the middle of one. */
 void kc_gather_streamed(const embstore_kernel_table *k);
+/* gather_rows (rows by address, from several tables) against scalar's gather from each table. */
+void kc_gather_rows(const embstore_kernel_table *k);
 void kc_gather_narrow_streamed(const embstore_kernel_table *k);
 void kc_bag_all_shapes(const embstore_kernel_table *k);
 void kc_scatter_add_all_shapes(const embstore_kernel_table *k);

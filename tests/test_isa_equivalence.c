@@ -25,6 +25,7 @@ static const embstore_kernel_table *set_or_skip(embstore_isa isa)
 #define SET_TESTS(set, isa)                                                                                    \
 	SET_TEST(set, isa, gather_matches_scalar, kc_gather_all_shapes)                                            \
 	SET_TEST(set, isa, streamed_gather_matches_scalar, kc_gather_streamed)                                     \
+	SET_TEST(set, isa, gather_rows_matches_scalar, kc_gather_rows)                                             \
 	SET_TEST(set, isa, streamed_narrow_gather_matches_scalar, kc_gather_narrow_streamed)                       \
 	SET_TEST(set, isa, bag_matches_scalar, kc_bag_all_shapes)                                                  \
 	SET_TEST(set, isa, bag_special_values_match_scalar, kc_bag_special_values)                                 \

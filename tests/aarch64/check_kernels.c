@@ -33,6 +33,7 @@ int main(void)
 	KC_CHECK(embstore_isa_active(&active) == EMBSTORE_OK, "active after refused set");
 	if (s && k) {
 		kc_gather_all_shapes(k);
+		kc_gather_rows(k);
 		kc_bag_all_shapes(k);
 		kc_bag_special_values(k);
 		kc_bag_nan_meets_nan(k);
