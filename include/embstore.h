@@ -740,8 +740,9 @@ EMBSTORE_API size_t embstore_shard_path(const char *out, uint32_t index, uint32_
  * failure before that, LOCKED included, leaves every existing file as it was. Each file replaced gets a second,
  * hidden name beside it (".NAME.PID.N.old") before its rename, so a failure after some renames puts the replaced
  * files back (and removes the new shards that replaced nothing): an older set of the same names stays whole.
- * A process killed between the renames leaves a mixed set, which embstore_set_open refuses, and the replaced
- * files under their hidden names, to be renamed back by hand. With `wait` non-zero, waits for each locked file as
+ * A process killed between the renames leaves a mixed set, which embstore_set_open refuses (naming such a hidden
+ * file when it finds one beside a shard), and the replaced files under their hidden names, to be renamed back by
+ * hand. With `wait` non-zero, waits for each locked file as
  * embstore_writer_set_wait says. Until the renames, it holds one descriptor per shard and one per file it
  * replaces: up to 2 x count, against the process's RLIMIT_NOFILE.
  * Errors: INVALID_ARGUMENT (NULL, count 0 or above EMBSTORE_SHARD_MAX, unknown `by`, a store that is a shard

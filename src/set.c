@@ -1,6 +1,7 @@
 /* set.c: opens the files of a shard set and checks that they make one complete, consistent set (docs/FORMAT.md,
  * "Sharded sets"): the same checks `embstore verify` reports, done at every open since they cost O(tables x
  * shards), never a read of table data. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,32 @@ static void expected_name(const char *path, uint32_t have, uint32_t index, uint3
 		         at + strlen(suffix));
 }
 
+/* The hidden second name that a split interrupted between its renames left beside `path` (".NAME.PID.N.old",
+ * src/commit.c: the file that was there before), as " (...)" into buf; "" when there is none. */
+static void replaced_leftover(const char *path, char *buf, size_t cap)
+{
+	int saved = errno;
+	buf[0] = 0;
+	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, !slash ? "." : slash == path ? "/" : path);
+	size_t n = strlen(name);
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+		const char *s = e->d_name;
+		size_t len = strlen(s);
+		if (s[0] == '.' && len > n + 6 && strncmp(s + 1, name, n) == 0 && s[n + 1] == '.' &&
+		    strcmp(s + len - 4, ".old") == 0) {
+			snprintf(buf, cap, " (a split interrupted between its renames left '%.100s' beside it: the file it "
+			         "replaced)", s);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	errno = saved;
+}
+
 typedef struct opened {
 	embstore *store;
 	es_shard shard;
@@ -72,8 +99,14 @@ static embstore_status check_members(opened *o, size_t n, opened **slot)
 	for (size_t i = 0; i < n; i++) {
 		const embstore_shard_info *s = &o[i].shard.info;
 		ES_CHECKF(o[i].is_shard, EMBSTORE_BAD_SET, "'%.200s' is an ordinary store, not a shard", o[i].path);
-		ES_CHECKF(strcmp(s->set_id, ref->set_id) == 0, EMBSTORE_BAD_SET,
-		          "'%.120s' is of set %s, '%.120s' of set %s", o[i].path, s->set_id, o[0].path, ref->set_id);
+		if (strcmp(s->set_id, ref->set_id) != 0) {
+			char hint[200];
+			replaced_leftover(o[i].path, hint, sizeof hint);
+			if (!hint[0])
+				replaced_leftover(o[0].path, hint, sizeof hint);
+			ES_CHECKF(0, EMBSTORE_BAD_SET, "'%.120s' is of set %s, '%.120s' of set %s%s", o[i].path, s->set_id,
+			          o[0].path, ref->set_id, hint);
+		}
 		ES_CHECKF(s->count == ref->count && s->by == ref->by && s->tables == ref->tables, EMBSTORE_BAD_SET,
 		          "'%.120s' and '%.120s' disagree on the set's count, split or tables", o[i].path, o[0].path);
 	}

@@ -280,6 +280,14 @@ Test(shard_set, incomplete_and_mixed_sets_are_refused)
 	const char *mixed[] = {a[0], a[1], b[2], a[3]};
 	cr_expect_eq(embstore_set_open(mixed, 4, 0, &set), EMBSTORE_BAD_SET);
 	cr_expect(strstr(embstore_error_detail(), "of set") != NULL, "%s", embstore_error_detail());
+	cr_expect(strstr(embstore_error_detail(), "interrupted") == NULL, "%s", embstore_error_detail());
+	/* as a split killed between its renames leaves it: the replaced shard under a hidden name, which is named */
+	char *old = keep(tu_path(".b-00002-of-00004.emb.4242.0.old"));
+	tu_write_file(old, (const uint8_t *)"x", 1);
+	cr_expect_eq(embstore_set_open(mixed, 4, 0, &set), EMBSTORE_BAD_SET);
+	cr_expect(strstr(embstore_error_detail(), ".b-00002-of-00004.emb.4242.0.old") != NULL, "%s",
+	          embstore_error_detail());
+	unlink(old);
 	const char *twice[] = {a[0], a[1], a[1], a[3]};
 	cr_expect_eq(embstore_set_open(twice, 4, 0, &set), EMBSTORE_BAD_SET);
 	cr_expect(strstr(embstore_error_detail(), "both shard 1 of 4") != NULL, "%s", embstore_error_detail());
