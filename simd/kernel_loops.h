@@ -335,6 +335,17 @@ ES_INLINE void stream_row(out_stream *w, const src_row *s, embstore_dtype dt, si
 		stream_push(w, row_load_tail(s, dt, j, dim - j, v_tail(dim - j)), dim - j, sh);
 }
 
+/* Row i of a streamed gather: straight to the output when every row starts on a vector, else through w. */
+ES_INLINE void stream_next(out_stream *w, int aligned, float *row_out, const src_row *s, embstore_dtype dt,
+                           size_t dim)
+{
+	if (aligned)
+		for (size_t j = 0; j < dim; j += VL)
+			v_stream(row_out + j, row_load(s, dt, j));
+	else
+		stream_row(w, s, dt, dim);
+}
+
 ES_INLINE embstore_status gather_streamed(const embstore_matrix *t, const void *ids, size_t n, float *out,
                                           size_t *bad_index, embstore_dtype dt, int wide)
 {
@@ -351,11 +362,7 @@ ES_INLINE embstore_status gather_streamed(const embstore_matrix *t, const void *
 		}
 		es_prefetch_row(t, ids, wide, i, n, pf);
 		src_row s = open_row(t, id, dt, end);
-		if (aligned)
-			for (size_t j = 0; j < dim; j += VL)
-				v_stream(out + i * dim + j, row_load(&s, dt, j));
-		else
-			stream_row(&w, &s, dt, dim);
+		stream_next(&w, aligned, out + i * dim, &s, dt, dim);
 	}
 	stream_close(&w);
 	return st;
@@ -423,11 +430,7 @@ ES_INLINE void gather_rows_impl(const unsigned char *const *rows, size_t n, size
 		for (size_t i = 0; i < n; i++) {
 			prefetch_at(rows, i, n, pf);
 			src_row s = open_row_at(rows[i], (uint32_t)dim, dt, rows[i] + bytes);
-			if (aligned)
-				for (size_t j = 0; j < dim; j += VL)
-					v_stream(out + i * dim + j, row_load(&s, dt, j));
-			else
-				stream_row(&w, &s, dt, dim);
+			stream_next(&w, aligned, out + i * dim, &s, dt, dim);
 		}
 		stream_close(&w);
 		return;
