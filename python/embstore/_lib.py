@@ -56,37 +56,40 @@ class SetTableInfo(ctypes.Structure):
                 ("index", c_uint32), ("parts", c_uint32)]
 
 
-def candidates():
-    """Where the library is looked for, in order: (description, path or name for dlopen)."""
-    env = os.environ.get("EMBSTORE_LIBRARY")
-    if env:
+def candidates(env="EMBSTORE_LIBRARY", soname=SONAME, header="embstore.h", name="embstore"):
+    """Where a library of the project is looked for, in order: (description, path or name for dlopen). The core
+    library by default; _mpilib.py asks the same for libembstore_mpi."""
+    path = os.environ.get(env)
+    if path:
         # Named explicitly: nothing else is tried, so a wrong path is an error rather than a silent fallback.
-        return [("EMBSTORE_LIBRARY", env)]
-    out = [("beside the package", os.path.join(_HERE, SONAME))]
+        return [(env, path)]
+    out = [("beside the package", os.path.join(_HERE, soname))]
     # The package in a source tree (python/embstore), the library in that tree's build directory (README).
     root = os.path.dirname(os.path.dirname(_HERE))
-    if os.path.exists(os.path.join(root, "include", "embstore.h")):
-        out.append(("the build tree", os.path.join(root, "build", SONAME)))
-    found = ctypes.util.find_library("embstore")
-    out.append(("the system loader", found if found else SONAME))
+    if os.path.exists(os.path.join(root, "include", header)):
+        out.append(("the build tree", os.path.join(root, "build", soname)))
+    found = ctypes.util.find_library(name)
+    out.append(("the system loader", found if found else soname))
     return out
 
 
-def _load():
+def load(tried_in, what, env, use_errno=False):
+    """The first of `tried_in` (candidates()) that loads; else ImportError listing them, `what` saying which
+    library failed and `env` the variable that names it."""
     tried = []
-    for where, path in candidates():
+    for where, path in tried_in:
         if os.sep in path and not os.path.exists(path):
             tried.append(f"{where}: {path} (no such file)")
             continue
         try:
-            return ctypes.CDLL(path, use_errno=True)
+            return ctypes.CDLL(path, use_errno=use_errno)
         except OSError as e:
             tried.append(f"{where}: {path} ({e})")
-    raise ImportError("embstore: cannot load the shared library " + SONAME + "; looked in:\n  " +
-                      "\n  ".join(tried) + "\nSet EMBSTORE_LIBRARY to its path, or install it (cmake --install).")
+    raise ImportError(what + "; looked in:\n  " + "\n  ".join(tried) +
+                      f"\nSet {env} to its path, or install it (cmake --install).")
 
 
-C = _load()
+C = load(candidates(), "embstore: cannot load the shared library " + SONAME, "EMBSTORE_LIBRARY", use_errno=True)
 
 _status = c_int
 _PROTOTYPES = {

@@ -3,15 +3,11 @@ the core library (_lib.py): EMBSTORE_MPI_LIBRARY, beside this package, a source 
 system loader. Importing this module raises ImportError, saying where it looked, when it cannot be loaded."""
 
 import ctypes
-import ctypes.util
-import os
 from ctypes import POINTER, c_char_p, c_float, c_int, c_size_t, c_uint, c_uint32, c_uint64, c_void_p
 
-from ._lib import ABI_MAJOR, SetInfo, SetTableInfo
+from ._lib import ABI_MAJOR, SetInfo, SetTableInfo, candidates, load
 
 SONAME = f"libembstore_mpi.so.{ABI_MAJOR}"
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class MpiInfo(ctypes.Structure):
@@ -24,36 +20,8 @@ class MpiStats(ctypes.Structure):
     _fields_ = [("bytes_sent", c_uint64), ("bytes_received", c_uint64), ("collectives", c_uint64)]
 
 
-def candidates():
-    """Where the library is looked for, in order: (description, path or name for dlopen)."""
-    env = os.environ.get("EMBSTORE_MPI_LIBRARY")
-    if env:
-        return [("EMBSTORE_MPI_LIBRARY", env)]
-    out = [("beside the package", os.path.join(_HERE, SONAME))]
-    root = os.path.dirname(os.path.dirname(_HERE))
-    if os.path.exists(os.path.join(root, "include", "embstore_mpi.h")):
-        out.append(("the build tree", os.path.join(root, "build", SONAME)))
-    found = ctypes.util.find_library("embstore_mpi")
-    out.append(("the system loader", found if found else SONAME))
-    return out
-
-
-def _load():
-    tried = []
-    for where, path in candidates():
-        if os.sep in path and not os.path.exists(path):
-            tried.append(f"{where}: {path} (no such file)")
-            continue
-        try:
-            return ctypes.CDLL(path)
-        except OSError as e:
-            tried.append(f"{where}: {path} ({e})")
-    raise ImportError("embstore.mpi: cannot load the library " + SONAME + " (built where CMake finds MPI); "
-                      "looked in:\n  " + "\n  ".join(tried) +
-                      "\nSet EMBSTORE_MPI_LIBRARY to its path, or install it (cmake --install).")
-
-
-M = _load()
+M = load(candidates("EMBSTORE_MPI_LIBRARY", SONAME, "embstore_mpi.h", "embstore_mpi"),
+         "embstore.mpi: cannot load the library " + SONAME + " (built where CMake finds MPI)", "EMBSTORE_MPI_LIBRARY")
 
 _status = c_int
 _PROTOTYPES = {
