@@ -9,30 +9,13 @@
 
 #include "testutil.h"
 
-/* What the tests allocate (paths and arrays of them), freed after each test so LeakSanitizer sees no leak. */
-static void *owned[64];
-static size_t n_owned;
-
-static void *keep(void *p)
-{
-	cr_assert(n_owned < sizeof owned / sizeof owned[0]);
-	owned[n_owned++] = p;
-	return p;
-}
-
-static void free_owned(void)
-{
-	while (n_owned)
-		free(owned[--n_owned]);
-}
-
-TestSuite(shard_set, .fini = free_owned);
+TestSuite(shard_set, .fini = tu_free_kept);
 
 /* Tables: "f" f32 10 x 5 (uneven over 4 shards), "h" f16 3 x 4 (one shard of 4 holds none of it), "q" int8
  * 7 x 6, "k" f32 6 x 3 with a vocabulary. */
 static char *whole_store(const char *name)
 {
-	char *path = keep(tu_path(name));
+	char *path = tu_keep(tu_path(name));
 	uint64_t rng = 42;
 	float v[64];
 	embstore_writer *w;
@@ -74,10 +57,10 @@ static char **split(const char *whole, const char *out_name, uint32_t count, emb
 	char *out = tu_path(out_name);
 	cr_assert_eq(embstore_shard_split(s, out, count, by, 0), EMBSTORE_OK, "%s", embstore_error_detail());
 	embstore_close(s);
-	char **paths = keep(calloc(count, sizeof *paths));
+	char **paths = tu_keep(calloc(count, sizeof *paths));
 	for (uint32_t i = 0; i < count; i++) {
 		size_t len = embstore_shard_path(out, i, count, NULL, 0) + 1;
-		paths[i] = keep(malloc(len));
+		paths[i] = tu_keep(malloc(len));
 		embstore_shard_path(out, i, count, paths[i], len);
 		embstore *shard;
 		cr_assert_eq(embstore_open(paths[i], EMBSTORE_OPEN_VERIFY, &shard), EMBSTORE_OK, "%s", paths[i]);
@@ -282,7 +265,7 @@ Test(shard_set, incomplete_and_mixed_sets_are_refused)
 	cr_expect(strstr(embstore_error_detail(), "of set") != NULL, "%s", embstore_error_detail());
 	cr_expect(strstr(embstore_error_detail(), "interrupted") == NULL, "%s", embstore_error_detail());
 	/* as a split killed between its renames leaves it: the replaced shard under a hidden name, which is named */
-	char *old = keep(tu_path(".b-00002-of-00004.emb.4242.0.old"));
+	char *old = tu_keep(tu_path(".b-00002-of-00004.emb.4242.0.old"));
 	tu_write_file(old, (const uint8_t *)"x", 1);
 	cr_expect_eq(embstore_set_open(mixed, 4, 0, &set), EMBSTORE_BAD_SET);
 	cr_expect(strstr(embstore_error_detail(), ".b-00002-of-00004.emb.4242.0.old") != NULL, "%s",
@@ -294,7 +277,7 @@ Test(shard_set, incomplete_and_mixed_sets_are_refused)
 	const char *plain[] = {a[0], whole};
 	cr_expect_eq(embstore_set_open(plain, 2, 0, &set), EMBSTORE_BAD_SET);
 	cr_expect(strstr(embstore_error_detail(), "ordinary store") != NULL, "%s", embstore_error_detail());
-	char *nothing = keep(tu_path("nothing.emb"));
+	char *nothing = tu_keep(tu_path("nothing.emb"));
 	const char *absent[] = {a[0], nothing};
 	cr_expect_eq(embstore_set_open(absent, 2, 0, &set), EMBSTORE_IO);
 	cr_expect(strstr(embstore_error_detail(), "nothing.emb") != NULL, "%s", embstore_error_detail());
@@ -314,12 +297,12 @@ Test(shard_set, split_refusals)
 	char *whole = whole_store("w.emb");
 	embstore *s;
 	cr_assert_eq(embstore_open(whole, 0, &s), EMBSTORE_OK);
-	char *out = keep(tu_path("r.emb"));
+	char *out = tu_keep(tu_path("r.emb"));
 	cr_expect_eq(embstore_shard_split(s, out, 11, EMBSTORE_SHARD_BY_ROWS, 0), EMBSTORE_INVALID_ARGUMENT);
 	cr_expect(strstr(embstore_error_detail(), "largest table has 10") != NULL, "%s", embstore_error_detail());
 	cr_expect_eq(embstore_shard_split(s, out, 5, EMBSTORE_SHARD_BY_TABLE, 0), EMBSTORE_INVALID_ARGUMENT);
 	cr_expect_eq(embstore_shard_split(s, out, 0, EMBSTORE_SHARD_BY_ROWS, 0), EMBSTORE_INVALID_ARGUMENT);
-	cr_expect_eq(access(keep(tu_path("r-00000-of-00011.emb")), F_OK), -1, "no shard left behind");
+	cr_expect_eq(access(tu_keep(tu_path("r-00000-of-00011.emb")), F_OK), -1, "no shard left behind");
 	embstore_close(s);
 	char **paths = split(whole, "again.emb", 2, EMBSTORE_SHARD_BY_ROWS);
 	cr_assert_eq(embstore_open(paths[0], 0, &s), EMBSTORE_OK);
@@ -335,7 +318,7 @@ Test(shard_set, merge_gives_back_the_same_bytes)
 	for (int k = 0; k < 2; k++) {
 		char **paths = split(whole, k == 0 ? "m1.emb" : "m2.emb", k == 0 ? 4 : 2, by[k]);
 		embstore_set *set = open_set(paths, k == 0 ? 4 : 2, 0);
-		char *merged = keep(tu_path("merged.emb"));
+		char *merged = tu_keep(tu_path("merged.emb"));
 		cr_assert_eq(embstore_set_merge(set, merged), EMBSTORE_OK, "%s", embstore_error_detail());
 		embstore_set_close(set);
 		size_t a_len, b_len;

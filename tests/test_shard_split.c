@@ -12,24 +12,7 @@
 
 #include "testutil.h"
 
-/* Paths the tests allocate, freed after each test so that LeakSanitizer sees no leak. */
-static char *owned[32];
-static size_t n_owned;
-
-static char *keep(char *p)
-{
-	cr_assert(n_owned < sizeof owned / sizeof owned[0]);
-	owned[n_owned++] = p;
-	return p;
-}
-
-static void free_owned(void)
-{
-	while (n_owned)
-		free(owned[--n_owned]);
-}
-
-TestSuite(shard_split, .fini = free_owned);
+TestSuite(shard_split, .fini = tu_free_kept);
 
 static char *shard_path(const char *out, uint32_t index, uint32_t count)
 {
@@ -37,7 +20,7 @@ static char *shard_path(const char *out, uint32_t index, uint32_t count)
 	char *p = malloc(len);
 	cr_assert(p);
 	embstore_shard_path(out, index, count, p, len);
-	return keep(p);
+	return tu_keep(p);
 }
 
 static embstore_status split_file(const char *whole, const char *out, uint32_t count, int wait)
@@ -52,7 +35,7 @@ static embstore_status split_file(const char *whole, const char *out, uint32_t c
 /* A store of two f32 tables of 9 x 3, for the lock tests. */
 static char *small_store(const char *dir)
 {
-	char *path = keep(tu_join(dir, "whole.emb"));
+	char *path = tu_keep(tu_join(dir, "whole.emb"));
 	float v[27];
 	for (int i = 0; i < 27; i++)
 		v[i] = (float)i * 0.5f;
@@ -79,8 +62,8 @@ static void expect_same_file(const char *path, const uint8_t *bytes, size_t len)
  * a conversion through f32 would set the quiet bit; a copy keeps them. */
 Test(shard_split, signalling_nans_survive_split_and_merge)
 {
-	char *dir = keep(tu_fresh_dir("snan"));
-	char *whole = keep(tu_join(dir, "whole.emb"));
+	char *dir = tu_keep(tu_fresh_dir("snan"));
+	char *whole = tu_keep(tu_join(dir, "whole.emb"));
 	enum { ROWS = 7, DIM = 5 };
 	uint16_t h[ROWS * DIM], bf[ROWS * DIM];
 	uint32_t f[ROWS * DIM];
@@ -100,7 +83,7 @@ Test(shard_split, signalling_nans_survive_split_and_merge)
 	cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
 	embstore_writer_free(w);
 
-	char *out = keep(tu_join(dir, "s.emb"));
+	char *out = tu_keep(tu_join(dir, "s.emb"));
 	cr_assert_eq(split_file(whole, out, 3, 0), EMBSTORE_OK, "%s", embstore_error_detail());
 	const void *source[3] = {h, bf, f};
 	const size_t elem[3] = {2, 2, 4};
@@ -126,7 +109,7 @@ Test(shard_split, signalling_nans_survive_split_and_merge)
 	}
 	embstore_set *set;
 	cr_assert_eq(embstore_set_open(paths, 3, EMBSTORE_OPEN_VERIFY, &set), EMBSTORE_OK, "%s", embstore_error_detail());
-	char *merged = keep(tu_join(dir, "merged.emb"));
+	char *merged = tu_keep(tu_join(dir, "merged.emb"));
 	cr_assert_eq(embstore_set_merge(set, merged), EMBSTORE_OK, "%s", embstore_error_detail());
 	embstore_set_close(set);
 	size_t len;
@@ -168,9 +151,9 @@ static void free_set(old_set *o)
 
 Test(shard_split, a_shard_open_for_writing_is_refused_and_the_set_left_whole)
 {
-	char *dir = keep(tu_fresh_dir("locked"));
+	char *dir = tu_keep(tu_fresh_dir("locked"));
 	char *whole = small_store(dir);
-	char *out = keep(tu_join(dir, "s.emb"));
+	char *out = tu_keep(tu_join(dir, "s.emb"));
 	cr_assert_eq(split_file(whole, out, 3, 0), EMBSTORE_OK, "%s", embstore_error_detail());
 	old_set old;
 	read_set(out, &old);
@@ -222,9 +205,9 @@ static int someone_waits_for(unsigned long long ino)
 
 Test(shard_split, with_wait_the_split_waits_for_the_trainer)
 {
-	char *dir = keep(tu_fresh_dir("waits"));
+	char *dir = tu_keep(tu_fresh_dir("waits"));
 	char *whole = small_store(dir);
-	char *out = keep(tu_join(dir, "s.emb"));
+	char *out = tu_keep(tu_join(dir, "s.emb"));
 	cr_assert_eq(split_file(whole, out, 3, 0), EMBSTORE_OK, "%s", embstore_error_detail());
 	old_set old;
 	read_set(out, &old);
@@ -253,13 +236,13 @@ Test(shard_split, with_wait_the_split_waits_for_the_trainer)
 
 Test(shard_split, a_table_name_too_long_for_its_shard_key_is_refused)
 {
-	char *dir = keep(tu_fresh_dir("names"));
+	char *dir = tu_keep(tu_fresh_dir("names"));
 	static const size_t lens[] = {1003, 1004};
 	for (int k = 0; k < 2; k++) {
 		char name[1025];
 		memset(name, 'n', lens[k]);
 		name[lens[k]] = 0;
-		char *whole = keep(tu_join(dir, k == 0 ? "fits.emb" : "long.emb"));
+		char *whole = tu_keep(tu_join(dir, k == 0 ? "fits.emb" : "long.emb"));
 		float v[4] = {1, 2, 3, 4};
 		embstore_writer *w;
 		cr_assert_eq(embstore_writer_create(whole, &w), EMBSTORE_OK);
@@ -267,7 +250,7 @@ Test(shard_split, a_table_name_too_long_for_its_shard_key_is_refused)
 		cr_assert_eq(embstore_writer_append(w, v, EMBSTORE_F32, 2, 0), EMBSTORE_OK);
 		cr_assert_eq(embstore_writer_finish(w), EMBSTORE_OK);
 		embstore_writer_free(w);
-		char *out = keep(tu_join(dir, k == 0 ? "fits-set.emb" : "long-set.emb"));
+		char *out = tu_keep(tu_join(dir, k == 0 ? "fits-set.emb" : "long-set.emb"));
 		embstore_status st = split_file(whole, out, 2, 0);
 		if (k == 0) {
 			cr_expect_eq(st, EMBSTORE_OK, "1,003 bytes fit: %s", embstore_error_detail());

@@ -56,6 +56,22 @@ char *tu_join(const char *dir, const char *name)
 	return p;
 }
 
+static void *kept[64];
+static size_t n_kept;
+
+void *tu_keep(void *p)
+{
+	cr_assert(n_kept < sizeof kept / sizeof kept[0], "a test keeping this much should free as it goes");
+	kept[n_kept++] = p;
+	return p;
+}
+
+void tu_free_kept(void)
+{
+	while (n_kept)
+		free(kept[--n_kept]);
+}
+
 int tu_count_entries(const char *dir)
 {
 	DIR *d = opendir(dir);

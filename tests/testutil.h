@@ -15,6 +15,10 @@ char *tu_path(const char *name); /* malloc'd */
 /* tu_path(name) made a directory, for a test that counts what is left in it (a temporary left behind). */
 char *tu_fresh_dir(const char *name); /* malloc'd */
 char *tu_join(const char *dir, const char *name); /* "dir/name", malloc'd */
+/* Keeps p (malloc'd; returned) until tu_free_kept, which a suite gives as its .fini: a test's paths and arrays
+ * are then freed after it, whatever assertion ends it, and LeakSanitizer sees no leak. */
+void *tu_keep(void *p);
+void tu_free_kept(void);
 /* The entries of dir, but for . and .. */
 int tu_count_entries(const char *dir);
 
